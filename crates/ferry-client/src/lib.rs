@@ -1,0 +1,1 @@
+//! BaseSpace API client: profiles, regions, paging, retries, verified parallel transfers.

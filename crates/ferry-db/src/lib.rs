@@ -1,0 +1,1 @@
+//! Database connection (SQLite or PostgreSQL) and migrations helpers.

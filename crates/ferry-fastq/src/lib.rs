@@ -1,0 +1,1 @@
+//! Illumina FASTQ names, single-pass statistics, validation and synthetic data.

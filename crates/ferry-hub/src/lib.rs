@@ -1,0 +1,1 @@
+//! Ferry hub: a self-hostable BaseSpace-compatible server.

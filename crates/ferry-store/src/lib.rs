@@ -1,0 +1,1 @@
+//! Blob storage behind an interface: local directory (and S3-compatible stores).

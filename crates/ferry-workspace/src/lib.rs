@@ -1,0 +1,1 @@
+//! Ferry workspace: link BaseSpace accounts and import samples with verification.
