@@ -1,0 +1,456 @@
+//! The import engine: BaseSpace FASTQ files → workspace samples, verified and with statistics.
+//!
+//! [`ImportService::enqueue`] records a request; background workers ([`ImportService::spawn_workers`],
+//! or [`ImportService::run_one`] in tests) plan it (resolve projects, biosamples and runs to FASTQ
+//! files, group them into samples) and then transfer every file: streamed from BaseSpace into the
+//! blob store, with Size, ETag (MD5 or multipart), SHA-256 and FASTQ statistics computed in the
+//! same pass. The queue lives in the database, so work survives restarts: every claimed item has a
+//! lease that its worker renews while it works; an item whose lease ran out is claimed again and a
+//! partially written file resumes where it stopped.
+
+mod plan;
+mod queue;
+mod transfer;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+/// Gives the import engine a BaseSpace client for a workspace user.
+pub trait ClientProvider: Send + Sync + 'static {
+    /// A BaseSpace client for this workspace user (token decrypted), or a user-facing reason it cannot be had.
+    fn client_for(&self, user_id: &str) -> BoxFuture<'_, Result<ferry_client::Client, String>>;
+}
+
+/// Tuning of the import workers.
+#[derive(Debug, Clone)]
+pub struct ImportConfig {
+    /// Files transferred at the same time by one service (default 4).
+    pub max_parallel_files: usize,
+    /// How long a claimed item stays reserved for its worker without a heartbeat (default 20 s).
+    /// An item whose lease expired (its worker died) is claimed again.
+    pub lease: Duration,
+    /// Attempts per file before it fails for good (transient errors only; default 5).
+    pub max_attempts: u32,
+    /// First retry delay; doubled per attempt, capped at 5 minutes (default 2 s).
+    pub retry_base: Duration,
+    /// Minimum time between progress writes of one file (default 250 ms).
+    pub progress_interval: Duration,
+    /// How often idle workers look for new work (default 500 ms).
+    pub poll_interval: Duration,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        ImportConfig {
+            max_parallel_files: 4,
+            lease: Duration::from_secs(20),
+            max_attempts: 5,
+            retry_base: Duration::from_secs(2),
+            progress_interval: Duration::from_millis(250),
+            poll_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What to do when a sample with the wanted name already exists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnConflict {
+    /// Leave the existing sample alone and do not import this one (default).
+    #[default]
+    Skip,
+    /// Import under a new name (`NAME-2`, `NAME-3`, …).
+    Rename,
+    /// Delete the existing sample and its files, then import.
+    Replace,
+}
+
+/// Options of an import, applied to every sample it creates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImportOptions {
+    /// Merge every selected biosample into ONE sample with this name (default: one sample per biosample).
+    pub merge_into: Option<String>,
+    /// Leave out `Undetermined` reads (default true).
+    pub skip_undetermined: bool,
+    /// Reference genome recorded on the samples.
+    pub genome: Option<String>,
+    /// Data type (for example `rna-seq`) recorded on the samples.
+    pub data_type: Option<String>,
+    /// Sequencing platform recorded on the samples.
+    pub platform: Option<String>,
+    /// Workspace project the samples belong to.
+    pub workspace_project: Option<String>,
+    /// What to do when a sample name already exists.
+    pub on_conflict: OnConflict,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            merge_into: None,
+            skip_undetermined: true,
+            genome: None,
+            data_type: None,
+            platform: None,
+            workspace_project: None,
+            on_conflict: OnConflict::Skip,
+        }
+    }
+}
+
+/// What to import: any mix of BaseSpace projects, biosamples and runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImportRequest {
+    /// Every biosample with FASTQ data in these projects.
+    pub project_ids: Vec<String>,
+    /// These biosamples.
+    pub biosample_ids: Vec<String>,
+    /// The FASTQ datasets these runs produced.
+    pub run_ids: Vec<String>,
+    /// Options.
+    #[serde(flatten)]
+    pub options: ImportOptions,
+}
+
+/// A sample as listed in an import's status.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportSample {
+    /// Workspace sample ID.
+    pub id: String,
+    /// Sample name.
+    pub name: String,
+    /// `queued`, `running`, `completed` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One line of an import's report: what became of a BaseSpace biosample.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportEntry {
+    /// BaseSpace biosample ID (empty for run data whose biosample is unknown).
+    pub biosample_id: String,
+    /// BaseSpace biosample name.
+    pub biosample_name: String,
+    /// The workspace sample its files went to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample_id: Option<String>,
+    /// The workspace sample's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample_name: Option<String>,
+    /// `queued`, `running`, `completed`, `failed`, `skipped` or `already_imported`.
+    pub status: String,
+    /// Why it failed or was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The state of an import, for the page and the JSON API.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportStatus {
+    /// Import ID.
+    pub id: String,
+    /// `queued`, `running`, `completed`, `failed` (some sample failed) or `cancelled`.
+    pub status: String,
+    /// The request as submitted.
+    pub request: ImportRequest,
+    /// Files to transfer.
+    pub files_total: u64,
+    /// Files transferred and verified.
+    pub files_done: u64,
+    /// Files that failed.
+    pub files_failed: u64,
+    /// Bytes to transfer.
+    pub bytes_total: u64,
+    /// Bytes transferred so far.
+    pub bytes_done: u64,
+    /// Average transfer rate since the import started (bytes per second).
+    pub rate_bytes_per_sec: f64,
+    /// Estimated seconds left, while running and once a rate is known.
+    pub eta_seconds: Option<u64>,
+    /// Samples this import fills.
+    pub samples: Vec<ImportSample>,
+    /// Every failure, as a sentence.
+    pub errors: Vec<String>,
+    /// What became of each BaseSpace biosample.
+    pub report: Vec<ReportEntry>,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Started (RFC 3339).
+    pub started_at: Option<String>,
+    /// Finished (RFC 3339).
+    pub finished_at: Option<String>,
+}
+
+/// Where a sample's data came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SampleSource {
+    /// BaseSpace API server.
+    pub api_server: String,
+    /// BaseSpace project (the first, when the sample merges several).
+    pub project_id: Option<String>,
+    /// BaseSpace biosample (the first, when the sample merges several).
+    pub biosample_id: Option<String>,
+    /// Every BaseSpace project the files came from.
+    pub project_ids: Vec<String>,
+    /// Every BaseSpace biosample merged into this sample.
+    pub biosample_ids: Vec<String>,
+    /// Their names.
+    pub biosample_names: Vec<String>,
+    /// Runs, when imported from runs.
+    pub run_ids: Vec<String>,
+}
+
+/// Where a file came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FileSource {
+    /// BaseSpace API server.
+    pub api_server: String,
+    /// BaseSpace project.
+    pub project_id: Option<String>,
+    /// BaseSpace biosample.
+    pub biosample_id: Option<String>,
+    /// BaseSpace dataset.
+    pub dataset_id: String,
+    /// BaseSpace file.
+    pub file_id: String,
+    /// The file's ETag in BaseSpace.
+    pub etag: String,
+}
+
+/// A FASTQ file of a workspace sample.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SampleFile {
+    /// File ID within the workspace.
+    pub id: String,
+    /// File name (`Sample_S1_L001_R1_001.fastq.gz`).
+    pub name: String,
+    /// Read 1 or 2 (absent when the name does not say).
+    pub read: Option<u8>,
+    /// Lane (absent for lane-less names).
+    pub lane: Option<u32>,
+    /// Bytes.
+    pub size: u64,
+    /// Bytes transferred so far.
+    pub bytes_done: u64,
+    /// MD5 of the bytes (hex), once verified.
+    pub md5: Option<String>,
+    /// SHA-256 of the bytes (hex), once verified.
+    pub sha256: Option<String>,
+    /// Reads (records).
+    pub reads: Option<u64>,
+    /// Bases.
+    pub bases: Option<u64>,
+    /// Mean base quality (Phred).
+    pub mean_quality: Option<f64>,
+    /// GC content of the bases, in percent.
+    pub gc_percent: Option<f64>,
+    /// Bases at or above Q30, in percent.
+    pub q30_percent: Option<f64>,
+    /// Shortest read.
+    pub min_length: Option<u64>,
+    /// Longest read.
+    pub max_length: Option<u64>,
+    /// `queued`, `running`, `completed`, `failed` or `cancelled`.
+    pub status: String,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// Provenance.
+    pub source: FileSource,
+}
+
+/// A workspace sample, as listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SampleSummary {
+    /// Sample ID.
+    pub id: String,
+    /// Name (unique per user).
+    pub name: String,
+    /// `queued`, `running`, `completed` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// Number of files.
+    pub file_count: u64,
+    /// Bytes in all files.
+    pub size: u64,
+    /// Reads over all files (read 1 and read 2 counted separately), once known.
+    pub reads: Option<u64>,
+    /// Paired-end (has read 2 files).
+    pub paired: bool,
+    /// Reference genome.
+    pub genome: Option<String>,
+    /// Data type.
+    pub data_type: Option<String>,
+    /// Platform.
+    pub platform: Option<String>,
+    /// Workspace project.
+    pub workspace_project: Option<String>,
+    /// The import that created or last filled it.
+    pub import_id: Option<String>,
+    /// Provenance.
+    pub source: SampleSource,
+    /// Created (RFC 3339).
+    pub created_at: String,
+}
+
+/// A workspace sample with its files.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SampleDetail {
+    /// Sample ID.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `queued`, `running`, `completed` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// Files, ordered by lane, then read.
+    pub files: Vec<SampleFile>,
+    /// Reference genome.
+    pub genome: Option<String>,
+    /// Data type.
+    pub data_type: Option<String>,
+    /// Platform.
+    pub platform: Option<String>,
+    /// Workspace project.
+    pub workspace_project: Option<String>,
+    /// The import that created or last filled it.
+    pub import_id: Option<String>,
+    /// Provenance.
+    pub source: SampleSource,
+    /// Created (RFC 3339).
+    pub created_at: String,
+}
+
+/// Errors of the import service.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// No such import, sample or file for this user.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request cannot be carried out as asked.
+    #[error("{0}")]
+    Invalid(String),
+    /// The user's BaseSpace account is not usable (not linked, token rejected, …).
+    #[error("{0}")]
+    Account(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The blob store failed.
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+impl ImportError {
+    /// The HTTP status that fits this error (404, 400, 409, or 500).
+    pub fn http_status(&self) -> u16 {
+        match self {
+            ImportError::NotFound(_) => 404,
+            ImportError::Invalid(_) => 400,
+            ImportError::Account(_) => 409,
+            ImportError::Database(_) | ImportError::Storage(_) => 500,
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) db: ferry_db::Db,
+    pub(crate) store: ferry_store::BlobStore,
+    pub(crate) clients: Arc<dyn ClientProvider>,
+    pub(crate) config: ImportConfig,
+    /// Identifies this service's leases.
+    pub(crate) worker_id: String,
+}
+
+/// The import service: queue, workers and the samples they produce. Cheap to clone.
+#[derive(Clone)]
+pub struct ImportService {
+    inner: Arc<Inner>,
+}
+
+impl ImportService {
+    /// A service over `db` (already migrated) storing files in `store`.
+    pub fn new(
+        db: ferry_db::Db,
+        store: ferry_store::BlobStore,
+        clients: Arc<dyn ClientProvider>,
+        config: ImportConfig,
+    ) -> Self {
+        let worker_id = format!("w-{}", uuid::Uuid::new_v4().simple());
+        ImportService {
+            inner: Arc::new(Inner {
+                db,
+                store,
+                clients,
+                config,
+                worker_id,
+            }),
+        }
+    }
+
+    /// Records an import for `user_id`; workers plan and run it. Returns the import ID.
+    pub async fn enqueue(&self, user_id: &str, request: ImportRequest) -> Result<String, ImportError> {
+        queue::enqueue(&self.inner, user_id, request).await
+    }
+
+    /// The state of one of the user's imports.
+    pub async fn status(&self, user_id: &str, import_id: &str) -> Result<ImportStatus, ImportError> {
+        queue::status(&self.inner, user_id, import_id).await
+    }
+
+    /// The user's imports, newest first.
+    pub async fn list_imports(&self, user_id: &str) -> Result<Vec<ImportStatus>, ImportError> {
+        queue::list_imports(&self.inner, user_id).await
+    }
+
+    /// Cancels an import: queued files are cancelled, running ones stop at their next chunk.
+    pub async fn cancel(&self, user_id: &str, import_id: &str) -> Result<(), ImportError> {
+        queue::cancel(&self.inner, user_id, import_id).await
+    }
+
+    /// The user's samples, newest first.
+    pub async fn samples(&self, user_id: &str) -> Result<Vec<SampleSummary>, ImportError> {
+        queue::samples(&self.inner, user_id).await
+    }
+
+    /// One of the user's samples with its files.
+    pub async fn sample(&self, user_id: &str, sample_id: &str) -> Result<SampleDetail, ImportError> {
+        queue::sample(&self.inner, user_id, sample_id).await
+    }
+
+    /// Deletes one of the user's samples and its stored files (transfers in progress stop).
+    pub async fn delete_sample(&self, user_id: &str, sample_id: &str) -> Result<(), ImportError> {
+        queue::delete_sample(&self.inner, user_id, sample_id).await
+    }
+
+    /// Opens a completed file of one of the user's samples for download.
+    pub async fn open_sample_file(
+        &self,
+        user_id: &str,
+        sample_id: &str,
+        file_id: &str,
+    ) -> Result<(SampleFile, ferry_store::BlobReader), ImportError> {
+        queue::open_sample_file(&self.inner, user_id, sample_id, file_id).await
+    }
+
+    /// Runs workers until `shutdown` is cancelled: up to `max_parallel_files` items at a time.
+    pub fn spawn_workers(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let inner = self.inner.clone();
+        tokio::spawn(async move { transfer::run_workers(inner, shutdown).await })
+    }
+
+    /// Claims and runs one item of work (planning an import or transferring a file) to its end.
+    /// Returns false when there was nothing to do. For deterministic tests.
+    pub async fn run_one(&self) -> Result<bool, ImportError> {
+        transfer::run_one(&self.inner, &CancellationToken::new()).await
+    }
+}
