@@ -1,1 +1,13 @@
 //! Illumina FASTQ names, single-pass statistics, validation and synthetic data.
+//!
+//! - [`names`]: parse and print `SampleName_S1_L001_R1_001.fastq.gz`.
+//! - [`stats`]: push-based FASTQ(.gz) statistics for bytes as they arrive.
+//! - [`synth`]: deterministic synthetic Illumina FASTQ.gz for demos, tests and benchmarks.
+
+pub mod names;
+pub mod stats;
+pub mod synth;
+
+pub use names::{IlluminaName, Read, is_fastq_name};
+pub use stats::FastqStats;
+pub use synth::{SynthSpec, fastq_gz_bytes, write_fastq_gz};
