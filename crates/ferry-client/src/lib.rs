@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod device;
+pub mod download;
 
 pub mod error;
 pub mod profile;
