@@ -4,10 +4,11 @@
 //! - [`stats`]: push-based FASTQ(.gz) statistics for bytes as they arrive.
 //! - [`synth`]: deterministic synthetic Illumina FASTQ.gz for demos, tests and benchmarks.
 
+mod gz;
 pub mod names;
 pub mod stats;
 pub mod synth;
 
 pub use names::{IlluminaName, Read, is_fastq_name};
-pub use stats::FastqStats;
+pub use stats::{FastqError, FastqParser, FastqStats, GzFastqStats, RecordSink, stats_of_file, stats_of_gz_file};
 pub use synth::{SynthSpec, fastq_gz_bytes, write_fastq_gz};
