@@ -12,6 +12,7 @@ pub mod error;
 pub mod profile;
 pub mod progress;
 pub mod region;
+pub mod upload;
 
 pub use client::{AppSessionQuery, BiosampleQuery, Client, ClientOptions, DatasetQuery, FileQuery, RunQuery};
 pub use error::{ClientError, Result};

@@ -1,0 +1,673 @@
+//! The upload engine: BaseSpace's v2 dataset upload, with parallel parts and resume.
+//!
+//! Protocol (as the real service and the Ferry hub run it):
+//! 1. `POST /v2/appsessions` — one AppSession per upload (`BaseSpace CLI <date>`).
+//! 2. The biosample: found by exact name in the project (`GET /v2/biosamples?projectid=&biosamplename=`)
+//!    or created (`POST /v2/biosamples`).
+//! 3. `POST /v2/projects/{id}/datasets` — one dataset per sample and lane, `Attributes.common_fastq`.
+//! 4. Per file: `GET /v2/datasets/{id}/file-upload-info?filepath=&uploadpartcount=N`, PUT the parts
+//!    (8 MiB, in parallel, each retried, each answer's `ETag` checked against the part's MD5), then
+//!    `POST /v2/datasets/{id}/file-upload-info` to complete, checking the size and multipart ETag.
+//! 5. `POST /v2/datasets/{id}` `UploadStatus: Complete`; 6. `POST /v2/appsessions/{id}` complete.
+//!
+//! Every step is recorded in a journal (`~/.basespace/uploads/<key>.json`, written atomically) keyed
+//! by the server, project and the files' paths, sizes and modification times; running the same
+//! upload again continues where it stopped and sends only the parts that are missing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ferry_api::{
+    AppSession, Biosample, CommonFastq, CompleteUploadRequest, Dataset, File, PartEtag, PresignedUrlForUpload,
+};
+use futures_util::{StreamExt, TryStreamExt};
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use tokio::sync::Mutex;
+
+use crate::client::{BiosampleQuery, Client, seg};
+use crate::error::ClientError;
+use crate::progress::{NoProgress, TransferProgress};
+
+/// One local file to upload.
+#[derive(Debug, Clone)]
+pub struct UploadFile {
+    /// Local path.
+    pub path: PathBuf,
+    /// Path of the file in the dataset (its name).
+    pub name: String,
+}
+
+/// One dataset to create and fill.
+#[derive(Debug, Clone)]
+pub struct DatasetUpload {
+    /// Dataset name (`Sample_L001`).
+    pub name: String,
+    /// Biosample name the dataset belongs to.
+    pub biosample_name: String,
+    /// Dataset type (`illumina.fastq.v1.8`, `common.files`).
+    pub dataset_type: String,
+    /// FASTQ attributes, for FASTQ datasets.
+    pub common_fastq: Option<CommonFastq>,
+    /// Files.
+    pub files: Vec<UploadFile>,
+}
+
+/// What to upload where.
+#[derive(Debug, Clone)]
+pub struct UploadPlan {
+    /// Destination project ID.
+    pub project_id: String,
+    /// Datasets.
+    pub datasets: Vec<DatasetUpload>,
+    /// AppSession name; default `BaseSpace CLI <date>`.
+    pub appsession_name: Option<String>,
+}
+
+/// How to upload.
+#[derive(Clone)]
+pub struct UploadOptions {
+    /// Parts in flight at once (over all files).
+    pub concurrency: usize,
+    /// Part size (BaseSpace: 8 MiB).
+    pub part_size: u64,
+    /// Where journals live; default `~/.basespace/uploads`.
+    pub journal_dir: Option<PathBuf>,
+    /// Receives byte counts.
+    pub progress: Arc<dyn TransferProgress>,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            part_size: ferry_api::BASESPACE_PART_SIZE,
+            journal_dir: None,
+            progress: Arc::new(NoProgress),
+        }
+    }
+}
+
+impl std::fmt::Debug for UploadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadOptions")
+            .field("concurrency", &self.concurrency)
+            .field("part_size", &self.part_size)
+            .field("journal_dir", &self.journal_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an upload created.
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadReport {
+    /// The AppSession.
+    pub appsession: AppSession,
+    /// One entry per dataset.
+    pub datasets: Vec<UploadedDataset>,
+    /// True when the upload continued an interrupted one.
+    pub resumed: bool,
+    /// Bytes sent in this run.
+    pub bytes_sent: u64,
+}
+
+/// A dataset an upload created.
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadedDataset {
+    /// Its biosample.
+    pub biosample: Biosample,
+    /// Whether the biosample was created by this upload.
+    pub biosample_created: bool,
+    /// The dataset (as completed).
+    pub dataset: Dataset,
+    /// Its files.
+    pub files: Vec<File>,
+}
+
+/// Why an upload failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// API or storage error.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// Local file error.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// Path.
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server stored something else than what was sent.
+    #[error("{name}: the server reports {what} {actual} but {expected} was sent; run the upload again to resend")]
+    Mismatch {
+        /// File name.
+        name: String,
+        /// `size`, `ETag`, `part 3 ETag`.
+        what: String,
+        /// Sent.
+        expected: String,
+        /// Reported.
+        actual: String,
+    },
+    /// The local file changed while being uploaded.
+    #[error("{} changed while it was being uploaded; run the upload again", path.display())]
+    Changed {
+        /// Path.
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Journal {
+    appsession_id: Option<String>,
+    datasets: BTreeMap<String, DatasetJournal>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct DatasetJournal {
+    biosample_id: Option<String>,
+    biosample_created: bool,
+    dataset_id: Option<String>,
+    files: BTreeMap<String, FileJournal>,
+    complete: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct FileJournal {
+    upload_id: Option<String>,
+    template: Option<String>,
+    single_url: Option<String>,
+    parts: u64,
+    /// Part number → MD5 hex of parts the server acknowledged.
+    done: BTreeMap<u32, String>,
+    file_id: Option<String>,
+}
+
+struct JournalFile {
+    path: PathBuf,
+    state: Mutex<Journal>,
+}
+
+impl JournalFile {
+    async fn save(&self) -> Result<(), UploadError> {
+        let state = self.state.lock().await;
+        self.write(&state)
+    }
+
+    fn write(&self, state: &Journal) -> Result<(), UploadError> {
+        let text = serde_json::to_vec_pretty(state).map_err(|err| UploadError::Io {
+            action: "writing upload journal",
+            path: self.path.clone(),
+            source: std::io::Error::other(err),
+        })?;
+        crate::profile::write_private_atomic(&self.path, &text).map_err(|err| match err {
+            ClientError::Io { action, path, source } => UploadError::Io { action, path, source },
+            other => UploadError::Client(other),
+        })
+    }
+}
+
+fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> UploadError + 'a {
+    move |source| UploadError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The MIME type BaseSpace gets for a file name.
+pub fn content_type_for(name: &str) -> &'static str {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".gz") {
+        "application/x-gzip"
+    } else if lower.ends_with(".json") {
+        "application/json"
+    } else if lower.ends_with(".txt") || lower.ends_with(".csv") || lower.ends_with(".fastq") {
+        "text/plain"
+    } else {
+        "application/octet-stream"
+    }
+}
+
+/// The journal key of a plan: server, project, datasets and files with sizes and mtimes.
+fn journal_key(client: &Client, plan: &UploadPlan) -> Result<String, UploadError> {
+    let mut hasher = Sha256::new();
+    hasher.update(client.api_server().as_bytes());
+    hasher.update([0]);
+    hasher.update(plan.project_id.as_bytes());
+    for dataset in &plan.datasets {
+        hasher.update([1]);
+        hasher.update(dataset.name.as_bytes());
+        hasher.update([0]);
+        hasher.update(dataset.biosample_name.as_bytes());
+        for file in &dataset.files {
+            let meta = std::fs::metadata(&file.path).map_err(io_err("reading", &file.path))?;
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let absolute = std::fs::canonicalize(&file.path).unwrap_or(file.path.clone());
+            hasher.update([2]);
+            hasher.update(absolute.to_string_lossy().as_bytes());
+            hasher.update([0]);
+            hasher.update(file.name.as_bytes());
+            hasher.update(meta.len().to_le_bytes());
+            hasher.update(mtime.to_le_bytes());
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Runs an upload plan (see the module documentation). Safe to call again with the same plan
+/// after an interruption: it resumes.
+pub async fn upload(client: &Client, plan: &UploadPlan, options: &UploadOptions) -> Result<UploadReport, UploadError> {
+    let dir = options
+        .journal_dir
+        .clone()
+        .unwrap_or_else(|| crate::profile::config_dir().join("uploads"));
+    crate::profile::create_private_dir(&dir)?;
+    let path = dir.join(format!("{}.json", journal_key(client, plan)?));
+    let existing: Option<Journal> = std::fs::read(&path)
+        .ok()
+        .and_then(|text| serde_json::from_slice(&text).ok());
+    let resumed = existing.is_some();
+    let journal = Arc::new(JournalFile {
+        path: path.clone(),
+        state: Mutex::new(existing.unwrap_or_default()),
+    });
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+
+    let appsession_id = {
+        let current = journal.state.lock().await.appsession_id.clone();
+        match current {
+            Some(id) => id,
+            None => {
+                let now = time::OffsetDateTime::now_utc();
+                let name = plan.appsession_name.clone().unwrap_or_else(|| {
+                    format!(
+                        "BaseSpace CLI {:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
+                        now.year(),
+                        u8::from(now.month()),
+                        now.day(),
+                        now.hour(),
+                        now.minute(),
+                        now.second()
+                    )
+                });
+                let session: AppSession = client
+                    .post_json(
+                        "v2/appsessions",
+                        &serde_json::json!({"Name": name, "StatusSummary": "Uploading files"}),
+                    )
+                    .await?;
+                journal.state.lock().await.appsession_id = Some(session.id.clone());
+                journal.save().await?;
+                session.id
+            }
+        }
+    };
+
+    let mut results = Vec::new();
+    for dataset in &plan.datasets {
+        results.push(upload_dataset(client, plan, dataset, &appsession_id, &journal, options, &sent).await?);
+    }
+
+    let names: Vec<&str> = plan.datasets.iter().map(|d| d.name.as_str()).collect();
+    let summary = format!("Finished uploading {}", names.join(", "));
+    let appsession: AppSession = client
+        .post_json_idempotent(
+            &format!("v2/appsessions/{}", seg(&appsession_id)),
+            &serde_json::json!({"ExecutionStatus": "Complete", "StatusSummary": summary}),
+        )
+        .await?;
+    let _ = std::fs::remove_file(&path);
+    Ok(UploadReport {
+        appsession,
+        datasets: results,
+        resumed,
+        bytes_sent: sent.load(std::sync::atomic::Ordering::Relaxed),
+    })
+}
+
+async fn upload_dataset(
+    client: &Client,
+    plan: &UploadPlan,
+    dataset: &DatasetUpload,
+    appsession_id: &str,
+    journal: &Arc<JournalFile>,
+    options: &UploadOptions,
+    sent: &Arc<std::sync::atomic::AtomicU64>,
+) -> Result<UploadedDataset, UploadError> {
+    let entry = journal
+        .state
+        .lock()
+        .await
+        .datasets
+        .get(&dataset.name)
+        .cloned()
+        .unwrap_or_default();
+    let (biosample, biosample_created) = match &entry.biosample_id {
+        Some(id) => (client.biosample(id).await?, entry.biosample_created),
+        None => {
+            let query = BiosampleQuery {
+                project_ids: vec![plan.project_id.clone()],
+                names: vec![dataset.biosample_name.clone()],
+            };
+            let found: Vec<Biosample> = client.biosamples(&query).try_collect().await?;
+            let found = found
+                .into_iter()
+                .find(|b| b.bio_sample_name.as_deref() == Some(dataset.biosample_name.as_str()));
+            let (biosample, created) = match found {
+                Some(biosample) => (biosample, false),
+                None => (
+                    client
+                        .create_biosample(&dataset.biosample_name, &plan.project_id)
+                        .await?,
+                    true,
+                ),
+            };
+            {
+                let mut state = journal.state.lock().await;
+                let slot = state.datasets.entry(dataset.name.clone()).or_default();
+                slot.biosample_id = Some(biosample.id.clone());
+                slot.biosample_created = created;
+            }
+            journal.save().await?;
+            (biosample, created)
+        }
+    };
+    let dataset_id = match &entry.dataset_id {
+        Some(id) => id.clone(),
+        None => {
+            let mut attributes = serde_json::Map::new();
+            if let Some(fastq) = &dataset.common_fastq {
+                attributes.insert(
+                    "common_fastq".into(),
+                    serde_json::to_value(fastq).map_err(|err| ClientError::Invalid(err.to_string()))?,
+                );
+            }
+            let body = serde_json::json!({
+                "Name": dataset.name,
+                "AppSessionId": appsession_id,
+                "DatasetTypeId": dataset.dataset_type,
+                "BiosampleId": biosample.id,
+                "Attributes": attributes,
+            });
+            let created: Dataset = client
+                .post_json(&format!("v2/projects/{}/datasets", seg(&plan.project_id)), &body)
+                .await?;
+            {
+                let mut state = journal.state.lock().await;
+                state.datasets.entry(dataset.name.clone()).or_default().dataset_id = Some(created.id.clone());
+            }
+            journal.save().await?;
+            created.id
+        }
+    };
+
+    let mut files = Vec::new();
+    for file in &dataset.files {
+        files.push(upload_one_file(client, &dataset.name, &dataset_id, file, journal, options, sent).await?);
+    }
+    let completed: Dataset = client
+        .post_json_idempotent(
+            &format!("v2/datasets/{}", seg(&dataset_id)),
+            &serde_json::json!({"UploadStatus": "Complete"}),
+        )
+        .await?;
+    {
+        let mut state = journal.state.lock().await;
+        state.datasets.entry(dataset.name.clone()).or_default().complete = true;
+    }
+    journal.save().await?;
+    Ok(UploadedDataset {
+        biosample,
+        biosample_created,
+        dataset: completed,
+        files,
+    })
+}
+
+async fn read_part(path: &Path, offset: u64, len: u64) -> Result<Bytes, UploadError> {
+    let path_buf = path.to_path_buf();
+    tokio::task::spawn_blocking(move || -> Result<Bytes, UploadError> {
+        use std::io::{Read, Seek};
+        let mut file = std::fs::File::open(&path_buf).map_err(io_err("reading", &path_buf))?;
+        file.seek(std::io::SeekFrom::Start(offset))
+            .map_err(io_err("reading", &path_buf))?;
+        let mut buffer = vec![0u8; len as usize];
+        file.read_exact(&mut buffer).map_err(|err| {
+            if err.kind() == std::io::ErrorKind::UnexpectedEof {
+                UploadError::Changed { path: path_buf.clone() }
+            } else {
+                UploadError::Io {
+                    action: "reading",
+                    path: path_buf.clone(),
+                    source: err,
+                }
+            }
+        })?;
+        Ok(Bytes::from(buffer))
+    })
+    .await
+    .map_err(|err| UploadError::Io {
+        action: "reading",
+        path: path.to_path_buf(),
+        source: std::io::Error::other(err),
+    })?
+}
+
+async fn upload_one_file(
+    client: &Client,
+    dataset_name: &str,
+    dataset_id: &str,
+    file: &UploadFile,
+    journal: &Arc<JournalFile>,
+    options: &UploadOptions,
+    sent: &Arc<std::sync::atomic::AtomicU64>,
+) -> Result<File, UploadError> {
+    let size = std::fs::metadata(&file.path)
+        .map_err(io_err("reading", &file.path))?
+        .len();
+    let part_size = options.part_size.max(5 * 1024 * 1024);
+    let parts = size.div_ceil(part_size).max(1);
+    let content_type = content_type_for(&file.name);
+    let info_path = format!("v2/datasets/{}/file-upload-info", seg(dataset_id));
+
+    let mut entry = {
+        let state = journal.state.lock().await;
+        state
+            .datasets
+            .get(dataset_name)
+            .and_then(|d| d.files.get(&file.name))
+            .cloned()
+            .unwrap_or_default()
+    };
+    if let Some(file_id) = &entry.file_id {
+        options.progress.add(size);
+        return Ok(client.file(file_id).await?);
+    }
+    // Reuse an upload started earlier (its parts are kept); ask for a new one otherwise.
+    if entry.parts != parts || (entry.template.is_none() && entry.single_url.is_none()) {
+        let info: PresignedUrlForUpload = client
+            .get_json(
+                &info_path,
+                &[
+                    ("filepath".to_string(), file.name.clone()),
+                    ("uploadpartcount".to_string(), parts.to_string()),
+                ],
+            )
+            .await?;
+        entry = FileJournal {
+            upload_id: info.multipart_upload_id.clone(),
+            template: info.multipart_template.clone(),
+            single_url: info.single_part_url.clone(),
+            parts,
+            done: BTreeMap::new(),
+            file_id: None,
+        };
+        if entry.template.is_none() && entry.single_url.is_none() {
+            return Err(ClientError::InvalidResponse {
+                url: client.url(&info_path),
+                message: "neither SinglePartUrl nor MultipartTemplate in file-upload-info".into(),
+            }
+            .into());
+        }
+        store_file_entry(journal, dataset_name, &file.name, &entry).await?;
+    }
+    let already: u64 = entry
+        .done
+        .keys()
+        .map(|n| part_len(size, part_size, u64::from(*n)))
+        .sum();
+    options.progress.add(already);
+
+    let entry = Arc::new(Mutex::new(entry));
+    let pending: Vec<u32> = {
+        let entry = entry.lock().await;
+        (1..=parts as u32).filter(|n| !entry.done.contains_key(n)).collect()
+    };
+    let template = entry.lock().await.template.clone();
+    let single = entry.lock().await.single_url.clone();
+    let multipart = template.is_some() && (parts > 1 || single.is_none());
+    futures_util::stream::iter(pending.into_iter().map(|number| {
+        let entry = entry.clone();
+        let template = template.clone();
+        let single = single.clone();
+        let sent = sent.clone();
+        async move {
+            let offset = (u64::from(number) - 1) * part_size;
+            let len = part_len(size, part_size, u64::from(number));
+            let data = read_part(&file.path, offset, len).await?;
+            let md5 = hex::encode(Md5::digest(&data));
+            let url = match (&template, &single) {
+                (Some(template), _) if multipart => template.replace("{partNumber}", &number.to_string()),
+                (_, Some(single)) => single.clone(),
+                _ => String::new(),
+            };
+            let mut attempt = 0;
+            loop {
+                let etag = client.put_bytes(&url, data.clone()).await?;
+                match etag {
+                    Some(etag) if etag != md5 => {
+                        if attempt < 3 {
+                            attempt += 1;
+                            continue;
+                        }
+                        return Err(UploadError::Mismatch {
+                            name: file.name.clone(),
+                            what: format!("part {number} ETag"),
+                            expected: md5,
+                            actual: etag,
+                        });
+                    }
+                    _ => break,
+                }
+            }
+            sent.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
+            options.progress.add(len);
+            let snapshot = {
+                let mut entry = entry.lock().await;
+                entry.done.insert(number, md5);
+                entry.clone()
+            };
+            store_file_entry(journal, dataset_name, &file.name, &snapshot).await?;
+            Ok::<(), UploadError>(())
+        }
+    }))
+    .buffer_unordered(options.concurrency.max(1))
+    .try_collect::<Vec<()>>()
+    .await?;
+
+    let entry = entry.lock().await.clone();
+    let mut md5s = Vec::new();
+    for number in 1..=parts as u32 {
+        let hex_md5 = entry.done.get(&number).cloned().unwrap_or_default();
+        let mut bytes = [0u8; 16];
+        hex::decode_to_slice(&hex_md5, &mut bytes).map_err(|_| UploadError::Io {
+            action: "reading upload journal",
+            path: journal.path.clone(),
+            source: std::io::Error::other(format!("bad MD5 for part {number}")),
+        })?;
+        md5s.push(bytes);
+    }
+    let expected_etag = if multipart {
+        ferry_api::etag::multipart_etag(&md5s)
+    } else {
+        hex::encode(md5s[0])
+    };
+    let request = CompleteUploadRequest {
+        upload_id: if multipart { entry.upload_id.clone() } else { None },
+        file_path: file.name.clone(),
+        part_etags: if multipart {
+            entry
+                .done
+                .iter()
+                .map(|(part, etag)| PartEtag {
+                    part: *part,
+                    etag: etag.clone(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        size: Some(size as i64),
+        content_type: Some(content_type.to_string()),
+    };
+    let stored: File = client.post_json_idempotent(&info_path, &request).await?;
+    if let Some(actual) = stored.size
+        && actual as u64 != size
+    {
+        return Err(UploadError::Mismatch {
+            name: file.name.clone(),
+            what: "size".into(),
+            expected: size.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    if let Some(actual) = stored.etag.as_deref() {
+        let actual = actual.trim().trim_matches('"').to_ascii_lowercase();
+        if actual != expected_etag {
+            return Err(UploadError::Mismatch {
+                name: file.name.clone(),
+                what: "ETag".into(),
+                expected: expected_etag,
+                actual,
+            });
+        }
+    }
+    let mut done = entry;
+    done.file_id = Some(stored.id.clone());
+    store_file_entry(journal, dataset_name, &file.name, &done).await?;
+    Ok(stored)
+}
+
+fn part_len(size: u64, part_size: u64, number: u64) -> u64 {
+    let start = (number - 1) * part_size;
+    size.saturating_sub(start).min(part_size)
+}
+
+async fn store_file_entry(
+    journal: &Arc<JournalFile>,
+    dataset_name: &str,
+    file_name: &str,
+    entry: &FileJournal,
+) -> Result<(), UploadError> {
+    let mut state = journal.state.lock().await;
+    state
+        .datasets
+        .entry(dataset_name.to_string())
+        .or_default()
+        .files
+        .insert(file_name.to_string(), entry.clone());
+    journal.write(&state)
+}
