@@ -1,0 +1,463 @@
+//! Planning an import: BaseSpace projects, biosamples and runs → FASTQ files grouped into samples.
+//!
+//! Planning happens in a worker when the import starts, not in the request, so a request for a
+//! project with thousands of biosamples returns at once. Every list is read to its last page.
+
+use std::collections::{BTreeMap, HashSet};
+
+use ferry_api::{Biosample, Dataset, File};
+use ferry_client::{BiosampleQuery, Client, ClientError, DatasetQuery, FileQuery};
+use ferry_fastq::{IlluminaName, Read};
+use futures_util::TryStreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::{ImportRequest, SampleSource};
+
+/// Dataset types holding FASTQ files.
+const FASTQ_TYPES: &str = "~common.fastq";
+
+/// A FASTQ file to import.
+#[derive(Debug, Clone)]
+pub(crate) struct PlannedFile {
+    pub file_id: String,
+    pub name: String,
+    pub size: u64,
+    pub etag: String,
+    pub dataset_id: String,
+    pub project_id: Option<String>,
+    pub biosample_id: Option<String>,
+    pub read: Option<u8>,
+    pub lane: Option<u32>,
+}
+
+/// A BaseSpace biosample (or a run's sample) that feeds a planned sample.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub biosample_id: String,
+    pub biosample_name: String,
+}
+
+/// A workspace sample to fill.
+#[derive(Debug, Clone)]
+pub(crate) struct PlannedSample {
+    pub name: String,
+    pub source: SampleSource,
+    pub files: Vec<PlannedFile>,
+    pub targets: Vec<Target>,
+}
+
+/// A stored line of the import report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct TargetReport {
+    pub biosample_id: String,
+    pub biosample_name: String,
+    pub sample_id: Option<String>,
+    pub sample_name: Option<String>,
+    /// `imported` (then the sample's live status is shown), `skipped`, `already_imported`.
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+/// What an import will do.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub api_server: String,
+    pub samples: Vec<PlannedSample>,
+    /// Biosamples left out, with the reason.
+    pub skipped: Vec<TargetReport>,
+}
+
+/// Why planning failed.
+#[derive(Debug)]
+pub(crate) enum PlanError {
+    /// Worth trying again later (network, 5xx, 429).
+    Transient(String),
+    /// Will not get better by waiting (unknown ID, rejected token).
+    Permanent(String),
+    /// The import was cancelled or taken over, or the worker is shutting down.
+    Stopped,
+}
+
+/// Whether a client error may go away by itself.
+pub(crate) fn is_transient(error: &ClientError) -> bool {
+    match error {
+        ClientError::Network { .. } => true,
+        ClientError::Http { status, .. } => *status == 429 || *status >= 500,
+        _ => false,
+    }
+}
+
+/// A client error as a sentence for the workspace user (who did not type a `bs` command).
+pub(crate) fn describe(error: &ClientError) -> String {
+    match error {
+        ClientError::Unauthorized { server, .. } => format!(
+            "BaseSpace ({server}) rejected the linked access token (revoked or expired?); \
+             set a new token under Profile → BaseSpace Account Details"
+        ),
+        ClientError::Forbidden { server, message, .. } => format!(
+            "BaseSpace ({server}) refused access: {message}; check that the linked token's context \
+             (personal or workgroup) can read this data"
+        ),
+        ClientError::NotFound { what, server, .. } => format!(
+            "{what} was not found on {server}; it may have been deleted, or belong to another \
+             workgroup context than the linked token"
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn plan_error(context: &str, error: ClientError) -> PlanError {
+    let message = format!("{context}: {}", describe(&error));
+    if is_transient(&error) {
+        PlanError::Transient(message)
+    } else {
+        PlanError::Permanent(message)
+    }
+}
+
+/// One biosample's (or run sample's) FASTQ files, before grouping.
+struct Found {
+    target: Target,
+    project_ids: Vec<String>,
+    run_ids: Vec<String>,
+    files: Vec<PlannedFile>,
+}
+
+fn is_undetermined(name: &str) -> bool {
+    name.trim().eq_ignore_ascii_case("undetermined")
+}
+
+/// Files of FASTQ datasets, as planned files; index reads and non-FASTQ files are left out.
+async fn dataset_fastqs(
+    client: &Client,
+    dataset: &Dataset,
+    biosample_id: Option<&str>,
+    seen: &mut HashSet<String>,
+) -> Result<Vec<PlannedFile>, PlanError> {
+    let files: Vec<File> = client
+        .dataset_files(&dataset.id, &FileQuery::default())
+        .try_collect()
+        .await
+        .map_err(|e| plan_error(&format!("listing the files of dataset {}", dataset.id), e))?;
+    let mut out = Vec::new();
+    for file in files {
+        let name = file.name.clone().unwrap_or_default();
+        let lower = name.to_ascii_lowercase();
+        if !(lower.ends_with(".fastq.gz") || lower.ends_with(".fq.gz")) {
+            continue;
+        }
+        let parsed = IlluminaName::parse(&name).or_else(|| IlluminaName::parse_relaxed(&name));
+        let read = match parsed.as_ref().map(|p| p.read) {
+            Some(Read::I1 | Read::I2) => continue,
+            Some(Read::R1) => Some(1),
+            Some(Read::R2) => Some(2),
+            None => None,
+        };
+        if !seen.insert(file.id.clone()) {
+            continue;
+        }
+        out.push(PlannedFile {
+            file_id: file.id.clone(),
+            size: file.size.unwrap_or(0).max(0) as u64,
+            etag: file.etag.clone().unwrap_or_default(),
+            dataset_id: dataset.id.clone(),
+            project_id: dataset.project.as_ref().map(|p| p.id.clone()).filter(|id| !id.is_empty()),
+            biosample_id: biosample_id.map(str::to_string),
+            read,
+            lane: parsed.as_ref().and_then(|p| p.lane),
+            name,
+        });
+    }
+    Ok(out)
+}
+
+async fn biosample_files(
+    client: &Client,
+    biosample: &Biosample,
+    project_id: Option<&str>,
+    seen: &mut HashSet<String>,
+) -> Result<Found, PlanError> {
+    let query = DatasetQuery {
+        project_ids: project_id.map(|p| vec![p.to_string()]).unwrap_or_default(),
+        input_biosamples: vec![biosample.id.clone()],
+        dataset_types: vec![FASTQ_TYPES.to_string()],
+        ..DatasetQuery::default()
+    };
+    let datasets: Vec<Dataset> = client
+        .datasets(&query)
+        .try_collect()
+        .await
+        .map_err(|e| plan_error(&format!("listing the datasets of biosample {}", biosample.id), e))?;
+    let mut files = Vec::new();
+    let mut project_ids = Vec::new();
+    for dataset in &datasets {
+        if dataset.is_deleted == Some(true) {
+            continue;
+        }
+        let found = dataset_fastqs(client, dataset, Some(&biosample.id), seen).await?;
+        for file in &found {
+            if let Some(p) = &file.project_id
+                && !project_ids.contains(p)
+            {
+                project_ids.push(p.clone());
+            }
+        }
+        files.extend(found);
+    }
+    Ok(Found {
+        target: Target {
+            biosample_id: biosample.id.clone(),
+            biosample_name: biosample.bio_sample_name.clone().unwrap_or_else(|| biosample.id.clone()),
+        },
+        project_ids,
+        run_ids: Vec::new(),
+        files,
+    })
+}
+
+/// Resolves the request against BaseSpace.
+pub(crate) async fn plan(
+    client: &Client,
+    request: &ImportRequest,
+    mut keep_alive: impl AsyncFnMut() -> Result<(), PlanError>,
+) -> Result<Plan, PlanError> {
+    let api_server = client.api_server().trim_end_matches('/').to_string();
+    let options = &request.options;
+    let mut seen_files: HashSet<String> = HashSet::new();
+    let mut seen_biosamples: HashSet<String> = HashSet::new();
+    let mut found: Vec<Found> = Vec::new();
+    let mut skipped: Vec<TargetReport> = Vec::new();
+
+    for project_id in &request.project_ids {
+        keep_alive().await?;
+        // Fails early with a clear message when the project is unknown to this token.
+        client
+            .project(project_id)
+            .await
+            .map_err(|e| plan_error(&format!("project {project_id}"), e))?;
+        let biosamples: Vec<Biosample> = client
+            .biosamples(&BiosampleQuery {
+                project_ids: vec![project_id.clone()],
+                ..BiosampleQuery::default()
+            })
+            .try_collect()
+            .await
+            .map_err(|e| plan_error(&format!("listing the biosamples of project {project_id}"), e))?;
+        for biosample in biosamples {
+            if !seen_biosamples.insert(biosample.id.clone()) {
+                continue;
+            }
+            keep_alive().await?;
+            found.push(biosample_files(client, &biosample, Some(project_id), &mut seen_files).await?);
+        }
+    }
+    for biosample_id in &request.biosample_ids {
+        if !seen_biosamples.insert(biosample_id.clone()) {
+            continue;
+        }
+        keep_alive().await?;
+        let biosample = client
+            .biosample(biosample_id)
+            .await
+            .map_err(|e| plan_error(&format!("biosample {biosample_id}"), e))?;
+        found.push(biosample_files(client, &biosample, None, &mut seen_files).await?);
+    }
+    for run_id in &request.run_ids {
+        keep_alive().await?;
+        client
+            .run(run_id)
+            .await
+            .map_err(|e| plan_error(&format!("run {run_id}"), e))?;
+        let datasets: Vec<Dataset> = client
+            .datasets(&DatasetQuery {
+                input_runs: vec![run_id.clone()],
+                dataset_types: vec![FASTQ_TYPES.to_string()],
+                ..DatasetQuery::default()
+            })
+            .try_collect()
+            .await
+            .map_err(|e| plan_error(&format!("listing the datasets of run {run_id}"), e))?;
+        // A run's datasets do not name their biosample; group by the sample name in the files.
+        let mut by_sample: BTreeMap<String, Found> = BTreeMap::new();
+        for dataset in &datasets {
+            if dataset.is_deleted == Some(true) {
+                continue;
+            }
+            keep_alive().await?;
+            for file in dataset_fastqs(client, dataset, None, &mut seen_files).await? {
+                let sample_name = IlluminaName::parse(&file.name)
+                    .or_else(|| IlluminaName::parse_relaxed(&file.name))
+                    .map(|n| n.sample_name)
+                    .or_else(|| dataset.name.clone())
+                    .unwrap_or_else(|| dataset.id.clone());
+                let entry = by_sample.entry(sample_name.clone()).or_insert_with(|| Found {
+                    target: Target {
+                        biosample_id: String::new(),
+                        biosample_name: sample_name.clone(),
+                    },
+                    project_ids: Vec::new(),
+                    run_ids: vec![run_id.clone()],
+                    files: Vec::new(),
+                });
+                if let Some(p) = &file.project_id
+                    && !entry.project_ids.contains(p)
+                {
+                    entry.project_ids.push(p.clone());
+                }
+                entry.files.push(file);
+            }
+        }
+        found.extend(by_sample.into_values());
+    }
+
+    // Leave out what the options exclude.
+    let mut kept: Vec<Found> = Vec::new();
+    for item in found {
+        if options.skip_undetermined && is_undetermined(&item.target.biosample_name) {
+            skipped.push(skip(&item.target, "Undetermined reads are skipped (skip_undetermined)"));
+            continue;
+        }
+        let mut item = item;
+        if options.skip_undetermined {
+            item.files.retain(|f| {
+                !IlluminaName::parse(&f.name)
+                    .or_else(|| IlluminaName::parse_relaxed(&f.name))
+                    .is_some_and(|n| is_undetermined(&n.sample_name))
+            });
+        }
+        if item.files.is_empty() {
+            skipped.push(skip(&item.target, "no FASTQ files (R1/R2 .fastq.gz) found"));
+            continue;
+        }
+        kept.push(item);
+    }
+
+    let samples = match &options.merge_into {
+        Some(name) if !kept.is_empty() => {
+            let mut source = SampleSource {
+                api_server: api_server.clone(),
+                ..SampleSource::default()
+            };
+            let mut files = Vec::new();
+            let mut targets = Vec::new();
+            for item in kept {
+                add_source(&mut source, &item);
+                files.extend(item.files);
+                targets.push(item.target);
+            }
+            sort_files(&mut files);
+            vec![PlannedSample {
+                name: name.clone(),
+                source,
+                files,
+                targets,
+            }]
+        }
+        _ => kept
+            .into_iter()
+            .map(|mut item| {
+                let mut source = SampleSource {
+                    api_server: api_server.clone(),
+                    ..SampleSource::default()
+                };
+                add_source(&mut source, &item);
+                sort_files(&mut item.files);
+                PlannedSample {
+                    name: sample_name(&item.target.biosample_name),
+                    source,
+                    files: item.files,
+                    targets: vec![item.target],
+                }
+            })
+            .collect(),
+    };
+    Ok(Plan {
+        api_server,
+        samples,
+        skipped,
+    })
+}
+
+fn skip(target: &Target, reason: &str) -> TargetReport {
+    TargetReport {
+        biosample_id: target.biosample_id.clone(),
+        biosample_name: target.biosample_name.clone(),
+        sample_id: None,
+        sample_name: None,
+        status: "skipped".into(),
+        reason: Some(reason.into()),
+    }
+}
+
+fn add_source(source: &mut SampleSource, item: &Found) {
+    for p in &item.project_ids {
+        if !source.project_ids.contains(p) {
+            source.project_ids.push(p.clone());
+        }
+    }
+    for r in &item.run_ids {
+        if !source.run_ids.contains(r) {
+            source.run_ids.push(r.clone());
+        }
+    }
+    if !item.target.biosample_id.is_empty() {
+        source.biosample_ids.push(item.target.biosample_id.clone());
+    }
+    source.biosample_names.push(item.target.biosample_name.clone());
+    source.project_id = source.project_ids.first().cloned();
+    source.biosample_id = source.biosample_ids.first().cloned();
+}
+
+fn sort_files(files: &mut [PlannedFile]) {
+    files.sort_by(|a, b| (a.lane, a.read, &a.name).cmp(&(b.lane, b.read, &b.name)));
+}
+
+/// The biosample name as the sample name: kept as BaseSpace spells it (no mangling of `_`, `-`
+/// or `.`), only control characters removed and length bounded.
+fn sample_name(biosample_name: &str) -> String {
+    let cleaned: String = biosample_name.chars().filter(|c| !c.is_control()).take(200).collect();
+    let cleaned = cleaned.trim();
+    if cleaned.is_empty() {
+        "sample".to_string()
+    } else {
+        cleaned.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undetermined_is_recognised_in_any_case() {
+        assert!(is_undetermined("Undetermined"));
+        assert!(is_undetermined("undetermined "));
+        assert!(!is_undetermined("Undetermined_2"));
+    }
+
+    #[test]
+    fn sample_names_keep_their_spelling() {
+        assert_eq!(sample_name("My_Sample.2-b"), "My_Sample.2-b");
+        assert_eq!(sample_name(" \u{7}x "), "x");
+        assert_eq!(sample_name(""), "sample");
+    }
+
+    #[test]
+    fn files_sort_by_lane_then_read() {
+        let file = |name: &str, lane, read| PlannedFile {
+            file_id: name.into(),
+            name: name.into(),
+            size: 1,
+            etag: String::new(),
+            dataset_id: "ds".into(),
+            project_id: None,
+            biosample_id: None,
+            read: Some(read),
+            lane: Some(lane),
+        };
+        let mut files = vec![file("d", 2, 2), file("a", 1, 2), file("c", 2, 1), file("b", 1, 1)];
+        sort_files(&mut files);
+        let names: Vec<_> = files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["b", "a", "c", "d"]);
+    }
+}

@@ -1,0 +1,1155 @@
+//! The import queue and the samples it fills, in the database.
+//!
+//! Both engines run the same SQL except the claim, where PostgreSQL locks with `FOR UPDATE SKIP
+//! LOCKED` and SQLite relies on a single `UPDATE … RETURNING` statement being atomic.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ferry_api::dates::now_millis;
+use ferry_db::Engine;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::plan::{Plan, PlannedSample, TargetReport};
+use super::{
+    FileSource, ImportError, ImportRequest, ImportSample, ImportStatus, Inner, OnConflict, ReportEntry, SampleDetail,
+    SampleFile, SampleSource, SampleSummary,
+};
+
+/// Most IDs one request may name.
+const MAX_REQUEST_IDS: usize = 10_000;
+/// Imports listed per user.
+const LIST_LIMIT: i64 = 200;
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+pub(crate) fn rfc3339(millis: i64) -> String {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .ok()
+        .and_then(|at| at.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Trims and checks a sample name given by the user.
+pub(crate) fn check_sample_name(name: &str) -> Result<String, ImportError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ImportError::Invalid("the sample name to merge into is empty".into()));
+    }
+    if name.chars().count() > 200 {
+        return Err(ImportError::Invalid("the sample name is longer than 200 characters".into()));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ImportError::Invalid("the sample name contains control characters".into()));
+    }
+    Ok(name.to_string())
+}
+
+fn check_ids(kind: &str, ids: &[String]) -> Result<Vec<String>, ImportError> {
+    let mut out: Vec<String> = Vec::new();
+    for id in ids {
+        let id = id.trim();
+        if id.is_empty() || id.len() > 100 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+            return Err(ImportError::Invalid(format!("{kind} ID {id:?} is not a BaseSpace ID")));
+        }
+        if !out.iter().any(|seen| seen == id) {
+            out.push(id.to_string());
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn enqueue(inner: &Inner, user_id: &str, mut request: ImportRequest) -> Result<String, ImportError> {
+    request.project_ids = check_ids("project", &request.project_ids)?;
+    request.biosample_ids = check_ids("biosample", &request.biosample_ids)?;
+    request.run_ids = check_ids("run", &request.run_ids)?;
+    let count = request.project_ids.len() + request.biosample_ids.len() + request.run_ids.len();
+    if count == 0 {
+        return Err(ImportError::Invalid(
+            "nothing to import: give project_ids, biosample_ids or run_ids".into(),
+        ));
+    }
+    if count > MAX_REQUEST_IDS {
+        return Err(ImportError::Invalid(format!(
+            "too many IDs in one import ({count}; at most {MAX_REQUEST_IDS})"
+        )));
+    }
+    if let Some(name) = &request.options.merge_into {
+        request.options.merge_into = Some(check_sample_name(name)?);
+    }
+    let client = inner.clients.client_for(user_id).await.map_err(ImportError::Account)?;
+    let id = new_id();
+    let body = serde_json::to_string(&request).map_err(|e| ImportError::Invalid(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO imports (id, user_id, request, status, api_server, created_at) VALUES ($1, $2, $3, 'queued', $4, $5)",
+    )
+    .bind(&id)
+    .bind(user_id)
+    .bind(body)
+    .bind(client.api_server().trim_end_matches('/'))
+    .bind(now_millis())
+    .execute(&inner.db.pool)
+    .await?;
+    tracing::info!(import = %id, user = %user_id, "import queued");
+    Ok(id)
+}
+
+fn opt_u64(value: Option<i64>) -> u64 {
+    value.unwrap_or(0).max(0) as u64
+}
+
+/// Public status of an import from its stored status.
+fn public_import_status(status: &str) -> String {
+    match status {
+        "planning" => "running".to_string(),
+        other => other.to_string(),
+    }
+}
+
+pub(crate) async fn status(inner: &Inner, user_id: &str, import_id: &str) -> Result<ImportStatus, ImportError> {
+    let row = sqlx::query(
+        "SELECT id, request, status, error, report, created_at, started_at, finished_at FROM imports \
+         WHERE id = $1 AND user_id = $2",
+    )
+    .bind(import_id)
+    .bind(user_id)
+    .fetch_optional(&inner.db.pool)
+    .await?
+    .ok_or_else(|| ImportError::NotFound(format!("import {import_id}")))?;
+    import_status_from_row(inner, &row).await
+}
+
+async fn import_status_from_row(inner: &Inner, row: &AnyRow) -> Result<ImportStatus, ImportError> {
+    let id: String = row.try_get("id")?;
+    let request: ImportRequest = serde_json::from_str(&row.try_get::<String, _>("request")?).unwrap_or_default();
+    let stored_status: String = row.try_get("status")?;
+    let error: Option<String> = row.try_get("error")?;
+    let stored_report: Vec<TargetReport> =
+        serde_json::from_str(&row.try_get::<String, _>("report")?).unwrap_or_default();
+    let created_at: i64 = row.try_get("created_at")?;
+    let started_at: Option<i64> = row.try_get("started_at")?;
+    let finished_at: Option<i64> = row.try_get("finished_at")?;
+
+    let totals = sqlx::query(
+        "SELECT COUNT(*) AS n, \
+                CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes_total, \
+                CAST(COALESCE(SUM(CASE WHEN status = 'completed' THEN size ELSE bytes_done END), 0) AS BIGINT) AS bytes_done, \
+                CAST(COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS files_done, \
+                CAST(COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS files_failed \
+         FROM sample_files WHERE import_id = $1",
+    )
+    .bind(&id)
+    .fetch_one(&inner.db.pool)
+    .await?;
+    let files_total = opt_u64(totals.try_get("n")?);
+    let bytes_total = opt_u64(totals.try_get("bytes_total")?);
+    let bytes_done = opt_u64(totals.try_get("bytes_done")?);
+    let files_done = opt_u64(totals.try_get("files_done")?);
+    let files_failed = opt_u64(totals.try_get("files_failed")?);
+
+    let sample_rows = sqlx::query("SELECT id, name, status, reason FROM samples WHERE import_id = $1 ORDER BY name")
+        .bind(&id)
+        .fetch_all(&inner.db.pool)
+        .await?;
+    let mut samples = Vec::with_capacity(sample_rows.len());
+    for sample in &sample_rows {
+        samples.push(ImportSample {
+            id: sample.try_get("id")?,
+            name: sample.try_get("name")?,
+            status: sample.try_get("status")?,
+            reason: sample.try_get("reason")?,
+        });
+    }
+    let sample_by_id: HashMap<&str, &ImportSample> = samples.iter().map(|s| (s.id.as_str(), s)).collect();
+
+    let mut errors = Vec::new();
+    if let Some(error) = &error {
+        errors.push(error.clone());
+    }
+    let failed = sqlx::query(
+        "SELECT f.name, f.reason, s.name AS sample_name FROM sample_files f LEFT JOIN samples s ON s.id = f.sample_id \
+         WHERE f.import_id = $1 AND f.status = 'failed' ORDER BY f.name",
+    )
+    .bind(&id)
+    .fetch_all(&inner.db.pool)
+    .await?;
+    for file in &failed {
+        let name: String = file.try_get("name")?;
+        let reason: Option<String> = file.try_get("reason")?;
+        let sample: Option<String> = file.try_get("sample_name")?;
+        errors.push(format!(
+            "{name} (sample {}): {}",
+            sample.unwrap_or_else(|| "deleted".into()),
+            reason.unwrap_or_else(|| "failed".into())
+        ));
+    }
+
+    let mut report = Vec::with_capacity(stored_report.len());
+    for entry in stored_report {
+        let (status, reason) = match (&entry.sample_id, entry.status.as_str()) {
+            (Some(sample_id), "imported") => match sample_by_id.get(sample_id.as_str()) {
+                Some(sample) => (sample.status.clone(), sample.reason.clone()),
+                None => ("deleted".to_string(), Some("the sample was deleted or replaced since".to_string())),
+            },
+            _ => (entry.status.clone(), entry.reason.clone()),
+        };
+        report.push(ReportEntry {
+            biosample_id: entry.biosample_id,
+            biosample_name: entry.biosample_name,
+            sample_id: entry.sample_id,
+            sample_name: entry.sample_name,
+            status,
+            reason,
+        });
+    }
+
+    let end = finished_at.unwrap_or_else(now_millis);
+    let elapsed = started_at.map(|start| (end - start).max(0) as f64 / 1000.0).unwrap_or(0.0);
+    let rate = if elapsed > 0.0 { bytes_done as f64 / elapsed } else { 0.0 };
+    let status = public_import_status(&stored_status);
+    let eta_seconds = if status == "running" && rate > 0.0 && bytes_total >= bytes_done {
+        Some(((bytes_total - bytes_done) as f64 / rate).ceil() as u64)
+    } else {
+        None
+    };
+    Ok(ImportStatus {
+        id,
+        status,
+        request,
+        files_total,
+        files_done,
+        files_failed,
+        bytes_total,
+        bytes_done,
+        rate_bytes_per_sec: rate,
+        eta_seconds,
+        samples,
+        errors,
+        report,
+        created_at: rfc3339(created_at),
+        started_at: started_at.map(rfc3339),
+        finished_at: finished_at.map(rfc3339),
+    })
+}
+
+pub(crate) async fn list_imports(inner: &Inner, user_id: &str) -> Result<Vec<ImportStatus>, ImportError> {
+    let rows = sqlx::query(
+        "SELECT id, request, status, error, report, created_at, started_at, finished_at FROM imports \
+         WHERE user_id = $1 ORDER BY created_at DESC, id LIMIT $2",
+    )
+    .bind(user_id)
+    .bind(LIST_LIMIT)
+    .fetch_all(&inner.db.pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        out.push(import_status_from_row(inner, row).await?);
+    }
+    Ok(out)
+}
+
+pub(crate) async fn cancel(inner: &Inner, user_id: &str, import_id: &str) -> Result<(), ImportError> {
+    let row = sqlx::query("SELECT status FROM imports WHERE id = $1 AND user_id = $2")
+        .bind(import_id)
+        .bind(user_id)
+        .fetch_optional(&inner.db.pool)
+        .await?
+        .ok_or_else(|| ImportError::NotFound(format!("import {import_id}")))?;
+    let status: String = row.try_get("status")?;
+    match status.as_str() {
+        "cancelled" => return Ok(()),
+        "completed" | "failed" => {
+            return Err(ImportError::Invalid(format!(
+                "import {import_id} has already finished ({status}); delete its samples instead"
+            )));
+        }
+        _ => {}
+    }
+    let now = now_millis();
+    let mut tx = inner.db.pool.begin().await?;
+    sqlx::query(
+        "UPDATE imports SET status = 'cancelled', finished_at = $2, lease_owner = NULL, lease_until = 0 \
+         WHERE id = $1 AND status IN ('queued', 'planning', 'running')",
+    )
+    .bind(import_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE sample_files SET status = 'cancelled', reason = 'cancelled by the user', finished_at = $2 \
+         WHERE import_id = $1 AND status IN ('queued', 'running')",
+    )
+    .bind(import_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let samples = sqlx::query("SELECT id FROM samples WHERE import_id = $1")
+        .bind(import_id)
+        .fetch_all(&inner.db.pool)
+        .await?;
+    for sample in samples {
+        refresh_sample(inner, &sample.try_get::<String, _>("id")?).await?;
+    }
+    tracing::info!(import = %import_id, "import cancelled");
+    Ok(())
+}
+
+/// Recomputes a sample's status from its files.
+pub(crate) async fn refresh_sample(inner: &Inner, sample_id: &str) -> Result<(), ImportError> {
+    sqlx::query(
+        "UPDATE samples SET \
+           status = CASE \
+             WHEN EXISTS (SELECT 1 FROM sample_files f WHERE f.sample_id = $1 AND f.status = 'failed') THEN 'failed' \
+             WHEN EXISTS (SELECT 1 FROM sample_files f WHERE f.sample_id = $1 AND f.status = 'running') THEN 'running' \
+             WHEN EXISTS (SELECT 1 FROM sample_files f WHERE f.sample_id = $1 AND f.status = 'queued') THEN \
+               CASE WHEN EXISTS (SELECT 1 FROM sample_files f WHERE f.sample_id = $1 AND f.status = 'completed') \
+                 THEN 'running' ELSE 'queued' END \
+             WHEN EXISTS (SELECT 1 FROM sample_files f WHERE f.sample_id = $1 AND f.status = 'cancelled') THEN 'cancelled' \
+             ELSE 'completed' END, \
+           reason = (SELECT f.name || ': ' || COALESCE(f.reason, 'failed') FROM sample_files f \
+                     WHERE f.sample_id = $1 AND f.status IN ('failed', 'cancelled') ORDER BY f.status DESC, f.name LIMIT 1) \
+         WHERE id = $1",
+    )
+    .bind(sample_id)
+    .execute(&inner.db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Marks an import finished when none of its files is queued or running any more.
+pub(crate) async fn finish_import_if_done(inner: &Inner, import_id: &str) -> Result<(), ImportError> {
+    let done = sqlx::query(
+        "UPDATE imports SET \
+           status = CASE WHEN EXISTS (SELECT 1 FROM sample_files f WHERE f.import_id = $1 AND f.status = 'failed') \
+                    THEN 'failed' ELSE 'completed' END, \
+           finished_at = $2, lease_owner = NULL, lease_until = 0 \
+         WHERE id = $1 AND status = 'running' \
+           AND NOT EXISTS (SELECT 1 FROM sample_files f WHERE f.import_id = $1 AND f.status IN ('queued', 'running'))",
+    )
+    .bind(import_id)
+    .bind(now_millis())
+    .execute(&inner.db.pool)
+    .await?;
+    if done.rows_affected() > 0 {
+        tracing::info!(import = %import_id, "import finished");
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Samples
+
+#[derive(Default)]
+struct FileAggregate {
+    count: u64,
+    size: u64,
+    reads: u64,
+    reads_known: bool,
+    reads_missing: bool,
+    paired: bool,
+}
+
+fn sample_source(text: &str) -> SampleSource {
+    let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    let list = |key: &str| -> Vec<String> {
+        value
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|items| items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let project_ids = list("project_ids");
+    let biosample_ids = list("biosample_ids");
+    SampleSource {
+        api_server: value.get("api_server").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+        project_id: project_ids.first().cloned(),
+        biosample_id: biosample_ids.first().cloned(),
+        project_ids,
+        biosample_ids,
+        biosample_names: list("biosample_names"),
+        run_ids: list("run_ids"),
+    }
+}
+
+pub(crate) fn source_json(source: &SampleSource) -> String {
+    serde_json::json!({
+        "api_server": source.api_server,
+        "project_ids": source.project_ids,
+        "biosample_ids": source.biosample_ids,
+        "biosample_names": source.biosample_names,
+        "run_ids": source.run_ids,
+    })
+    .to_string()
+}
+
+pub(crate) async fn samples(inner: &Inner, user_id: &str) -> Result<Vec<SampleSummary>, ImportError> {
+    let rows = sqlx::query(
+        "SELECT id, name, status, reason, genome, data_type, platform, workspace_project, import_id, source, created_at \
+         FROM samples WHERE user_id = $1 ORDER BY created_at DESC, name",
+    )
+    .bind(user_id)
+    .fetch_all(&inner.db.pool)
+    .await?;
+    let files = sqlx::query("SELECT sample_id, size, read_number, stats FROM sample_files WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_all(&inner.db.pool)
+        .await?;
+    let mut aggregates: HashMap<String, FileAggregate> = HashMap::new();
+    for file in &files {
+        let sample_id: String = file.try_get("sample_id")?;
+        let entry = aggregates.entry(sample_id).or_default();
+        entry.count += 1;
+        entry.size += opt_u64(Some(file.try_get::<i64, _>("size")?));
+        if file.try_get::<Option<i64>, _>("read_number")? == Some(2) {
+            entry.paired = true;
+        }
+        match file.try_get::<Option<String>, _>("stats")?.and_then(|s| parse_stats(&s)) {
+            Some(stats) => {
+                entry.reads += stats.reads;
+                entry.reads_known = true;
+            }
+            None => entry.reads_missing = true,
+        }
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        let aggregate = aggregates.remove(&id).unwrap_or_default();
+        out.push(SampleSummary {
+            name: row.try_get("name")?,
+            status: row.try_get("status")?,
+            reason: row.try_get("reason")?,
+            file_count: aggregate.count,
+            size: aggregate.size,
+            reads: (aggregate.reads_known && !aggregate.reads_missing).then_some(aggregate.reads),
+            paired: aggregate.paired,
+            genome: row.try_get("genome")?,
+            data_type: row.try_get("data_type")?,
+            platform: row.try_get("platform")?,
+            workspace_project: row.try_get("workspace_project")?,
+            import_id: row.try_get("import_id")?,
+            source: sample_source(&row.try_get::<String, _>("source")?),
+            created_at: rfc3339(row.try_get("created_at")?),
+            id,
+        });
+    }
+    Ok(out)
+}
+
+fn parse_stats(text: &str) -> Option<ferry_fastq::FastqStats> {
+    serde_json::from_str(text).ok()
+}
+
+fn sample_file_from_row(row: &AnyRow) -> Result<SampleFile, ImportError> {
+    let stats = row.try_get::<Option<String>, _>("stats")?.and_then(|s| parse_stats(&s));
+    let status: String = row.try_get("status")?;
+    let size = opt_u64(Some(row.try_get("size")?));
+    let bytes_done = if status == "completed" {
+        size
+    } else {
+        opt_u64(Some(row.try_get("bytes_done")?))
+    };
+    Ok(SampleFile {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        read: row.try_get::<Option<i64>, _>("read_number")?.and_then(|r| u8::try_from(r).ok()),
+        lane: row.try_get::<Option<i64>, _>("lane")?.and_then(|l| u32::try_from(l).ok()),
+        size,
+        bytes_done,
+        md5: row.try_get("md5")?,
+        sha256: row.try_get("sha256")?,
+        reads: stats.as_ref().map(|s| s.reads),
+        bases: stats.as_ref().map(|s| s.bases),
+        mean_quality: stats.as_ref().map(|s| s.mean_quality()),
+        gc_percent: stats.as_ref().map(|s| s.gc_percent()),
+        q30_percent: stats.as_ref().map(|s| s.q30_percent()),
+        min_length: stats.as_ref().map(|s| s.min_length),
+        max_length: stats.as_ref().map(|s| s.max_length),
+        status,
+        reason: row.try_get("reason")?,
+        source: FileSource {
+            api_server: row.try_get("api_server")?,
+            project_id: row.try_get("bs_project_id")?,
+            biosample_id: row.try_get("bs_biosample_id")?,
+            dataset_id: row.try_get("bs_dataset_id")?,
+            file_id: row.try_get("bs_file_id")?,
+            etag: row.try_get("bs_etag")?,
+        },
+    })
+}
+
+pub(crate) async fn sample(inner: &Inner, user_id: &str, sample_id: &str) -> Result<SampleDetail, ImportError> {
+    let row = sqlx::query(
+        "SELECT id, name, status, reason, genome, data_type, platform, workspace_project, import_id, source, created_at \
+         FROM samples WHERE id = $1 AND user_id = $2",
+    )
+    .bind(sample_id)
+    .bind(user_id)
+    .fetch_optional(&inner.db.pool)
+    .await?
+    .ok_or_else(|| ImportError::NotFound(format!("sample {sample_id}")))?;
+    let file_rows = sqlx::query(
+        "SELECT id, name, read_number, lane, size, bytes_done, md5, sha256, stats, status, reason, api_server, \
+                bs_project_id, bs_biosample_id, bs_dataset_id, bs_file_id, bs_etag, blob_key \
+         FROM sample_files WHERE sample_id = $1 AND user_id = $2 ORDER BY lane, read_number, name",
+    )
+    .bind(sample_id)
+    .bind(user_id)
+    .fetch_all(&inner.db.pool)
+    .await?;
+    let mut files = Vec::with_capacity(file_rows.len());
+    for file in &file_rows {
+        files.push(sample_file_from_row(file)?);
+    }
+    Ok(SampleDetail {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        status: row.try_get("status")?,
+        reason: row.try_get("reason")?,
+        files,
+        genome: row.try_get("genome")?,
+        data_type: row.try_get("data_type")?,
+        platform: row.try_get("platform")?,
+        workspace_project: row.try_get("workspace_project")?,
+        import_id: row.try_get("import_id")?,
+        source: sample_source(&row.try_get::<String, _>("source")?),
+        created_at: rfc3339(row.try_get("created_at")?),
+    })
+}
+
+/// Deletes sample rows inside `tx`; returns the blob keys to remove once committed.
+async fn delete_sample_rows(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: &str,
+    sample_id: &str,
+) -> Result<Vec<String>, ImportError> {
+    let keys = sqlx::query("SELECT blob_key FROM sample_files WHERE sample_id = $1 AND user_id = $2")
+        .bind(sample_id)
+        .bind(user_id)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String, _>("blob_key"))
+        .collect::<Result<Vec<_>, _>>()?;
+    sqlx::query("DELETE FROM sample_files WHERE sample_id = $1 AND user_id = $2")
+        .bind(sample_id)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM samples WHERE id = $1 AND user_id = $2")
+        .bind(sample_id)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(keys)
+}
+
+/// Removes stored blobs (complete and partial) of deleted files; failures are logged, not fatal.
+pub(crate) async fn remove_blobs(inner: &Inner, keys: &[String]) {
+    for key in keys {
+        if let Err(error) = super::transfer::discard_blob(inner, key).await {
+            tracing::warn!(%key, %error, "could not remove a deleted file's bytes");
+        }
+    }
+}
+
+pub(crate) async fn delete_sample(inner: &Inner, user_id: &str, sample_id: &str) -> Result<(), ImportError> {
+    let mut tx = inner.db.pool.begin().await?;
+    let exists = sqlx::query("SELECT import_id FROM samples WHERE id = $1 AND user_id = $2")
+        .bind(sample_id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| ImportError::NotFound(format!("sample {sample_id}")))?;
+    let import_id: Option<String> = exists.try_get("import_id")?;
+    let keys = delete_sample_rows(&mut tx, user_id, sample_id).await?;
+    tx.commit().await?;
+    remove_blobs(inner, &keys).await;
+    if let Some(import_id) = import_id {
+        finish_import_if_done(inner, &import_id).await?;
+    }
+    tracing::info!(sample = %sample_id, files = keys.len(), "sample deleted");
+    Ok(())
+}
+
+pub(crate) async fn open_sample_file(
+    inner: &Inner,
+    user_id: &str,
+    sample_id: &str,
+    file_id: &str,
+) -> Result<(SampleFile, ferry_store::BlobReader), ImportError> {
+    let row = sqlx::query(
+        "SELECT id, name, read_number, lane, size, bytes_done, md5, sha256, stats, status, reason, api_server, \
+                bs_project_id, bs_biosample_id, bs_dataset_id, bs_file_id, bs_etag, blob_key \
+         FROM sample_files WHERE id = $1 AND sample_id = $2 AND user_id = $3",
+    )
+    .bind(file_id)
+    .bind(sample_id)
+    .bind(user_id)
+    .fetch_optional(&inner.db.pool)
+    .await?
+    .ok_or_else(|| ImportError::NotFound(format!("file {file_id} of sample {sample_id}")))?;
+    let file = sample_file_from_row(&row)?;
+    if file.status != "completed" {
+        return Err(ImportError::Invalid(format!(
+            "{} is not imported yet (status {}); wait for the import to finish",
+            file.name, file.status
+        )));
+    }
+    let key: String = row.try_get("blob_key")?;
+    let reader = inner
+        .store
+        .open(&key, None)
+        .await
+        .map_err(|e| ImportError::Storage(e.to_string()))?;
+    Ok((file, reader))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Claims
+
+/// An import claimed for planning.
+pub(crate) struct ClaimedImport {
+    pub id: String,
+    pub user_id: String,
+    pub request: ImportRequest,
+    pub api_server: String,
+    pub attempts: i64,
+}
+
+const CLAIM_IMPORT_PG: &str = "UPDATE imports SET status = 'planning', lease_owner = $1, lease_until = $2, \
+       attempts = attempts + 1, started_at = COALESCE(started_at, $3) \
+     WHERE id = (SELECT id FROM imports \
+                 WHERE (status = 'queued' AND not_before <= $3) OR (status = 'planning' AND lease_until < $3) \
+                 ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+     RETURNING id, user_id, request, api_server, attempts";
+const CLAIM_IMPORT_SQLITE: &str = "UPDATE imports SET status = 'planning', lease_owner = $1, lease_until = $2, \
+       attempts = attempts + 1, started_at = COALESCE(started_at, $3) \
+     WHERE id = (SELECT id FROM imports \
+                 WHERE (status = 'queued' AND not_before <= $3) OR (status = 'planning' AND lease_until < $3) \
+                 ORDER BY created_at, id LIMIT 1) \
+     RETURNING id, user_id, request, api_server, attempts";
+
+pub(crate) async fn claim_import(inner: &Inner) -> Result<Option<ClaimedImport>, ImportError> {
+    let now = now_millis();
+    let sql = match inner.db.engine {
+        Engine::Postgres => CLAIM_IMPORT_PG,
+        Engine::Sqlite => CLAIM_IMPORT_SQLITE,
+    };
+    let row = sqlx::query(sql)
+        .bind(&inner.worker_id)
+        .bind(now + lease_millis(inner))
+        .bind(now)
+        .fetch_optional(&inner.db.pool)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(ClaimedImport {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        request: serde_json::from_str(&row.try_get::<String, _>("request")?).unwrap_or_default(),
+        api_server: row.try_get("api_server")?,
+        attempts: row.try_get("attempts")?,
+    }))
+}
+
+pub(crate) fn lease_millis(inner: &Inner) -> i64 {
+    i64::try_from(inner.config.lease.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// Renews the planning lease; false when the import is no longer ours (cancelled, or taken over).
+pub(crate) async fn renew_import(inner: &Inner, import_id: &str) -> Result<bool, ImportError> {
+    let done = sqlx::query(
+        "UPDATE imports SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'planning'",
+    )
+    .bind(import_id)
+    .bind(&inner.worker_id)
+    .bind(now_millis() + lease_millis(inner))
+    .execute(&inner.db.pool)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Planning failed for good.
+pub(crate) async fn fail_import(inner: &Inner, import_id: &str, error: &str) -> Result<(), ImportError> {
+    sqlx::query(
+        "UPDATE imports SET status = 'failed', error = $3, finished_at = $4, lease_owner = NULL, lease_until = 0 \
+         WHERE id = $1 AND lease_owner = $2 AND status = 'planning'",
+    )
+    .bind(import_id)
+    .bind(&inner.worker_id)
+    .bind(error)
+    .bind(now_millis())
+    .execute(&inner.db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Planning failed for now: back to the queue after `delay_ms`.
+pub(crate) async fn retry_import(inner: &Inner, import_id: &str, error: &str, delay_ms: i64) -> Result<(), ImportError> {
+    sqlx::query(
+        "UPDATE imports SET status = 'queued', error = $3, not_before = $4, lease_owner = NULL, lease_until = 0 \
+         WHERE id = $1 AND lease_owner = $2 AND status = 'planning'",
+    )
+    .bind(import_id)
+    .bind(&inner.worker_id)
+    .bind(error)
+    .bind(now_millis() + delay_ms)
+    .execute(&inner.db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Gives a claimed import back untouched (shutdown).
+pub(crate) async fn release_import(inner: &Inner, import_id: &str) -> Result<(), ImportError> {
+    sqlx::query(
+        "UPDATE imports SET status = 'queued', attempts = attempts - 1, lease_owner = NULL, lease_until = 0 \
+         WHERE id = $1 AND lease_owner = $2 AND status = 'planning'",
+    )
+    .bind(import_id)
+    .bind(&inner.worker_id)
+    .execute(&inner.db.pool)
+    .await?;
+    Ok(())
+}
+
+/// A file claimed for transfer.
+#[derive(Debug, Clone)]
+pub(crate) struct ClaimedFile {
+    pub id: String,
+    pub user_id: String,
+    pub sample_id: String,
+    pub import_id: String,
+    pub name: String,
+    pub size: u64,
+    pub api_server: String,
+    pub bs_file_id: String,
+    pub bs_etag: String,
+    pub blob_key: String,
+    pub attempts: i64,
+}
+
+const CLAIM_FILE_PG: &str = "UPDATE sample_files SET status = 'running', lease_owner = $1, lease_until = $2, \
+       attempts = attempts + 1 \
+     WHERE id = (SELECT id FROM sample_files \
+                 WHERE (status = 'queued' AND not_before <= $3) OR (status = 'running' AND lease_until < $3) \
+                 ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+     RETURNING id, user_id, sample_id, import_id, name, size, api_server, bs_file_id, bs_etag, blob_key, attempts";
+const CLAIM_FILE_SQLITE: &str = "UPDATE sample_files SET status = 'running', lease_owner = $1, lease_until = $2, \
+       attempts = attempts + 1 \
+     WHERE id = (SELECT id FROM sample_files \
+                 WHERE (status = 'queued' AND not_before <= $3) OR (status = 'running' AND lease_until < $3) \
+                 ORDER BY created_at, id LIMIT 1) \
+     RETURNING id, user_id, sample_id, import_id, name, size, api_server, bs_file_id, bs_etag, blob_key, attempts";
+
+pub(crate) async fn claim_file(inner: &Inner) -> Result<Option<ClaimedFile>, ImportError> {
+    let now = now_millis();
+    let sql = match inner.db.engine {
+        Engine::Postgres => CLAIM_FILE_PG,
+        Engine::Sqlite => CLAIM_FILE_SQLITE,
+    };
+    let row = sqlx::query(sql)
+        .bind(&inner.worker_id)
+        .bind(now + lease_millis(inner))
+        .bind(now)
+        .fetch_optional(&inner.db.pool)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let file = ClaimedFile {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        sample_id: row.try_get("sample_id")?,
+        import_id: row.try_get("import_id")?,
+        name: row.try_get("name")?,
+        size: opt_u64(Some(row.try_get("size")?)),
+        api_server: row.try_get("api_server")?,
+        bs_file_id: row.try_get("bs_file_id")?,
+        bs_etag: row.try_get("bs_etag")?,
+        blob_key: row.try_get("blob_key")?,
+        attempts: row.try_get("attempts")?,
+    };
+    sqlx::query("UPDATE samples SET status = 'running' WHERE id = $1 AND status = 'queued'")
+        .bind(&file.sample_id)
+        .execute(&inner.db.pool)
+        .await?;
+    Ok(Some(file))
+}
+
+/// Who holds a file now, as seen by a worker that lost it.
+pub(crate) enum FileFate {
+    /// Cancelled, or its sample deleted: its bytes should go.
+    Gone,
+    /// Another worker holds it (our lease ran out): leave everything to that worker.
+    TakenOver,
+}
+
+/// Records progress and renews the lease. `Err(fate)` when the file is no longer this worker's.
+pub(crate) async fn heartbeat_file(inner: &Inner, file_id: &str, bytes_done: u64) -> Result<Result<(), FileFate>, ImportError> {
+    let done = sqlx::query(
+        "UPDATE sample_files SET bytes_done = $3, lease_until = $4 \
+         WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+    )
+    .bind(file_id)
+    .bind(&inner.worker_id)
+    .bind(i64::try_from(bytes_done).unwrap_or(i64::MAX))
+    .bind(now_millis() + lease_millis(inner))
+    .execute(&inner.db.pool)
+    .await?;
+    if done.rows_affected() > 0 {
+        return Ok(Ok(()));
+    }
+    file_fate(inner, file_id).await.map(Err)
+}
+
+pub(crate) async fn file_fate(inner: &Inner, file_id: &str) -> Result<FileFate, ImportError> {
+    let row = sqlx::query("SELECT status FROM sample_files WHERE id = $1")
+        .bind(file_id)
+        .fetch_optional(&inner.db.pool)
+        .await?;
+    Ok(match row {
+        None => FileFate::Gone,
+        Some(row) => match row.try_get::<String, _>("status")?.as_str() {
+            "cancelled" => FileFate::Gone,
+            _ => FileFate::TakenOver,
+        },
+    })
+}
+
+/// The verified result of a transfer.
+pub(crate) struct Verified {
+    pub md5: String,
+    pub sha256: String,
+    pub stats: ferry_fastq::FastqStats,
+}
+
+/// Marks a file completed; false when it is no longer this worker's (its bytes must then go).
+pub(crate) async fn complete_file(inner: &Inner, file: &ClaimedFile, verified: &Verified) -> Result<bool, ImportError> {
+    let stats = serde_json::to_string(&verified.stats).map_err(|e| ImportError::Invalid(e.to_string()))?;
+    let done = sqlx::query(
+        "UPDATE sample_files SET status = 'completed', reason = NULL, bytes_done = size, md5 = $3, sha256 = $4, \
+           stats = $5, finished_at = $6, lease_owner = NULL, lease_until = 0 \
+         WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+    )
+    .bind(&file.id)
+    .bind(&inner.worker_id)
+    .bind(&verified.md5)
+    .bind(&verified.sha256)
+    .bind(stats)
+    .bind(now_millis())
+    .execute(&inner.db.pool)
+    .await?;
+    after_file_change(inner, file).await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Fails a file for good.
+pub(crate) async fn fail_file(inner: &Inner, file: &ClaimedFile, reason: &str, bytes_done: u64) -> Result<(), ImportError> {
+    sqlx::query(
+        "UPDATE sample_files SET status = 'failed', reason = $3, bytes_done = $4, finished_at = $5, \
+           lease_owner = NULL, lease_until = 0 \
+         WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+    )
+    .bind(&file.id)
+    .bind(&inner.worker_id)
+    .bind(reason)
+    .bind(i64::try_from(bytes_done).unwrap_or(0))
+    .bind(now_millis())
+    .execute(&inner.db.pool)
+    .await?;
+    tracing::warn!(file = %file.name, import = %file.import_id, %reason, "file failed");
+    after_file_change(inner, file).await
+}
+
+/// Puts a file back in the queue after `delay_ms` (a transient failure), or back untouched when
+/// `count_attempt` is false (shutdown).
+pub(crate) async fn requeue_file(
+    inner: &Inner,
+    file: &ClaimedFile,
+    reason: Option<&str>,
+    bytes_done: u64,
+    delay_ms: i64,
+    count_attempt: bool,
+) -> Result<(), ImportError> {
+    let sql = if count_attempt {
+        "UPDATE sample_files SET status = 'queued', reason = $3, bytes_done = $4, not_before = $5, \
+           lease_owner = NULL, lease_until = 0 \
+         WHERE id = $1 AND lease_owner = $2 AND status = 'running'"
+    } else {
+        "UPDATE sample_files SET status = 'queued', reason = $3, bytes_done = $4, not_before = $5, \
+           lease_owner = NULL, lease_until = 0, attempts = attempts - 1 \
+         WHERE id = $1 AND lease_owner = $2 AND status = 'running'"
+    };
+    sqlx::query(sql)
+        .bind(&file.id)
+        .bind(&inner.worker_id)
+        .bind(reason)
+        .bind(i64::try_from(bytes_done).unwrap_or(0))
+        .bind(now_millis() + delay_ms)
+        .execute(&inner.db.pool)
+        .await?;
+    Ok(())
+}
+
+async fn after_file_change(inner: &Inner, file: &ClaimedFile) -> Result<(), ImportError> {
+    refresh_sample(inner, &file.sample_id).await?;
+    finish_import_if_done(inner, &file.import_id).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Committing a plan
+
+/// Stores a plan: samples and file rows, the report, and the import's move to `running`.
+/// Returns false when the import was cancelled or taken over meanwhile (nothing stored).
+pub(crate) async fn commit_plan(
+    inner: &Inner,
+    import: &ClaimedImport,
+    plan: Plan,
+) -> Result<bool, ImportError> {
+    let options = &import.request.options;
+    let now = now_millis();
+    let mut tx = inner.db.pool.begin().await?;
+    let mut report: Vec<TargetReport> = plan.skipped;
+    let mut doomed_keys: Vec<String> = Vec::new();
+    let mut touched_samples: Vec<String> = Vec::new();
+
+    for planned in plan.samples {
+        let PlannedSample {
+            name,
+            source,
+            files,
+            targets,
+        } = planned;
+        // Files already known for this user.
+        let mut new_files = Vec::new();
+        let mut known_sample: Option<(String, String)> = None;
+        let mut requeued = false;
+        let mut active_elsewhere: Option<String> = None;
+        for file in files {
+            let existing = sqlx::query(
+                "SELECT f.id, f.status, f.sample_id, f.import_id, s.name AS sample_name FROM sample_files f \
+                 JOIN samples s ON s.id = f.sample_id \
+                 WHERE f.user_id = $1 AND f.api_server = $2 AND f.bs_file_id = $3 AND f.bs_etag = $4",
+            )
+            .bind(&import.user_id)
+            .bind(&source.api_server)
+            .bind(&file.file_id)
+            .bind(&file.etag)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match existing {
+                None => new_files.push(file),
+                Some(row) => {
+                    let status: String = row.try_get("status")?;
+                    let sample_id: String = row.try_get("sample_id")?;
+                    let sample_name: String = row.try_get("sample_name")?;
+                    match status.as_str() {
+                        "failed" | "cancelled" => {
+                            sqlx::query(
+                                "UPDATE sample_files SET status = 'queued', reason = NULL, attempts = 0, \
+                                   not_before = 0, import_id = $2, finished_at = NULL \
+                                 WHERE id = $1",
+                            )
+                            .bind(row.try_get::<String, _>("id")?)
+                            .bind(&import.id)
+                            .execute(&mut *tx)
+                            .await?;
+                            sqlx::query("UPDATE samples SET import_id = $2, status = 'queued' WHERE id = $1")
+                                .bind(&sample_id)
+                                .bind(&import.id)
+                                .execute(&mut *tx)
+                                .await?;
+                            requeued = true;
+                            touched_samples.push(sample_id.clone());
+                        }
+                        "queued" | "running" => {
+                            active_elsewhere = Some(row.try_get("import_id")?);
+                        }
+                        _ => {}
+                    }
+                    known_sample.get_or_insert((sample_id, sample_name));
+                }
+            }
+        }
+
+        let mut sample_ref: Option<(String, String)> = None;
+        let mut outcome: (&str, Option<String>) = ("imported", None);
+        if new_files.is_empty() {
+            sample_ref = known_sample.clone();
+            outcome = if requeued {
+                ("imported", None)
+            } else if let Some(other) = active_elsewhere {
+                ("skipped", Some(format!("already being imported by import {other}")))
+            } else {
+                ("already_imported", Some("every file was imported before and verified".to_string()))
+            };
+        } else {
+            // Where do the new files go?
+            let existing = sqlx::query("SELECT id, source FROM samples WHERE user_id = $1 AND name = $2")
+                .bind(&import.user_id)
+                .bind(&name)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let mut target: Option<(String, String)> = None;
+            let mut final_name = name.clone();
+            if let Some(row) = existing {
+                let existing_id: String = row.try_get("id")?;
+                let existing_source = sample_source(&row.try_get::<String, _>("source")?);
+                let same_origin = existing_source.api_server == source.api_server
+                    && ((!source.biosample_ids.is_empty()
+                        && source.biosample_ids.iter().all(|b| existing_source.biosample_ids.contains(b)))
+                        || known_sample.as_ref().is_some_and(|(id, _)| *id == existing_id));
+                if same_origin {
+                    // New lanes or re-uploaded files of a sample imported before: add them to it.
+                    target = Some((existing_id, name.clone()));
+                } else {
+                    match options.on_conflict {
+                        OnConflict::Skip => {
+                            outcome = (
+                                "skipped",
+                                Some(format!(
+                                    "a sample named {name:?} already exists; choose rename or replace to import it"
+                                )),
+                            );
+                        }
+                        OnConflict::Rename => {
+                            let mut n = 2;
+                            loop {
+                                let candidate = format!("{name}-{n}");
+                                let taken = sqlx::query("SELECT id FROM samples WHERE user_id = $1 AND name = $2")
+                                    .bind(&import.user_id)
+                                    .bind(&candidate)
+                                    .fetch_optional(&mut *tx)
+                                    .await?
+                                    .is_some();
+                                if !taken {
+                                    final_name = candidate;
+                                    break;
+                                }
+                                n += 1;
+                            }
+                        }
+                        OnConflict::Replace => {
+                            doomed_keys.extend(delete_sample_rows(&mut tx, &import.user_id, &existing_id).await?);
+                        }
+                    }
+                }
+            }
+            if outcome.0 == "imported" {
+                let sample_id = match target {
+                    Some((id, _)) => {
+                        sqlx::query("UPDATE samples SET import_id = $2, status = 'queued' WHERE id = $1")
+                            .bind(&id)
+                            .bind(&import.id)
+                            .execute(&mut *tx)
+                            .await?;
+                        id
+                    }
+                    None => {
+                        let id = new_id();
+                        sqlx::query(
+                            "INSERT INTO samples (id, user_id, name, status, genome, data_type, platform, \
+                               workspace_project, import_id, source, created_at) \
+                             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10)",
+                        )
+                        .bind(&id)
+                        .bind(&import.user_id)
+                        .bind(&final_name)
+                        .bind(&options.genome)
+                        .bind(&options.data_type)
+                        .bind(&options.platform)
+                        .bind(&options.workspace_project)
+                        .bind(&import.id)
+                        .bind(source_json(&source))
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                        id
+                    }
+                };
+                for (index, file) in new_files.iter().enumerate() {
+                    let file_row_id = new_id();
+                    sqlx::query(
+                        "INSERT INTO sample_files (id, user_id, sample_id, import_id, name, read_number, lane, size, \
+                           api_server, bs_file_id, bs_etag, bs_dataset_id, bs_project_id, bs_biosample_id, blob_key, \
+                           status, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'queued', $16)",
+                    )
+                    .bind(&file_row_id)
+                    .bind(&import.user_id)
+                    .bind(&sample_id)
+                    .bind(&import.id)
+                    .bind(&file.name)
+                    .bind(file.read.map(i64::from))
+                    .bind(file.lane.map(i64::from))
+                    .bind(i64::try_from(file.size).unwrap_or(i64::MAX))
+                    .bind(&source.api_server)
+                    .bind(&file.file_id)
+                    .bind(&file.etag)
+                    .bind(&file.dataset_id)
+                    .bind(&file.project_id)
+                    .bind(&file.biosample_id)
+                    .bind(format!("imports/{file_row_id}"))
+                    // Keeps the planned order (claims go by created_at).
+                    .bind(now + index as i64)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                touched_samples.push(sample_id.clone());
+                sample_ref = Some((sample_id, final_name));
+            }
+        }
+        for target in targets {
+            report.push(TargetReport {
+                biosample_id: target.biosample_id,
+                biosample_name: target.biosample_name,
+                sample_id: sample_ref.as_ref().map(|(id, _)| id.clone()),
+                sample_name: sample_ref.as_ref().map(|(_, name)| name.clone()),
+                status: outcome.0.to_string(),
+                reason: outcome.1.clone(),
+            });
+        }
+    }
+
+    let report_json = serde_json::to_string(&report).map_err(|e| ImportError::Invalid(e.to_string()))?;
+    let moved = sqlx::query(
+        "UPDATE imports SET status = 'running', report = $3, error = NULL, api_server = $4, lease_owner = NULL, \
+           lease_until = 0 \
+         WHERE id = $1 AND lease_owner = $2 AND status = 'planning'",
+    )
+    .bind(&import.id)
+    .bind(&inner.worker_id)
+    .bind(report_json)
+    .bind(&plan.api_server)
+    .execute(&mut *tx)
+    .await?;
+    if moved.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    tx.commit().await?;
+    remove_blobs(inner, &doomed_keys).await;
+    touched_samples.sort();
+    touched_samples.dedup();
+    for sample_id in &touched_samples {
+        refresh_sample(inner, sample_id).await?;
+    }
+    finish_import_if_done(inner, &import.id).await?;
+    Ok(true)
+}
+
+/// Counts per status of an import's files (tests and diagnostics).
+#[allow(dead_code)]
+pub(crate) async fn file_status_counts(inner: &Inner, import_id: &str) -> Result<BTreeMap<String, i64>, ImportError> {
+    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM sample_files WHERE import_id = $1 GROUP BY status")
+        .bind(import_id)
+        .fetch_all(&inner.db.pool)
+        .await?;
+    let mut out = BTreeMap::new();
+    for row in rows {
+        out.insert(row.try_get("status")?, row.try_get("n")?);
+    }
+    Ok(out)
+}
