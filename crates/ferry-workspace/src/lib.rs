@@ -1,1 +1,171 @@
 //! Ferry workspace: link BaseSpace accounts and import samples with verification.
+//!
+//! [`Workspace`] is the server behind `ferry workspace`: accounts (sign up, log in, sessions with
+//! CSRF-protected forms), Profile → "BaseSpace Account Details" (tokens checked against the region,
+//! sealed at rest), Samples → "Import from BaseSpace" with live progress, sample pages with file
+//! downloads, and a JSON API (`/api/v1/…`, Bearer API keys) described at `/api/openapi.json`.
+//! Imports run in the background through [`import::ImportService`].
+
+pub mod accounts;
+mod api;
+pub mod basespace;
+pub mod browse;
+pub mod cli;
+pub mod crypto;
+pub mod import;
+mod openapi;
+pub mod testing;
+mod web;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use ferry_db::Db;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::basespace::Links;
+use crate::crypto::Keyring;
+use crate::import::{ImportConfig, ImportService};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Settings of a workspace server.
+#[derive(Debug, Clone)]
+pub struct WorkspaceConfig {
+    /// Address the server listens on (informational; [`Workspace::serve`] takes the listener).
+    pub listen: SocketAddr,
+    /// Folder for the database (SQLite), the key file and imported files.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default: SQLite `workspace.db` in the data folder.
+    pub database_url: Option<String>,
+    /// The URL users reach the server at (an `https` URL makes cookies `Secure`).
+    pub public_url: Option<url::Url>,
+}
+
+pub(crate) struct State {
+    pub(crate) db: Db,
+    pub(crate) links: Links,
+    pub(crate) imports: ImportService,
+    /// Cookies always `Secure` (public URL is https); otherwise only behind `X-Forwarded-Proto: https`.
+    pub(crate) always_secure: bool,
+}
+
+/// An opened workspace: database migrated, key loaded, import service ready. Cheap to clone.
+#[derive(Clone)]
+pub struct Workspace {
+    state: Arc<State>,
+    config: WorkspaceConfig,
+}
+
+impl Workspace {
+    /// Creates the data folder if needed, opens and migrates the database, loads (or creates)
+    /// the key that seals BaseSpace tokens, and prepares the import service.
+    pub async fn open(config: WorkspaceConfig) -> anyhow::Result<Workspace> {
+        Self::open_with(config, ImportConfig::default()).await
+    }
+
+    /// Like [`Workspace::open`] with import tuning (tests use short leases and retries).
+    pub async fn open_with(config: WorkspaceConfig, import_config: ImportConfig) -> anyhow::Result<Workspace> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create the workspace data folder {}", config.data_dir.display()))?;
+        let url = match &config.database_url {
+            Some(url) => url.clone(),
+            None => ferry_db::sqlite_url(&config.data_dir.join("workspace.db")),
+        };
+        let db = Db::connect(&url).await?;
+        db.migrate(&MIGRATOR).await?;
+        let keyring = Arc::new(Keyring::load_or_create(&config.data_dir)?);
+        let links = Links::new(db.clone(), keyring);
+        let files_dir = config.data_dir.join("files");
+        std::fs::create_dir_all(&files_dir)
+            .with_context(|| format!("cannot create the files folder {}", files_dir.display()))?;
+        let store = ferry_store::BlobStore::local(&files_dir)
+            .with_context(|| format!("cannot open the file store in {}", files_dir.display()))?;
+        let imports = ImportService::new(db.clone(), store, Arc::new(links.clone()), import_config);
+        let always_secure = config.public_url.as_ref().is_some_and(|url| url.scheme() == "https");
+        Ok(Workspace {
+            state: Arc::new(State {
+                db,
+                links,
+                imports,
+                always_secure,
+            }),
+            config,
+        })
+    }
+
+    /// The configuration it was opened with.
+    pub fn config(&self) -> &WorkspaceConfig {
+        &self.config
+    }
+
+    /// The import service (tests drive it step by step with `run_one`).
+    pub fn imports(&self) -> &ImportService {
+        &self.state.imports
+    }
+
+    /// The web pages, the JSON API and the OpenAPI document.
+    pub fn router(&self) -> axum::Router {
+        web::router(self.state.clone()).merge(api::router(self.state.clone()))
+    }
+
+    /// Serves on `listener` and runs the import workers until `shutdown` resolves; then stops
+    /// accepting requests, lets in-flight ones finish and stops the workers at a safe point.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        self.serve_with(listener, shutdown, true).await
+    }
+
+    /// Like [`Workspace::serve`]; `workers: false` serves without background import workers.
+    pub async fn serve_with(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        workers: bool,
+    ) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let worker_task = workers.then(|| self.state.imports.spawn_workers(stop.clone()));
+        let address = listener.local_addr().ok();
+        tracing::info!(?address, "workspace listening");
+        let app = self.router();
+        let stop_on_signal = stop.clone();
+        let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                stop_on_signal.cancel();
+            })
+            .await
+            .context("the workspace server failed");
+        stop.cancel();
+        if let Some(task) = worker_task {
+            let _ = task.await;
+        }
+        result
+    }
+
+    /// Creates a workspace user (admin command: no minimum password length).
+    pub async fn add_user(&self, email: &str, password: &str) -> anyhow::Result<()> {
+        accounts::create_user(&self.state.db, email, password, true).await?;
+        Ok(())
+    }
+
+    /// Creates the user unless an account with that email exists (demo setup; idempotent).
+    pub async fn ensure_user(&self, email: &str, password: &str) -> anyhow::Result<()> {
+        match accounts::create_user(&self.state.db, email, password, true).await {
+            Ok(_) | Err(accounts::AccountError::EmailTaken(_)) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Creates a new API key for the user with this email and returns it (it is not stored, only its hash).
+    pub async fn create_api_key(&self, email: &str) -> anyhow::Result<String> {
+        let user = accounts::find_user(&self.state.db, email).await?;
+        Ok(accounts::create_api_key(&self.state.db, &user).await?)
+    }
+}

@@ -1,0 +1,409 @@
+//! Linking a workspace user to a BaseSpace account: the access token is checked against the
+//! region's `/v2/users/current`, sealed at rest, never logged and never sent back.
+
+use std::sync::Arc;
+
+use ferry_client::ClientError;
+use ferry_client::region::Region;
+use ferry_db::Db;
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::crypto::{Keyring, Sealed};
+
+/// Purpose bound into the ciphertext of BaseSpace tokens.
+const PURPOSE: &str = "basespace-access-token";
+/// Value of the region select for a self-hosted server.
+pub const CUSTOM_REGION: &str = "custom";
+
+/// The BaseSpace user behind a linked token.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaseSpaceUser {
+    /// BaseSpace user id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Email.
+    pub email: String,
+}
+
+/// A linked account as shown to its owner (never the token, only its last 4 characters).
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkInfo {
+    /// Who the token belongs to.
+    pub basespace_user: BaseSpaceUser,
+    /// API server the token is used with.
+    pub api_server: String,
+    /// Region code (`USE1`, …) or `custom`.
+    pub region: String,
+    /// Region label for display.
+    pub region_label: String,
+    /// `Personal` or `Workgroup: NAME`.
+    pub context: String,
+    /// Last 4 characters of the token.
+    pub token_last4: String,
+    /// When it was linked (Unix ms).
+    pub linked_at: i64,
+}
+
+/// Why a link could not be made or used. Messages are shown to the user as they are.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// Bad form or JSON input.
+    #[error("{0}")]
+    Invalid(String),
+    /// The server rejected the token.
+    #[error(
+        "this token was not accepted by {server}: it is invalid or has been revoked. If it was made for another \
+         region, choose that region. To get a new token run `bs auth --force` and copy accessToken from \
+         ~/.basespace/default.cfg"
+    )]
+    Rejected {
+        /// API server.
+        server: String,
+    },
+    /// The server could not be reached.
+    #[error("cannot reach the BaseSpace API server {server}: check the region or the custom server URL, and the network ({detail})")]
+    Unreachable {
+        /// API server.
+        server: String,
+        /// Cause, without secrets.
+        detail: String,
+    },
+    /// The server answered with something else.
+    #[error("{server} could not check the token: {detail}")]
+    Upstream {
+        /// API server.
+        server: String,
+        /// What it said.
+        detail: String,
+    },
+    /// No account linked.
+    #[error("no BaseSpace account is linked yet: open Profile → BaseSpace Account Details and paste an access token")]
+    NotLinked,
+    /// The sealed token cannot be opened.
+    #[error("the stored BaseSpace token cannot be used ({0}); set a new token on the profile page")]
+    Crypto(#[from] crate::crypto::CryptoError),
+    /// Database failure.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl LinkError {
+    /// Classifies a client error from checking or using a token.
+    pub fn from_client(server: &str, error: ClientError) -> LinkError {
+        match error {
+            ClientError::Unauthorized { .. } => LinkError::Rejected {
+                server: server.to_string(),
+            },
+            ClientError::Network { source, .. } => LinkError::Unreachable {
+                server: server.to_string(),
+                detail: describe_network_error(&source),
+            },
+            other => LinkError::Upstream {
+                server: server.to_string(),
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+fn describe_network_error(error: &reqwest::Error) -> String {
+    if error.is_connect() {
+        "connection refused or host not found".to_string()
+    } else if error.is_timeout() {
+        "timed out".to_string()
+    } else {
+        // reqwest errors carry the URL, which never holds the token (it goes in a header).
+        error.without_url_ref().to_string()
+    }
+}
+
+trait WithoutUrl {
+    fn without_url_ref(&self) -> String;
+}
+impl WithoutUrl for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        let mut text = self.to_string();
+        if let Some(url) = self.url() {
+            text = text.replace(url.as_str(), "");
+        }
+        text
+    }
+}
+
+/// Where a token is to be used: a region or a custom server.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// API server URL, no trailing slash.
+    pub api_server: String,
+    /// Region code (upper case) or `custom`.
+    pub region: String,
+}
+
+/// Resolves a region code (`USE1`, `euc1`, `custom`) and an optional custom URL.
+pub fn resolve_target(region: Option<&str>, api_server: Option<&str>) -> Result<Target, LinkError> {
+    let region = region.map(str::trim).filter(|r| !r.is_empty());
+    let api_server = api_server.map(str::trim).filter(|s| !s.is_empty());
+    match (region, api_server) {
+        (Some(code), _) if !code.eq_ignore_ascii_case(CUSTOM_REGION) => {
+            let region = Region::from_code(code).ok_or_else(|| {
+                let known: Vec<String> = Region::ALL.iter().map(|r| r.to_string()).collect();
+                LinkError::Invalid(format!(
+                    "unknown region {code:?}: choose one of {} or \"custom\" with an API server URL",
+                    known.join(", ")
+                ))
+            })?;
+            Ok(Target {
+                api_server: region.api_server().to_string(),
+                region: region.to_string(),
+            })
+        }
+        (_, Some(server)) => {
+            let url = url::Url::parse(server).map_err(|error| {
+                LinkError::Invalid(format!("the API server {server:?} is not a URL ({error}); example: https://api.basespace.illumina.com"))
+            })?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(LinkError::Invalid(format!("the API server {server:?} must be an http:// or https:// URL")));
+            }
+            if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+                return Err(LinkError::Invalid(
+                    "the API server URL must not contain a user name, password or query".to_string(),
+                ));
+            }
+            let server = server.trim_end_matches('/').to_string();
+            let region = ferry_client::region::region_of_server(&server)
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| CUSTOM_REGION.to_string());
+            Ok(Target { api_server: server, region })
+        }
+        (Some(_), None) => Err(LinkError::Invalid(
+            "choose \"Custom API server\" only together with the server's URL".to_string(),
+        )),
+        (None, None) => Err(LinkError::Invalid("choose a region or give an API server URL".to_string())),
+    }
+}
+
+fn check_token_text(token: &str) -> Result<&str, LinkError> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(LinkError::Invalid(
+            "paste the access token: run `bs auth` and copy accessToken from ~/.basespace/default.cfg".to_string(),
+        ));
+    }
+    if token.len() > 4096 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(LinkError::Invalid(
+            "that does not look like an access token (it contains spaces or is very long); copy only the value after \
+             `accessToken =`"
+                .to_string(),
+        ));
+    }
+    Ok(token)
+}
+
+fn region_label(region: &str) -> String {
+    match Region::from_code(region) {
+        Some(r) => format!("{} {}", r, r.label()),
+        None => "Custom API server".to_string(),
+    }
+}
+
+/// Linking and using BaseSpace accounts.
+#[derive(Clone)]
+pub struct Links {
+    db: Db,
+    keyring: Arc<Keyring>,
+}
+
+impl Links {
+    /// Links over `db`, sealing tokens with `keyring`.
+    pub fn new(db: Db, keyring: Arc<Keyring>) -> Self {
+        Self { db, keyring }
+    }
+
+    /// Checks `token` against the target's `/v2/users/current` and, if accepted, stores it sealed.
+    pub async fn link(&self, user_id: &str, token: &str, target: Target) -> Result<LinkInfo, LinkError> {
+        let token = check_token_text(token)?;
+        let client = ferry_client::Client::new(&target.api_server, token)
+            .map_err(|error| LinkError::Invalid(error.to_string()))?;
+        let me = client
+            .current_user()
+            .await
+            .map_err(|error| LinkError::from_client(&target.api_server, error))?;
+        let is_workgroup = me.is_workgroup.unwrap_or(false);
+        let (name, email, bs_user_id) = match (&me.logged_in_user, is_workgroup) {
+            (Some(person), true) => (
+                person.name.clone().unwrap_or_default(),
+                person.email.clone().unwrap_or_default(),
+                person.id.clone(),
+            ),
+            _ => (
+                me.name.clone().unwrap_or_default(),
+                me.email.clone().unwrap_or_default(),
+                me.id.clone(),
+            ),
+        };
+        let context = if is_workgroup {
+            format!("Workgroup: {}", me.name.clone().unwrap_or_else(|| me.id.clone()))
+        } else {
+            "Personal".to_string()
+        };
+        let sealed = self.keyring.seal(user_id, PURPOSE, token)?;
+        let last4: String = {
+            let chars: Vec<char> = token.chars().collect();
+            chars[chars.len().saturating_sub(4)..].iter().collect()
+        };
+        let now = ferry_api::dates::now_millis();
+        sqlx::query(
+            "INSERT INTO basespace_links (user_id, api_server, region, key_id, token_ciphertext, token_last4, \
+             bs_user_id, bs_user_name, bs_user_email, context, linked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (user_id) DO UPDATE SET api_server = excluded.api_server, region = excluded.region, \
+             key_id = excluded.key_id, token_ciphertext = excluded.token_ciphertext, token_last4 = excluded.token_last4, \
+             bs_user_id = excluded.bs_user_id, bs_user_name = excluded.bs_user_name, \
+             bs_user_email = excluded.bs_user_email, context = excluded.context, linked_at = excluded.linked_at",
+        )
+        .bind(user_id)
+        .bind(&target.api_server)
+        .bind(&target.region)
+        .bind(&sealed.key_id)
+        .bind(&sealed.ciphertext)
+        .bind(&last4)
+        .bind(&bs_user_id)
+        .bind(&name)
+        .bind(&email)
+        .bind(&context)
+        .bind(now)
+        .execute(&self.db.pool)
+        .await?;
+        tracing::info!(user_id, api_server = %target.api_server, "linked a BaseSpace account");
+        Ok(LinkInfo {
+            basespace_user: BaseSpaceUser {
+                id: bs_user_id,
+                name,
+                email,
+            },
+            region_label: region_label(&target.region),
+            api_server: target.api_server,
+            region: target.region,
+            context,
+            token_last4: last4,
+            linked_at: now,
+        })
+    }
+
+    /// The link of a user, without the token.
+    pub async fn info(&self, user_id: &str) -> Result<Option<LinkInfo>, LinkError> {
+        let row = sqlx::query(
+            "SELECT api_server, region, token_last4, bs_user_id, bs_user_name, bs_user_email, context, linked_at \
+             FROM basespace_links WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let region: String = row.try_get(1)?;
+        Ok(Some(LinkInfo {
+            api_server: row.try_get(0)?,
+            region_label: region_label(&region),
+            region,
+            token_last4: row.try_get(2)?,
+            basespace_user: BaseSpaceUser {
+                id: row.try_get(3)?,
+                name: row.try_get(4)?,
+                email: row.try_get(5)?,
+            },
+            context: row.try_get(6)?,
+            linked_at: row.try_get(7)?,
+        }))
+    }
+
+    /// A client for the user's linked account.
+    pub async fn client(&self, user_id: &str) -> Result<ferry_client::Client, LinkError> {
+        let row = sqlx::query("SELECT api_server, key_id, token_ciphertext FROM basespace_links WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.db.pool)
+            .await?
+            .ok_or(LinkError::NotLinked)?;
+        let api_server: String = row.try_get(0)?;
+        let sealed = Sealed {
+            key_id: row.try_get(1)?,
+            ciphertext: row.try_get(2)?,
+        };
+        let token = self.keyring.open(user_id, PURPOSE, &sealed)?;
+        ferry_client::Client::new(&api_server, &token).map_err(|error| LinkError::Invalid(error.to_string()))
+    }
+
+    /// Removes the link; with `revoke`, first asks the server to revoke the token. Returns a
+    /// warning when the revocation failed (the link is removed anyway).
+    pub async fn unlink(&self, user_id: &str, revoke: bool) -> Result<Option<String>, LinkError> {
+        let mut warning = None;
+        if revoke {
+            match self.client(user_id).await {
+                Ok(client) => {
+                    if let Err(error) = client.revoke_token().await {
+                        let server = client.api_server().to_string();
+                        warning = Some(format!(
+                            "the link was removed, but {server} did not confirm revoking the token: {}",
+                            LinkError::from_client(&server, error)
+                        ));
+                    }
+                }
+                Err(LinkError::NotLinked) => return Err(LinkError::NotLinked),
+                Err(error) => warning = Some(format!("the link was removed, but the token could not be revoked: {error}")),
+            }
+        }
+        let deleted = sqlx::query("DELETE FROM basespace_links WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.db.pool)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(LinkError::NotLinked);
+        }
+        tracing::info!(user_id, revoke, "unlinked a BaseSpace account");
+        Ok(warning)
+    }
+}
+
+impl crate::import::ClientProvider for Links {
+    fn client_for(&self, user_id: &str) -> BoxFuture<'_, Result<ferry_client::Client, String>> {
+        let user_id = user_id.to_string();
+        Box::pin(async move { self.client(&user_id).await.map_err(|error| error.to_string()) })
+    }
+}
+
+/// Regions offered in the profile form: (value, label).
+pub fn region_choices() -> Vec<(String, String)> {
+    let mut choices: Vec<(String, String)> =
+        Region::ALL.iter().map(|r| (r.to_string(), format!("{} {}", r, r.label()))).collect();
+    choices.push((CUSTOM_REGION.to_string(), "Custom API server".to_string()));
+    choices
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_resolve_from_regions_and_urls() {
+        let t = resolve_target(Some("euc1"), None).unwrap();
+        assert_eq!(t.region, "EUC1");
+        assert_eq!(t.api_server, "https://api.euc1.sh.basespace.illumina.com");
+        let t = resolve_target(Some("custom"), Some("http://127.0.0.1:8041/")).unwrap();
+        assert_eq!((t.region.as_str(), t.api_server.as_str()), ("custom", "http://127.0.0.1:8041"));
+        let t = resolve_target(None, Some("https://api.basespace.illumina.com")).unwrap();
+        assert_eq!(t.region, "USE1");
+        assert!(resolve_target(Some("mars1"), None).is_err());
+        assert!(resolve_target(Some("custom"), None).is_err());
+        assert!(resolve_target(None, Some("ftp://x")).is_err());
+        assert!(resolve_target(None, Some("http://u:p@x")).is_err());
+        assert!(resolve_target(None, None).is_err());
+    }
+
+    #[test]
+    fn token_text_is_checked() {
+        assert!(check_token_text("  ").is_err());
+        assert!(check_token_text("abc def").is_err());
+        assert_eq!(check_token_text(" abc123 \n").unwrap(), "abc123");
+    }
+}

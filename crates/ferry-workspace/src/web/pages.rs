@@ -1,0 +1,573 @@
+//! Page handlers.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State as AxumState};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+
+use super::views::{self, Base, html};
+use super::{Authed, FormData, LOGIN_CSRF_COOKIE, PageError, SESSION_COOKIE, cookie, csrf_failure, secure_request};
+use crate::State;
+use crate::accounts::{self, AccountError};
+use crate::basespace::{self, LinkError};
+use crate::browse;
+use crate::crypto::{constant_time_eq, random_token};
+use crate::import::{ImportOptions, ImportRequest, OnConflict};
+
+type AppState = AxumState<Arc<State>>;
+
+const CSS: &str = include_str!("../../static/app.css");
+const JS: &str = include_str!("../../static/app.js");
+
+pub(crate) async fn static_file(Path(file): Path<String>) -> Response {
+    let (body, kind) = match file.as_str() {
+        "app.css" => (CSS, "text/css; charset=utf-8"),
+        "app.js" => (JS, "text/javascript; charset=utf-8"),
+        _ => return (StatusCode::NOT_FOUND, "not found").into_response(),
+    };
+    let mut response = body.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
+}
+
+pub(crate) async fn health(AxumState(state): AppState) -> Response {
+    match sqlx::query("SELECT 1").execute(&state.db.pool).await {
+        Ok(_) => axum::Json(serde_json::json!({"status": "ok"})).into_response(),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "error", "error": format!("database: {error}")})),
+        )
+            .into_response(),
+    }
+}
+
+pub(crate) async fn home(AxumState(state): AppState, headers: HeaderMap) -> Result<Redirect, PageError> {
+    Ok(match super::session_of(&headers, &state).await? {
+        Some(_) => Redirect::to("/samples"),
+        None => Redirect::to("/login"),
+    })
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only local paths are followed after logging in (no open redirects).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_string(),
+        _ => "/samples".to_string(),
+    }
+}
+
+fn login_form(
+    state: &State,
+    headers: &HeaderMap,
+    signup: bool,
+    email: String,
+    next: String,
+    error: String,
+    status: StatusCode,
+) -> Response {
+    let jar = CookieJar::from_headers(headers);
+    let token = jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()).filter(|v| v.len() >= 32);
+    let token = token.unwrap_or_else(random_token);
+    let page = views::LoginPage {
+        base: Base::anonymous(if signup { "Sign up" } else { "Log in" }),
+        signup,
+        form_csrf: token.clone(),
+        email,
+        next,
+        error,
+    };
+    let jar = CookieJar::new().add(cookie(LOGIN_CSRF_COOKIE, token, secure_request(state, headers), 3600));
+    (status, jar, html(&page)).into_response()
+}
+
+pub(crate) async fn login_page(
+    AxumState(state): AppState,
+    headers: HeaderMap,
+    Query(query): Query<NextQuery>,
+) -> Response {
+    login_form(&state, &headers, false, String::new(), safe_next(query.next.as_deref()), String::new(), StatusCode::OK)
+}
+
+pub(crate) async fn signup_page(
+    AxumState(state): AppState,
+    headers: HeaderMap,
+    Query(query): Query<NextQuery>,
+) -> Response {
+    login_form(&state, &headers, true, String::new(), safe_next(query.next.as_deref()), String::new(), StatusCode::OK)
+}
+
+fn check_login_csrf(headers: &HeaderMap, form: &FormData) -> Result<(), PageError> {
+    let jar = CookieJar::from_headers(headers);
+    match (jar.get(LOGIN_CSRF_COOKIE), form.get("csrf")) {
+        (Some(cookie), Some(token)) if !token.is_empty() && constant_time_eq(cookie.value(), token) => Ok(()),
+        _ => Err(csrf_failure()),
+    }
+}
+
+fn logged_in(state: &State, headers: &HeaderMap, session_token: String, next: &str) -> Response {
+    let secure = secure_request(state, headers);
+    let jar = CookieJar::new()
+        .add(cookie(SESSION_COOKIE, session_token, secure, accounts::SESSION_LIFETIME_MILLIS / 1000))
+        .add(cookie(LOGIN_CSRF_COOKIE, String::new(), secure, 0));
+    (jar, Redirect::to(next)).into_response()
+}
+
+pub(crate) async fn login(AxumState(state): AppState, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let form = FormData::parse(&body);
+    check_login_csrf(&headers, &form)?;
+    let email = form.text("email");
+    let next = safe_next(form.get("next"));
+    match accounts::authenticate(&state.db, &email, form.get("password").unwrap_or("")).await {
+        Ok(user) => {
+            let token = accounts::create_session(&state.db, &user).await?;
+            Ok(logged_in(&state, &headers, token, &next))
+        }
+        Err(AccountError::BadCredentials) => Ok(login_form(
+            &state,
+            &headers,
+            false,
+            email,
+            next,
+            "Wrong email or password.".to_string(),
+            StatusCode::UNAUTHORIZED,
+        )),
+        Err(error) => Err(error.into()),
+    }
+}
+
+pub(crate) async fn signup(AxumState(state): AppState, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    let form = FormData::parse(&body);
+    check_login_csrf(&headers, &form)?;
+    let email = form.text("email");
+    let next = safe_next(form.get("next"));
+    let password = form.get("password").unwrap_or("");
+    if form.get("password_again").is_some_and(|again| again != password) {
+        return Ok(login_form(
+            &state,
+            &headers,
+            true,
+            email,
+            next,
+            "The two passwords differ.".to_string(),
+            StatusCode::BAD_REQUEST,
+        ));
+    }
+    match accounts::create_user(&state.db, &email, password, false).await {
+        Ok(user) => {
+            let token = accounts::create_session(&state.db, &user).await?;
+            Ok(logged_in(&state, &headers, token, "/profile"))
+        }
+        Err(error @ (AccountError::EmailTaken(_) | AccountError::Invalid(_))) => {
+            let status = if matches!(error, AccountError::EmailTaken(_)) { StatusCode::CONFLICT } else { StatusCode::BAD_REQUEST };
+            Ok(login_form(&state, &headers, true, email, next, format!("{}.", capitalize(&error.to_string())), status))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+pub(crate) async fn logout(
+    AxumState(state): AppState,
+    headers: HeaderMap,
+    Authed(session): Authed,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    FormData::parse(&body).check_csrf(&session)?;
+    if let Some(value) = CookieJar::from_headers(&headers).get(SESSION_COOKIE) {
+        accounts::delete_session(&state.db, value.value()).await?;
+    }
+    let jar = CookieJar::new().add(cookie(SESSION_COOKIE, String::new(), secure_request(&state, &headers), 0));
+    Ok((jar, Redirect::to("/login")).into_response())
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct DoneQuery {
+    done: Option<String>,
+    edit: Option<String>,
+}
+
+fn notice_for(done: Option<&str>) -> String {
+    match done {
+        Some("linked") => "BaseSpace account linked. The token is stored encrypted and will not be shown again.",
+        Some("unlinked") => "BaseSpace account unlinked.",
+        Some("revoked") => "BaseSpace account unlinked and the token revoked.",
+        Some("deleted") => "Sample deleted.",
+        _ => "",
+    }
+    .to_string()
+}
+
+fn link_error(error: LinkError) -> PageError {
+    match error {
+        LinkError::Db(error) => PageError::internal(error),
+        other => PageError::Message(StatusCode::BAD_GATEWAY, other.to_string()),
+    }
+}
+
+async fn profile_page(
+    state: &State,
+    session: &accounts::Session,
+    error: String,
+    notice: String,
+    editing: bool,
+    selected_region: Option<String>,
+    custom_url: String,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let link = state.links.info(&session.user.id).await.map_err(link_error)?;
+    let selected_region = selected_region
+        .or_else(|| link.as_ref().map(|l| if l.region == basespace::CUSTOM_REGION { l.region.clone() } else { l.region.clone() }))
+        .unwrap_or_else(|| "USE1".to_string());
+    let custom_url = if custom_url.is_empty() {
+        link.as_ref().filter(|l| l.region == basespace::CUSTOM_REGION).map(|l| l.api_server.clone()).unwrap_or_default()
+    } else {
+        custom_url
+    };
+    let page = views::ProfilePage {
+        base: Base::user("Profile", session, "profile"),
+        editing: editing || link.is_none(),
+        link: link.as_ref().map(views::LinkView::from),
+        regions: basespace::region_choices(),
+        selected_region,
+        custom_url,
+        error,
+        notice,
+    };
+    Ok((status, html(&page)).into_response())
+}
+
+pub(crate) async fn profile(
+    AxumState(state): AppState,
+    Authed(session): Authed,
+    Query(query): Query<DoneQuery>,
+) -> Result<Response, PageError> {
+    let notice = notice_for(query.done.as_deref());
+    profile_page(&state, &session, String::new(), notice, query.edit.is_some(), None, String::new(), StatusCode::OK).await
+}
+
+pub(crate) async fn link_basespace(
+    AxumState(state): AppState,
+    Authed(session): Authed,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = FormData::parse(&body);
+    form.check_csrf(&session)?;
+    let region = form.opt("region");
+    let custom_url = form.text("api_server");
+    let custom = region.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(basespace::CUSTOM_REGION));
+    let result = match basespace::resolve_target(region.as_deref(), custom.then_some(custom_url.as_str())) {
+        Ok(target) => state.links.link(&session.user.id, form.get("access_token").unwrap_or(""), target).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to("/profile?done=linked").into_response()),
+        Err(LinkError::Db(error)) => Err(PageError::internal(error)),
+        Err(error) => {
+            let status = match error {
+                LinkError::Invalid(_) => StatusCode::BAD_REQUEST,
+                LinkError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::BAD_GATEWAY,
+            };
+            profile_page(&state, &session, error.to_string(), String::new(), true, region, custom_url, status).await
+        }
+    }
+}
+
+pub(crate) async fn unlink_basespace(
+    AxumState(state): AppState,
+    Authed(session): Authed,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = FormData::parse(&body);
+    form.check_csrf(&session)?;
+    let revoke = form.get("revoke").is_some_and(|v| v == "on" || v == "true" || v == "1");
+    match state.links.unlink(&session.user.id, revoke).await {
+        Ok(None) => Ok(Redirect::to(if revoke { "/profile?done=revoked" } else { "/profile?done=unlinked" }).into_response()),
+        Ok(Some(warning)) => {
+            profile_page(&state, &session, warning, String::new(), true, None, String::new(), StatusCode::OK).await
+        }
+        Err(LinkError::NotLinked) => Ok(Redirect::to("/profile").into_response()),
+        Err(error) => Err(link_error(error)),
+    }
+}
+
+pub(crate) async fn samples(
+    AxumState(state): AppState,
+    Authed(session): Authed,
+    Query(query): Query<DoneQuery>,
+) -> Result<Response, PageError> {
+    let samples = state.imports.samples(&session.user.id).await?;
+    let page = views::SamplesPage {
+        base: Base::user("Samples", &session, "samples"),
+        samples: samples.iter().map(views::SampleRow::from).collect(),
+        notice: notice_for(query.done.as_deref()),
+    };
+    Ok(html(&page).into_response())
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct SearchQuery {
+    q: Option<String>,
+}
+
+pub(crate) async fn import_select(
+    AxumState(state): AppState,
+    Authed(session): Authed,
+    Query(query): Query<SearchQuery>,
+) -> Result<Response, PageError> {
+    let search = query.q.unwrap_or_default().trim().to_string();
+    let mut page = views::ImportSelectPage {
+        base: Base::user("Import from BaseSpace", &session, "import"),
+        linked: false,
+        link_label: String::new(),
+        search: search.clone(),
+        projects: Vec::new(),
+        runs: Vec::new(),
+        error: String::new(),
+    };
+    let info = state.links.info(&session.user.id).await.map_err(link_error)?;
+    let Some(info) = info else {
+        return Ok(html(&page).into_response());
+    };
+    page.linked = true;
+    page.link_label = format!(
+        "{} ({}) · {} · {}",
+        info.basespace_user.name, info.basespace_user.email, info.context, info.region_label
+    );
+    let client = state.links.client(&session.user.id).await.map_err(link_error)?;
+    let search = (!search.is_empty()).then_some(search.as_str());
+    let (projects, runs) = tokio::join!(browse::projects(&client, search), browse::runs(&client, search));
+    match (projects, runs) {
+        (Ok(projects), Ok(runs)) => {
+            page.projects = projects.iter().map(views::ProjectRow::from).collect();
+            page.runs = runs.iter().map(views::RunRow::from).collect();
+        }
+        (Err(error), _) | (_, Err(error)) => page.error = error.to_string(),
+    }
+    Ok(html(&page).into_response())
+}
+
+fn fragment_error(error: LinkError) -> Response {
+    let status = match error {
+        LinkError::NotLinked => StatusCode::CONFLICT,
+        _ => StatusCode::BAD_GATEWAY,
+    };
+    let text = error.to_string().replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    (status, Html(format!("<p class=\"error\" role=\"alert\">{text}</p>"))).into_response()
+}
+
+pub(crate) async fn import_project_fragment(
+    AxumState(state): AppState,
+    Authed(session): Authed,
+    Path(project_id): Path<String>,
+) -> Response {
+    let client = match state.links.client(&session.user.id).await {
+        Ok(client) => client,
+        Err(error) => return fragment_error(error),
+    };
+    match browse::project_biosamples(&client, &project_id).await {
+        Ok(biosamples) => html(&views::ProjectFragment {
+            project_id,
+            biosamples: biosamples.iter().map(views::BiosampleRow::from).collect(),
+        })
+        .into_response(),
+        Err(error) => fragment_error(error),
+    }
+}
+
+pub(crate) async fn import_run_fragment(
+    AxumState(state): AppState,
+    Authed(session): Authed,
+    Path(run_id): Path<String>,
+) -> Response {
+    let client = match state.links.client(&session.user.id).await {
+        Ok(client) => client,
+        Err(error) => return fragment_error(error),
+    };
+    match browse::run_datasets(&client, &run_id).await {
+        Ok(datasets) => html(&views::RunFragment {
+            datasets: datasets.iter().map(views::DatasetRow::from).collect(),
+        })
+        .into_response(),
+        Err(error) => fragment_error(error),
+    }
+}
+
+/// Reads the import options shared by the page form and (as field names) the JSON API.
+pub(crate) fn import_request_from_form(form: &FormData) -> Result<ImportRequest, String> {
+    let merge = form.get("grouping") == Some("merge");
+    let merge_into = if merge {
+        Some(form.opt("merge_name").ok_or("give the name of the merged sample")?)
+    } else {
+        None
+    };
+    let on_conflict = match form.get("on_conflict").unwrap_or("skip") {
+        "skip" => OnConflict::Skip,
+        "rename" => OnConflict::Rename,
+        "replace" => OnConflict::Replace,
+        other => return Err(format!("unknown choice {other:?} for an existing sample name")),
+    };
+    let request = ImportRequest {
+        project_ids: form.all("project_ids"),
+        biosample_ids: form.all("biosample_ids"),
+        run_ids: form.all("run_ids"),
+        options: ImportOptions {
+            merge_into,
+            // An unchecked box sends nothing; the form also sends a hidden "0" before the box.
+            skip_undetermined: form.all("skip_undetermined").iter().any(|v| v == "on" || v == "1"),
+            genome: form.opt("genome"),
+            data_type: form.opt("data_type"),
+            platform: form.opt("platform"),
+            workspace_project: form.opt("workspace_project"),
+            on_conflict,
+        },
+    };
+    if request.project_ids.is_empty() && request.biosample_ids.is_empty() && request.run_ids.is_empty() {
+        return Err("select at least one project, biosample or run to import".to_string());
+    }
+    Ok(request)
+}
+
+pub(crate) async fn import_submit(
+    AxumState(state): AppState,
+    Authed(session): Authed,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = FormData::parse(&body);
+    form.check_csrf(&session)?;
+    let request = import_request_from_form(&form)
+        .map_err(|message| PageError::Message(StatusCode::BAD_REQUEST, format!("{}. Go back and change the selection.", capitalize(&message))))?;
+    let id = state.imports.enqueue(&session.user.id, request).await?;
+    Ok(Redirect::to(&format!("/imports/{id}")).into_response())
+}
+
+pub(crate) async fn imports(AxumState(state): AppState, Authed(session): Authed) -> Result<Response, PageError> {
+    let list = state.imports.list_imports(&session.user.id).await?;
+    let page = views::ImportsPage {
+        base: Base::user("Imports", &session, "imports"),
+        imports: list.iter().map(views::ImportRow::from).collect(),
+    };
+    Ok(html(&page).into_response())
+}
+
+pub(crate) async fn import_page(
+    AxumState(state): AppState,
+    Authed(session): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let status = state.imports.status(&session.user.id, &id).await?;
+    let page = views::ImportPage::new(Base::user("Import", &session, "imports"), &status);
+    Ok(html(&page).into_response())
+}
+
+pub(crate) async fn cancel_import(
+    AxumState(state): AppState,
+    Authed(session): Authed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    FormData::parse(&body).check_csrf(&session)?;
+    state.imports.cancel(&session.user.id, &id).await?;
+    Ok(Redirect::to(&format!("/imports/{id}")).into_response())
+}
+
+pub(crate) async fn sample(
+    AxumState(state): AppState,
+    Authed(session): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let detail = state.imports.sample(&session.user.id, &id).await?;
+    let page = views::SamplePage::new(Base::user(&detail.name, &session, "samples"), &detail);
+    Ok(html(&page).into_response())
+}
+
+pub(crate) async fn delete_sample(
+    AxumState(state): AppState,
+    Authed(session): Authed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    FormData::parse(&body).check_csrf(&session)?;
+    state.imports.delete_sample(&session.user.id, &id).await?;
+    Ok(Redirect::to("/samples?done=deleted").into_response())
+}
+
+/// Streams a stored file as an attachment (shared with the JSON API).
+pub(crate) async fn file_response(state: &State, user_id: &str, sample_id: &str, file_id: &str) -> Result<Response, crate::import::ImportError> {
+    let (file, reader) = state.imports.open_sample_file(user_id, sample_id, file_id).await?;
+    let safe_name: String = file
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .collect();
+    let mut response = Response::new(Body::from_stream(reader.stream));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(reader.size));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{safe_name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    if let Some(md5) = &file.md5
+        && let Ok(value) = HeaderValue::from_str(&format!("\"{md5}\""))
+    {
+        headers.insert(header::ETAG, value);
+    }
+    Ok(response)
+}
+
+pub(crate) async fn download_file(
+    AxumState(state): AppState,
+    Authed(session): Authed,
+    Path((sample_id, file_id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    Ok(file_response(&state, &session.user.id, &sample_id, &file_id).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_next(Some("/imports/1")), "/imports/1");
+        assert_eq!(safe_next(Some("//evil.example")), "/samples");
+        assert_eq!(safe_next(Some("https://evil.example")), "/samples");
+        assert_eq!(safe_next(Some("/\\evil")), "/samples");
+        assert_eq!(safe_next(None), "/samples");
+    }
+
+    #[test]
+    fn import_forms_become_requests() {
+        let form = FormData::parse(
+            b"csrf=x&project_ids=1&project_ids=1&biosample_ids=7&skip_undetermined=0&skip_undetermined=on&grouping=merge&merge_name=All&on_conflict=rename&genome=hg38",
+        );
+        let request = import_request_from_form(&form).unwrap();
+        assert_eq!(request.project_ids, vec!["1"]);
+        assert_eq!(request.biosample_ids, vec!["7"]);
+        assert!(request.options.skip_undetermined);
+        assert_eq!(request.options.merge_into.as_deref(), Some("All"));
+        assert_eq!(request.options.on_conflict, OnConflict::Rename);
+        assert_eq!(request.options.genome.as_deref(), Some("hg38"));
+        let unchecked = FormData::parse(b"run_ids=5&skip_undetermined=0");
+        assert!(!import_request_from_form(&unchecked).unwrap().options.skip_undetermined);
+        assert!(import_request_from_form(&FormData::parse(b"csrf=x")).is_err());
+        assert!(import_request_from_form(&FormData::parse(b"run_ids=5&grouping=merge")).is_err());
+    }
+}

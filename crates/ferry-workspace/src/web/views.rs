@@ -1,0 +1,531 @@
+//! Template data: plain strings prepared for display, so templates stay logic-free.
+
+use askama::Template;
+use axum::response::Html;
+
+use crate::accounts::Session;
+use crate::basespace::LinkInfo;
+use crate::browse::{BsBiosample, BsDataset, BsProject, BsRun};
+use crate::import::{ImportStatus, SampleDetail, SampleFile, SampleSummary};
+
+/// Renders a template, or a plain error if the template fails (it should not).
+pub(crate) fn html<T: Template>(template: &T) -> Html<String> {
+    match template.render() {
+        Ok(text) => Html(text),
+        Err(error) => {
+            tracing::error!(%error, "template failed");
+            Html("<!doctype html><title>Error</title><p>The page could not be drawn.</p>".to_string())
+        }
+    }
+}
+
+/// `1.5 GB`-style sizes (decimal units, as BaseSpace shows them).
+pub(crate) fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+/// `12,345`-style counts.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn opt_num(n: Option<u64>) -> String {
+    n.map(thousands).unwrap_or_else(|| "—".to_string())
+}
+
+/// Navigation and identity shared by every page.
+pub(crate) struct Base {
+    pub(crate) title: String,
+    pub(crate) user_email: String,
+    pub(crate) csrf: String,
+    pub(crate) active: &'static str,
+}
+
+impl Base {
+    pub(crate) fn anonymous(title: &str) -> Self {
+        Base {
+            title: title.to_string(),
+            user_email: String::new(),
+            csrf: String::new(),
+            active: "",
+        }
+    }
+
+    pub(crate) fn user(title: &str, session: &Session, active: &'static str) -> Self {
+        Base {
+            title: title.to_string(),
+            user_email: session.user.email.clone(),
+            csrf: session.csrf_token.clone(),
+            active,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub(crate) struct ErrorPage {
+    pub(crate) base: Base,
+    pub(crate) status: u16,
+    pub(crate) message: String,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub(crate) struct LoginPage {
+    pub(crate) base: Base,
+    pub(crate) signup: bool,
+    pub(crate) form_csrf: String,
+    pub(crate) email: String,
+    pub(crate) next: String,
+    pub(crate) error: String,
+}
+
+pub(crate) struct LinkView {
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) context: String,
+    pub(crate) region_label: String,
+    pub(crate) api_server: String,
+    pub(crate) last4: String,
+}
+
+impl From<&LinkInfo> for LinkView {
+    fn from(link: &LinkInfo) -> Self {
+        LinkView {
+            name: link.basespace_user.name.clone(),
+            email: link.basespace_user.email.clone(),
+            context: link.context.clone(),
+            region_label: link.region_label.clone(),
+            api_server: link.api_server.clone(),
+            last4: link.token_last4.clone(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+pub(crate) struct ProfilePage {
+    pub(crate) base: Base,
+    pub(crate) link: Option<LinkView>,
+    pub(crate) regions: Vec<(String, String)>,
+    pub(crate) selected_region: String,
+    pub(crate) custom_url: String,
+    pub(crate) error: String,
+    pub(crate) notice: String,
+    pub(crate) editing: bool,
+}
+
+pub(crate) struct SampleRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) status: String,
+    pub(crate) reason: String,
+    pub(crate) files: u64,
+    pub(crate) size: String,
+    pub(crate) reads: String,
+    pub(crate) layout: String,
+    pub(crate) genome: String,
+    pub(crate) data_type: String,
+    pub(crate) project: String,
+    pub(crate) created: String,
+}
+
+impl From<&SampleSummary> for SampleRow {
+    fn from(s: &SampleSummary) -> Self {
+        SampleRow {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            status: s.status.clone(),
+            reason: s.reason.clone().unwrap_or_default(),
+            files: s.file_count,
+            size: human_bytes(s.size),
+            reads: opt_num(s.reads),
+            layout: if s.paired { "paired-end" } else { "single-end" }.to_string(),
+            genome: s.genome.clone().unwrap_or_default(),
+            data_type: s.data_type.clone().unwrap_or_default(),
+            project: s.workspace_project.clone().unwrap_or_default(),
+            created: s.created_at.clone(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "samples.html")]
+pub(crate) struct SamplesPage {
+    pub(crate) base: Base,
+    pub(crate) samples: Vec<SampleRow>,
+    pub(crate) notice: String,
+}
+
+pub(crate) struct FileRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) read: String,
+    pub(crate) lane: String,
+    pub(crate) size: String,
+    pub(crate) size_bytes: u64,
+    pub(crate) md5: String,
+    pub(crate) sha256: String,
+    pub(crate) reads: String,
+    pub(crate) reads_exact: String,
+    pub(crate) bases: String,
+    pub(crate) mean_quality: String,
+    pub(crate) gc_percent: String,
+    pub(crate) q30_percent: String,
+    pub(crate) lengths: String,
+    pub(crate) status: String,
+    pub(crate) reason: String,
+    pub(crate) downloadable: bool,
+    pub(crate) dataset_id: String,
+    pub(crate) file_id: String,
+    pub(crate) project_id: String,
+    pub(crate) biosample_id: String,
+    pub(crate) etag: String,
+}
+
+impl From<&SampleFile> for FileRow {
+    fn from(f: &SampleFile) -> Self {
+        let lengths = match (f.min_length, f.max_length) {
+            (Some(a), Some(b)) if a == b => format!("{a}"),
+            (Some(a), Some(b)) => format!("{a}–{b}"),
+            _ => "—".to_string(),
+        };
+        FileRow {
+            id: f.id.clone(),
+            name: f.name.clone(),
+            read: f.read.map(|r| format!("R{r}")).unwrap_or_else(|| "—".into()),
+            lane: f.lane.map(|l| format!("L{l:03}")).unwrap_or_else(|| "—".into()),
+            size: human_bytes(f.size),
+            size_bytes: f.size,
+            md5: f.md5.clone().unwrap_or_default(),
+            sha256: f.sha256.clone().unwrap_or_default(),
+            reads: opt_num(f.reads),
+            reads_exact: f.reads.map(|r| r.to_string()).unwrap_or_default(),
+            bases: opt_num(f.bases),
+            mean_quality: f.mean_quality.map(|q| format!("{q:.1}")).unwrap_or_else(|| "—".into()),
+            gc_percent: f.gc_percent.map(|q| format!("{q:.1} %")).unwrap_or_else(|| "—".into()),
+            q30_percent: f.q30_percent.map(|q| format!("{q:.1} %")).unwrap_or_else(|| "—".into()),
+            lengths,
+            status: f.status.clone(),
+            reason: f.reason.clone().unwrap_or_default(),
+            downloadable: f.status == "completed",
+            dataset_id: f.source.dataset_id.clone(),
+            file_id: f.source.file_id.clone(),
+            project_id: f.source.project_id.clone().unwrap_or_default(),
+            biosample_id: f.source.biosample_id.clone().unwrap_or_default(),
+            etag: f.source.etag.clone(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sample.html")]
+pub(crate) struct SamplePage {
+    pub(crate) base: Base,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) status: String,
+    pub(crate) reason: String,
+    pub(crate) genome: String,
+    pub(crate) data_type: String,
+    pub(crate) platform: String,
+    pub(crate) project: String,
+    pub(crate) created: String,
+    pub(crate) import_id: String,
+    pub(crate) api_server: String,
+    pub(crate) bs_projects: String,
+    pub(crate) bs_biosamples: String,
+    pub(crate) bs_runs: String,
+    pub(crate) total_reads: String,
+    pub(crate) total_size: String,
+    pub(crate) files: Vec<FileRow>,
+}
+
+impl SamplePage {
+    pub(crate) fn new(base: Base, s: &SampleDetail) -> Self {
+        let files: Vec<FileRow> = s.files.iter().map(FileRow::from).collect();
+        let total_reads = s.files.iter().map(|f| f.reads).sum::<Option<u64>>();
+        let bs_biosamples = s
+            .source
+            .biosample_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| match s.source.biosample_names.get(i) {
+                Some(name) => format!("{name} ({id})"),
+                None => id.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        SamplePage {
+            base,
+            id: s.id.clone(),
+            name: s.name.clone(),
+            status: s.status.clone(),
+            reason: s.reason.clone().unwrap_or_default(),
+            genome: s.genome.clone().unwrap_or_default(),
+            data_type: s.data_type.clone().unwrap_or_default(),
+            platform: s.platform.clone().unwrap_or_default(),
+            project: s.workspace_project.clone().unwrap_or_default(),
+            created: s.created_at.clone(),
+            import_id: s.import_id.clone().unwrap_or_default(),
+            api_server: s.source.api_server.clone(),
+            bs_projects: s.source.project_ids.join(", "),
+            bs_biosamples,
+            bs_runs: s.source.run_ids.join(", "),
+            total_reads: opt_num(total_reads),
+            total_size: human_bytes(s.files.iter().map(|f| f.size).sum()),
+            files,
+        }
+    }
+}
+
+pub(crate) struct ProjectRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) size: String,
+    pub(crate) biosamples: u64,
+}
+
+impl From<&BsProject> for ProjectRow {
+    fn from(p: &BsProject) -> Self {
+        ProjectRow {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            size: human_bytes(p.size),
+            biosamples: p.biosample_count,
+        }
+    }
+}
+
+pub(crate) struct RunRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) experiment: String,
+    pub(crate) status: String,
+    pub(crate) size: String,
+}
+
+impl From<&BsRun> for RunRow {
+    fn from(r: &BsRun) -> Self {
+        RunRow {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            experiment: r.experiment_name.clone().unwrap_or_default(),
+            status: r.status.clone().unwrap_or_default(),
+            size: human_bytes(r.size),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "import_select.html")]
+pub(crate) struct ImportSelectPage {
+    pub(crate) base: Base,
+    pub(crate) linked: bool,
+    pub(crate) link_label: String,
+    pub(crate) search: String,
+    pub(crate) projects: Vec<ProjectRow>,
+    pub(crate) runs: Vec<RunRow>,
+    pub(crate) error: String,
+}
+
+pub(crate) struct DatasetRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) lane: String,
+    pub(crate) layout: String,
+    pub(crate) size: String,
+    pub(crate) reads: String,
+}
+
+impl From<&BsDataset> for DatasetRow {
+    fn from(d: &BsDataset) -> Self {
+        DatasetRow {
+            id: d.id.clone(),
+            name: d.name.clone(),
+            lane: d.lane.map(|l| format!("L{l:03}")).unwrap_or_else(|| "—".into()),
+            layout: match d.paired_end {
+                Some(true) => "paired-end",
+                Some(false) => "single-end",
+                None => "—",
+            }
+            .to_string(),
+            size: human_bytes(d.size),
+            reads: opt_num(d.reads),
+        }
+    }
+}
+
+pub(crate) struct BiosampleRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) lanes: String,
+    pub(crate) layout: String,
+    pub(crate) size: String,
+    pub(crate) reads: String,
+    pub(crate) undetermined: bool,
+    pub(crate) datasets: Vec<DatasetRow>,
+}
+
+impl From<&BsBiosample> for BiosampleRow {
+    fn from(b: &BsBiosample) -> Self {
+        BiosampleRow {
+            id: b.id.clone(),
+            name: b.name.clone(),
+            lanes: if b.lanes.is_empty() {
+                "—".to_string()
+            } else {
+                b.lanes.iter().map(|l| format!("L{l:03}")).collect::<Vec<_>>().join(" ")
+            },
+            layout: match b.paired_end {
+                Some(true) => "paired-end",
+                Some(false) => "single-end",
+                None => "—",
+            }
+            .to_string(),
+            size: human_bytes(b.size),
+            reads: opt_num(b.reads),
+            undetermined: b.name.eq_ignore_ascii_case("undetermined"),
+            datasets: b.datasets.iter().map(DatasetRow::from).collect(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "project_fragment.html")]
+pub(crate) struct ProjectFragment {
+    pub(crate) project_id: String,
+    pub(crate) biosamples: Vec<BiosampleRow>,
+}
+
+#[derive(Template)]
+#[template(path = "run_fragment.html")]
+pub(crate) struct RunFragment {
+    pub(crate) datasets: Vec<DatasetRow>,
+}
+
+pub(crate) struct ImportRow {
+    pub(crate) id: String,
+    pub(crate) status: String,
+    pub(crate) files: String,
+    pub(crate) bytes: String,
+    pub(crate) samples: usize,
+    pub(crate) created: String,
+    pub(crate) finished: String,
+}
+
+impl From<&ImportStatus> for ImportRow {
+    fn from(s: &ImportStatus) -> Self {
+        ImportRow {
+            id: s.id.clone(),
+            status: s.status.clone(),
+            files: format!("{} / {}", s.files_done, s.files_total),
+            bytes: format!("{} / {}", human_bytes(s.bytes_done), human_bytes(s.bytes_total)),
+            samples: s.samples.len(),
+            created: s.created_at.clone(),
+            finished: s.finished_at.clone().unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "imports.html")]
+pub(crate) struct ImportsPage {
+    pub(crate) base: Base,
+    pub(crate) imports: Vec<ImportRow>,
+}
+
+pub(crate) struct ReportRow {
+    pub(crate) biosample: String,
+    pub(crate) sample_id: String,
+    pub(crate) sample_name: String,
+    pub(crate) status: String,
+    pub(crate) reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "import.html")]
+pub(crate) struct ImportPage {
+    pub(crate) base: Base,
+    pub(crate) id: String,
+    pub(crate) status: String,
+    pub(crate) files: String,
+    pub(crate) bytes: String,
+    pub(crate) percent: u64,
+    pub(crate) rate: String,
+    pub(crate) eta: String,
+    pub(crate) finished: bool,
+    pub(crate) errors: Vec<String>,
+    pub(crate) report: Vec<ReportRow>,
+}
+
+/// `1 min 5 s`-style durations.
+pub(crate) fn human_duration(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min {} s", seconds / 60, seconds % 60),
+        _ => format!("{} h {} min", seconds / 3600, (seconds % 3600) / 60),
+    }
+}
+
+impl ImportPage {
+    pub(crate) fn new(base: Base, s: &ImportStatus) -> Self {
+        let finished = matches!(s.status.as_str(), "completed" | "failed" | "cancelled");
+        ImportPage {
+            base,
+            id: s.id.clone(),
+            status: s.status.clone(),
+            files: format!("{} of {} files", s.files_done, s.files_total),
+            bytes: format!("{} of {}", human_bytes(s.bytes_done), human_bytes(s.bytes_total)),
+            percent: (s.bytes_done.saturating_mul(100)).checked_div(s.bytes_total).unwrap_or(0).min(100),
+            rate: format!("{}/s", human_bytes(s.rate_bytes_per_sec.max(0.0) as u64)),
+            eta: s.eta_seconds.map(human_duration).unwrap_or_else(|| "—".to_string()),
+            finished,
+            errors: s.errors.clone(),
+            report: s
+                .report
+                .iter()
+                .map(|r| ReportRow {
+                    biosample: if r.biosample_id.is_empty() {
+                        r.biosample_name.clone()
+                    } else {
+                        format!("{} ({})", r.biosample_name, r.biosample_id)
+                    },
+                    sample_id: r.sample_id.clone().unwrap_or_default(),
+                    sample_name: r.sample_name.clone().unwrap_or_default(),
+                    status: r.status.clone(),
+                    reason: r.reason.clone().unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_500_000), "1.5 MB");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(12), "12");
+        assert_eq!(human_duration(65), "1 min 5 s");
+    }
+}
