@@ -1,1 +1,471 @@
-//! Blob storage behind an interface: local directory (and S3-compatible stores).
+//! Blob storage behind one interface.
+//!
+//! [`BlobStore`] dispatches to a backend; today that is [`LocalStore`], a directory on local disk.
+//! Everything streams: nothing holds a whole file in memory. Writes go to a temporary file next
+//! to their destination, are fsynced and renamed into place, so a reader never sees a partial
+//! object under its final key, and a failed or cancelled write leaves nothing behind.
+//!
+//! Keys are relative paths such as `files/12/3456789`. Absolute keys, `.`/`..` and empty
+//! segments, backslashes and NUL are rejected ([`validate_key`]).
+
+mod local;
+
+use std::ops::Range;
+use std::path::Path;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use futures_util::stream::BoxStream;
+
+pub use local::{LocalStore, ResumableWrite};
+
+/// Longest key accepted, in bytes.
+pub const MAX_KEY_LENGTH: usize = 1024;
+
+/// Highest multipart part number (as in S3).
+pub const MAX_PART_NUMBER: u32 = 10_000;
+
+/// Why a storage operation failed. Messages name the key (or upload) and the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The key (or upload id) is not an acceptable relative path.
+    #[error("invalid storage key {key:?}: {reason}")]
+    InvalidKey {
+        /// The key as given.
+        key: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The store URL cannot be used.
+    #[error("cannot use storage {url:?}: {reason}")]
+    UnsupportedUrl {
+        /// The URL as given.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// No object under this key.
+    #[error("no stored object {key:?}")]
+    NotFound {
+        /// The key.
+        key: String,
+    },
+    /// The written size differs from the announced one; nothing was kept.
+    #[error("{key:?}: expected {expected} bytes but the stream {actual_text}; nothing was stored", actual_text = describe_actual(*.actual, *.expected))]
+    SizeMismatch {
+        /// The key.
+        key: String,
+        /// Announced size.
+        expected: u64,
+        /// Bytes received (may stop counting just past `expected`).
+        actual: u64,
+    },
+    /// The written content's MD5 differs from the announced one; nothing was kept.
+    #[error("{key:?}: content MD5 {actual} does not match the expected {expected}; nothing was stored")]
+    ChecksumMismatch {
+        /// The key.
+        key: String,
+        /// Expected MD5 (hex).
+        expected: String,
+        /// Computed MD5 (hex).
+        actual: String,
+    },
+    /// The requested byte range does not fit the object.
+    #[error("{key:?}: byte range {start}..{end} is outside the object's {size} bytes")]
+    RangeNotSatisfiable {
+        /// The key.
+        key: String,
+        /// Requested start.
+        start: u64,
+        /// Requested end (exclusive).
+        end: u64,
+        /// Object size.
+        size: u64,
+    },
+    /// The incoming byte stream failed; nothing was kept.
+    #[error("{key:?}: the incoming data failed after {received} bytes: {source}; nothing was stored")]
+    Source {
+        /// The key.
+        key: String,
+        /// Bytes received before the failure.
+        received: u64,
+        /// The stream's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A multipart part exceeds the allowed size; it was not kept.
+    #[error("upload {upload_id:?} part {part}: larger than the {max} bytes allowed; the part was not stored")]
+    PartTooLarge {
+        /// Upload id.
+        upload_id: String,
+        /// Part number.
+        part: u32,
+        /// Maximum part size.
+        max: u64,
+    },
+    /// A part number outside 1..=10000.
+    #[error("upload {upload_id:?}: part number {part} is outside 1..={MAX_PART_NUMBER}")]
+    InvalidPartNumber {
+        /// Upload id.
+        upload_id: String,
+        /// Part number.
+        part: u32,
+    },
+    /// Completing a multipart upload named a part that was never stored.
+    #[error("upload {upload_id:?}: part {part} was never uploaded (or the upload was aborted)")]
+    MissingPart {
+        /// Upload id.
+        upload_id: String,
+        /// Part number.
+        part: u32,
+    },
+    /// Completing a multipart upload named a part with an ETag that does not match its content.
+    #[error(
+        "upload {upload_id:?} part {part}: ETag {given:?} does not match the stored part ({stored}); upload it again"
+    )]
+    PartEtagMismatch {
+        /// Upload id.
+        upload_id: String,
+        /// Part number.
+        part: u32,
+        /// ETag given by the client.
+        given: String,
+        /// MD5 of the stored part.
+        stored: String,
+    },
+    /// The part list of a completion is empty or not strictly ascending.
+    #[error("upload {upload_id:?}: {reason}")]
+    InvalidPartList {
+        /// Upload id.
+        upload_id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A resumable write for this key is already open in this process.
+    #[error("{key:?}: another resumable write to this key is in progress")]
+    Busy {
+        /// The key.
+        key: String,
+    },
+    /// The local file system failed.
+    #[error("{key:?}: cannot {action}: {source}")]
+    Io {
+        /// The key (or upload id, or store root).
+        key: String,
+        /// What was being done.
+        action: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+fn describe_actual(actual: u64, expected: u64) -> String {
+    if actual > expected {
+        "went on past that".to_string()
+    } else {
+        format!("ended after {actual}")
+    }
+}
+
+impl StoreError {
+    /// True when the object (or part) does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StoreError::NotFound { .. } | StoreError::MissingPart { .. })
+    }
+}
+
+/// Result alias for storage operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What a completed [`BlobStore::put_stream`] stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutOutcome {
+    /// Bytes stored.
+    pub size: u64,
+    /// MD5 of the content, lowercase hex (the S3 single-part ETag).
+    pub md5_hex: String,
+    /// SHA-256 of the content, lowercase hex.
+    pub sha256_hex: String,
+}
+
+/// What a stored multipart part holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartOutcome {
+    /// Part number.
+    pub part_number: u32,
+    /// Bytes.
+    pub size: u64,
+    /// MD5 of the part, lowercase hex (its ETag).
+    pub md5_hex: String,
+}
+
+/// What [`BlobStore::complete_multipart`] assembled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompleteOutcome {
+    /// Bytes of the assembled object.
+    pub size: u64,
+    /// S3 multipart ETag: MD5 of the part MD5s, `-N`.
+    pub etag: String,
+    /// MD5 of the whole content, lowercase hex.
+    pub md5_hex: String,
+    /// SHA-256 of the whole content, lowercase hex.
+    pub sha256_hex: String,
+}
+
+/// Optional checks for a write; a write that fails them leaves nothing stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expect {
+    /// Exact size in bytes.
+    pub size: Option<u64>,
+    /// MD5 (hex, any case, quotes allowed, as in an ETag or Content-MD5 converted to hex).
+    pub md5_hex: Option<String>,
+}
+
+/// A stream of an object's bytes.
+pub struct BlobReader {
+    /// Total size of the object (not of the range).
+    pub size: u64,
+    /// The byte range the stream yields (the whole object when no range was asked for).
+    pub range: Range<u64>,
+    /// The bytes, in chunks of up to 256 KiB.
+    pub stream: BoxStream<'static, std::io::Result<Bytes>>,
+}
+
+impl std::fmt::Debug for BlobReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobReader")
+            .field("size", &self.size)
+            .field("range", &self.range)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A blob store: one of the backends.
+#[derive(Debug, Clone)]
+pub enum BlobStore {
+    /// A directory on local disk.
+    Local(LocalStore),
+}
+
+impl BlobStore {
+    /// A local store rooted at `root` (created if missing).
+    pub fn local(root: impl AsRef<Path>) -> Result<BlobStore> {
+        Ok(BlobStore::Local(LocalStore::new(root.as_ref())?))
+    }
+
+    /// Opens a store from a URL: `file:///abs/path` or a plain path. Other schemes are refused
+    /// with an explanation (`s3://` is not built yet).
+    pub fn from_url(url: &str) -> Result<BlobStore> {
+        let unsupported = |reason: &str| StoreError::UnsupportedUrl {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        };
+        if let Some(rest) = url.strip_prefix("file://") {
+            // file:///abs/path (empty host) or file://localhost/abs/path.
+            let path = rest.strip_prefix("localhost").unwrap_or(rest);
+            if !path.starts_with('/') {
+                return Err(unsupported("file URLs must name an absolute path: file:///path/to/dir"));
+            }
+            let decoded =
+                percent_decode(path).ok_or_else(|| unsupported("the path is not valid percent-encoded UTF-8"))?;
+            return BlobStore::local(decoded);
+        }
+        if url.starts_with("s3://") {
+            return Err(unsupported(
+                "S3 storage is not available in this build yet; use a local directory (file:///path)",
+            ));
+        }
+        if let Some((scheme, _)) = url.split_once("://") {
+            return Err(unsupported(&format!(
+                "unknown storage scheme {scheme:?}; use a local directory (file:///path or /path)"
+            )));
+        }
+        if url.is_empty() {
+            return Err(unsupported("empty storage location"));
+        }
+        BlobStore::local(url)
+    }
+
+    /// The root directory of a local store.
+    pub fn root(&self) -> Option<&Path> {
+        match self {
+            BlobStore::Local(store) => Some(store.root()),
+        }
+    }
+
+    /// Stores a stream under `key`, replacing any object there, only if it is complete and
+    /// `expected_size` (when given) matches.
+    pub async fn put_stream<S, E>(&self, key: &str, stream: S, expected_size: Option<u64>) -> Result<PutOutcome>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Send,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let expect = Expect {
+            size: expected_size,
+            md5_hex: None,
+        };
+        self.put_stream_checked(key, stream, &expect).await
+    }
+
+    /// Like [`BlobStore::put_stream`] with a size and/or MD5 to verify before the object appears.
+    pub async fn put_stream_checked<S, E>(&self, key: &str, stream: S, expect: &Expect) -> Result<PutOutcome>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Send,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        match self {
+            BlobStore::Local(store) => store.put_stream(key, stream, expect).await,
+        }
+    }
+
+    /// Reads an object, or the byte range `range` of it (end exclusive, clamped to the size).
+    pub async fn open(&self, key: &str, range: Option<Range<u64>>) -> Result<BlobReader> {
+        match self {
+            BlobStore::Local(store) => store.open(key, range).await,
+        }
+    }
+
+    /// The size of the object, `None` when absent.
+    pub async fn stat(&self, key: &str) -> Result<Option<u64>> {
+        match self {
+            BlobStore::Local(store) => store.stat(key).await,
+        }
+    }
+
+    /// Whether an object exists under `key`.
+    pub async fn exists(&self, key: &str) -> Result<bool> {
+        Ok(self.stat(key).await?.is_some())
+    }
+
+    /// Removes an object (no error when absent).
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match self {
+            BlobStore::Local(store) => store.delete(key).await,
+        }
+    }
+
+    /// Stores part `part_number` (1..=10000) of multipart upload `upload_id`, replacing an
+    /// earlier upload of that part. A part larger than `max_part_size` is refused and not kept.
+    pub async fn put_part<S, E>(
+        &self,
+        upload_id: &str,
+        part_number: u32,
+        stream: S,
+        max_part_size: u64,
+    ) -> Result<PartOutcome>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Send,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        match self {
+            BlobStore::Local(store) => store.put_part(upload_id, part_number, stream, max_part_size).await,
+        }
+    }
+
+    /// The parts stored for an upload, by part number: `(part, size, md5_hex)`.
+    pub async fn list_parts(&self, upload_id: &str) -> Result<Vec<(u32, u64, String)>> {
+        match self {
+            BlobStore::Local(store) => store.list_parts(upload_id).await,
+        }
+    }
+
+    /// Assembles the listed parts (strictly ascending part numbers, each with the ETag the
+    /// client got for it) into `key`, then removes the upload's staging area. Parts not listed
+    /// are discarded, as in S3.
+    pub async fn complete_multipart(
+        &self,
+        upload_id: &str,
+        key: &str,
+        parts: &[(u32, String)],
+    ) -> Result<CompleteOutcome> {
+        match self {
+            BlobStore::Local(store) => store.complete_multipart(upload_id, key, parts).await,
+        }
+    }
+
+    /// Discards an upload's parts (no error when there are none).
+    pub async fn abort_multipart(&self, upload_id: &str) -> Result<()> {
+        match self {
+            BlobStore::Local(store) => store.abort_multipart(upload_id).await,
+        }
+    }
+
+    /// Opens (creating) the resumable write of `key`: bytes go to a partial file that survives
+    /// restarts and only appears under `key` on [`ResumableWrite::finish`].
+    pub async fn resumable(&self, key: &str) -> Result<ResumableWrite> {
+        match self {
+            BlobStore::Local(store) => store.resumable(key).await,
+        }
+    }
+
+    /// Reads the partial bytes of an unfinished resumable write of `key`.
+    pub async fn open_partial(&self, key: &str) -> Result<BlobReader> {
+        match self {
+            BlobStore::Local(store) => store.open_partial(key).await,
+        }
+    }
+
+    /// Removes the partial bytes of an unfinished resumable write (no error when absent).
+    pub async fn delete_partial(&self, key: &str) -> Result<()> {
+        match self {
+            BlobStore::Local(store) => store.delete_partial(key).await,
+        }
+    }
+}
+
+/// Checks that `key` is a safe relative path: not empty, not absolute, no empty, `.` or `..`
+/// segments, no backslash or NUL, at most [`MAX_KEY_LENGTH`] bytes and 255 bytes per segment.
+pub fn validate_key(key: &str) -> Result<()> {
+    let invalid = |reason| StoreError::InvalidKey {
+        key: key.to_string(),
+        reason,
+    };
+    if key.is_empty() {
+        return Err(invalid("it is empty"));
+    }
+    if key.len() > MAX_KEY_LENGTH {
+        return Err(invalid("it is longer than 1024 bytes"));
+    }
+    if key.starts_with('/') {
+        return Err(invalid("it must be relative, not start with '/'"));
+    }
+    if key.contains('\0') {
+        return Err(invalid("it contains a NUL byte"));
+    }
+    if key.contains('\\') {
+        return Err(invalid("it contains a backslash"));
+    }
+    for segment in key.split('/') {
+        match segment {
+            "" => return Err(invalid("it has an empty path segment")),
+            "." | ".." => return Err(invalid("it has a '.' or '..' segment")),
+            _ if segment.len() > 255 => return Err(invalid("a path segment is longer than 255 bytes")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Normalises an ETag or MD5 for comparison: no quotes or spaces, lowercase.
+pub(crate) fn normalize_etag(etag: &str) -> String {
+    etag.trim().trim_matches('"').to_ascii_lowercase()
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests;
