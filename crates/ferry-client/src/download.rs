@@ -109,7 +109,7 @@ pub struct DownloadOutcome {
 pub enum TransferError {
     /// API or storage error.
     #[error(transparent)]
-    Client(#[from] ClientError),
+    Client(Box<ClientError>),
     /// Local file system error.
     #[error("{action} {}: {source}", path.display())]
     Io {
@@ -660,7 +660,7 @@ fn write_state(path: &Path, state: &RangeState) -> Result<(), TransferError> {
     })?;
     crate::profile::write_private_atomic(path, &text).map_err(|err| match err {
         ClientError::Io { action, path, source } => TransferError::Io { action, path, source },
-        other => TransferError::Client(other),
+        other => TransferError::from(other),
     })
 }
 
@@ -764,6 +764,12 @@ async fn fetch_chunk(
                 return Err(err);
             }
         }
+    }
+}
+
+impl From<ClientError> for TransferError {
+    fn from(err: ClientError) -> Self {
+        TransferError::Client(Box::new(err))
     }
 }
 

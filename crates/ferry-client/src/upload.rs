@@ -132,7 +132,7 @@ pub struct UploadedDataset {
 pub enum UploadError {
     /// API or storage error.
     #[error(transparent)]
-    Client(#[from] ClientError),
+    Client(Box<ClientError>),
     /// Local file error.
     #[error("{action} {}: {source}", path.display())]
     Io {
@@ -209,7 +209,7 @@ impl JournalFile {
         })?;
         crate::profile::write_private_atomic(&self.path, &text).map_err(|err| match err {
             ClientError::Io { action, path, source } => UploadError::Io { action, path, source },
-            other => UploadError::Client(other),
+            other => UploadError::from(other),
         })
     }
 }
@@ -670,4 +670,10 @@ async fn store_file_entry(
         .files
         .insert(file_name.to_string(), entry.clone());
     journal.write(&state)
+}
+
+impl From<ClientError> for UploadError {
+    fn from(err: ClientError) -> Self {
+        UploadError::Client(Box::new(err))
+    }
 }

@@ -1,0 +1,558 @@
+//! Command-line grammar: Illumina's verbs and nouns, global flags and environment variables.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// BaseSpace Sequence Hub command-line client (Ferry). A drop-in for Illumina's `bs`, with
+/// verified, resumable, parallel transfers.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bs",
+    version,
+    about,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Profile name: ~/.basespace/NAME.cfg.
+    #[arg(short = 'c', long = "config", global = true, value_name = "NAME")]
+    pub config: Option<String>,
+    /// API server URL (or region code: use1, euc1, euw2, cac1, aps2, aps4, cnn1).
+    #[arg(long, global = true, env = "BASESPACE_API_SERVER", value_name = "URL")]
+    pub api_server: Option<String>,
+    /// Access token.
+    #[arg(
+        long,
+        global = true,
+        env = "BASESPACE_ACCESS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub access_token: Option<String>,
+    /// More log output (repeat for more).
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short = 'q', long = "quiet", global = true)]
+    pub quiet: bool,
+    /// Also write the log to FILE.
+    #[arg(long = "log", global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Retry failed calls (always on; kept for compatibility).
+    #[arg(long = "retry", global = true)]
+    pub retry: bool,
+    /// Hide progress bars.
+    #[arg(long = "no-progress-bars", global = true)]
+    pub no_progress_bars: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Aligned table.
+    #[default]
+    Table,
+    /// Comma-separated values with a header.
+    Csv,
+    /// JSON (lists are always arrays).
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+/// Output flags shared by listing commands.
+#[derive(Debug, Clone, Args, Default)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(short = 'f', long = "format", value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Field(s) to show, dotted paths allowed (Project.Name). Repeat or separate with commas.
+    #[arg(short = 'F', long = "field", value_name = "FIELD", value_delimiter = ',')]
+    pub fields: Vec<String>,
+    /// Print only IDs.
+    #[arg(long)]
+    pub terse: bool,
+}
+
+/// Filters of list commands.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ListFilters {
+    /// Only items of this project (ID).
+    #[arg(long = "project-id", value_name = "ID")]
+    pub project_id: Vec<String>,
+    /// Only items of this project (exact name).
+    #[arg(long = "project-name", value_name = "NAME")]
+    pub project_name: Vec<String>,
+    /// Datasets of this biosample (ID).
+    #[arg(long = "input-biosample", value_name = "ID")]
+    pub input_biosample: Vec<String>,
+    /// Datasets of this run (ID).
+    #[arg(long = "input-run", value_name = "ID")]
+    pub input_run: Vec<String>,
+    /// Datasets of this type (e.g. illumina.fastq.v1.8, or ~common.fastq for conforming types).
+    #[arg(long = "is-type", value_name = "TYPE")]
+    pub is_type: Vec<String>,
+    /// Field to filter on (dotted path), with --filter-term.
+    #[arg(long = "filter-field", value_name = "FIELD", default_value = "Name")]
+    pub filter_field: String,
+    /// Keep items whose --filter-field contains TERM (`^` and `$` anchor it).
+    #[arg(long = "filter-term", value_name = "TERM")]
+    pub filter_term: Option<String>,
+    /// Only items newer than this age (30s, 10m, 2h, 7d, 3w, 1y).
+    #[arg(long = "newer-than", value_name = "AGE")]
+    pub newer_than: Option<String>,
+    /// Only items older than this age.
+    #[arg(long = "older-than", value_name = "AGE")]
+    pub older_than: Option<String>,
+    /// Date field used by --newer-than/--older-than.
+    #[arg(long = "date-field", value_name = "FIELD", default_value = "DateModified")]
+    pub date_field: String,
+}
+
+/// Selects an item by ID or name.
+#[derive(Debug, Clone, Args, Default)]
+pub struct Select {
+    /// ID.
+    #[arg(short = 'i', long = "id", value_name = "ID")]
+    pub id: Option<String>,
+    /// Exact name.
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// Top-level commands (verb first; `bs <noun> <verb>` is rewritten to this order).
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Log in with a browser (device login) and write the profile.
+    #[command(visible_alias = "authenticate")]
+    Auth(AuthArgs),
+    /// Show who the token acts for.
+    Whoami(OutputArgs),
+    /// Load settings into the environment (`bs load config`).
+    Load {
+        #[command(subcommand)]
+        what: LoadWhat,
+    },
+    /// List items.
+    #[command(visible_alias = "list-all", alias = "filter")]
+    List {
+        #[command(subcommand)]
+        what: ListWhat,
+    },
+    /// Show one item.
+    #[command(visible_aliases = ["info", "inspect"])]
+    Get {
+        #[command(subcommand)]
+        what: GetWhat,
+    },
+    /// List the files of an item.
+    #[command(visible_aliases = ["content", "dir"])]
+    Contents {
+        #[command(subcommand)]
+        what: ContentsWhat,
+    },
+    /// Create an item.
+    Create {
+        #[command(subcommand)]
+        what: CreateWhat,
+    },
+    /// Print a direct (signed) link to a file's content.
+    Link {
+        #[command(subcommand)]
+        what: LinkWhat,
+    },
+    /// Download files (verified, resumable, parallel).
+    Download {
+        #[command(subcommand)]
+        what: DownloadWhat,
+    },
+    /// Upload files.
+    Upload {
+        #[command(subcommand)]
+        what: UploadWhat,
+    },
+    /// Invalidate the access token of the profile.
+    #[command(visible_alias = "expire")]
+    Revoke {
+        #[command(subcommand)]
+        what: RevokeWhat,
+    },
+    /// Print a shell completion script.
+    Completion {
+        /// Shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `bs auth` flags.
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// Replace an existing profile.
+    #[arg(long)]
+    pub force: bool,
+    /// Scopes to ask for.
+    #[arg(long, default_value = ferry_api::oauth::DEFAULT_SCOPES)]
+    pub scopes: String,
+    /// Seconds to wait for approval.
+    #[arg(long, default_value_t = 900)]
+    pub timeout: u64,
+    /// OAuth client ID.
+    #[arg(long = "client-id", env = "BASESPACE_CLIENT_ID", hide = true)]
+    pub client_id: Option<String>,
+    /// OAuth client secret.
+    #[arg(
+        long = "client-secret",
+        env = "BASESPACE_CLIENT_SECRET",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub client_secret: Option<String>,
+}
+
+/// `bs load …`.
+#[derive(Debug, Subcommand)]
+pub enum LoadWhat {
+    /// Print `export` lines for the profile's settings.
+    #[command(visible_alias = "configs")]
+    Config,
+}
+
+/// `bs list …`.
+#[derive(Debug, Subcommand)]
+pub enum ListWhat {
+    /// Projects.
+    #[command(visible_alias = "project")]
+    Projects(ListArgs),
+    /// Biosamples.
+    #[command(visible_alias = "biosample")]
+    Biosamples(ListArgs),
+    /// Datasets.
+    #[command(visible_alias = "dataset")]
+    Datasets(ListArgs),
+    /// Runs.
+    #[command(visible_alias = "run")]
+    Runs(ListArgs),
+    /// AppSessions.
+    #[command(visible_alias = "appsession")]
+    Appsessions(ListArgs),
+    /// Workgroups of the user.
+    #[command(visible_alias = "workgroup")]
+    Workgroups(ListArgs),
+    /// Profiles in ~/.basespace.
+    #[command(visible_aliases = ["config", "configuration"])]
+    Configs(OutputArgs),
+}
+
+/// Flags of `bs list <noun>`.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub filters: ListFilters,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `bs get …`.
+#[derive(Debug, Subcommand)]
+pub enum GetWhat {
+    /// A project.
+    Project(GetArgs),
+    /// A biosample.
+    Biosample(GetArgs),
+    /// A dataset.
+    Dataset(GetArgs),
+    /// A run.
+    Run(GetArgs),
+    /// A file (by ID).
+    File(GetArgs),
+    /// An AppSession.
+    Appsession(GetArgs),
+}
+
+/// Flags of `bs get <noun>`.
+#[derive(Debug, Clone, Args)]
+pub struct GetArgs {
+    #[command(flatten)]
+    pub select: Select,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `bs contents …`.
+#[derive(Debug, Subcommand)]
+pub enum ContentsWhat {
+    /// Files of a dataset.
+    Dataset(ContentsArgs),
+    /// Files of every dataset of a project.
+    Project(ContentsArgs),
+    /// Files of every dataset of a biosample.
+    Biosample(ContentsArgs),
+    /// Files of a run.
+    Run(ContentsArgs),
+}
+
+/// Flags of `bs contents <noun>`.
+#[derive(Debug, Clone, Args)]
+pub struct ContentsArgs {
+    #[command(flatten)]
+    pub select: Select,
+    /// Only files with these extensions (comma list).
+    #[arg(long, value_delimiter = ',')]
+    pub extension: Vec<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `bs create …`.
+#[derive(Debug, Subcommand)]
+pub enum CreateWhat {
+    /// A project.
+    Project {
+        /// Name.
+        #[arg(short = 'n', long = "name")]
+        name: String,
+        /// Description.
+        #[arg(short = 'd', long = "description")]
+        description: Option<String>,
+        /// Succeed (and print it) when a project with this name exists.
+        #[arg(long = "exist-ok")]
+        exist_ok: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// A biosample in a project.
+    Biosample {
+        /// Name.
+        #[arg(short = 'n', long = "name")]
+        name: String,
+        /// Project ID.
+        #[arg(short = 'p', long = "project")]
+        project: String,
+        /// Succeed (and print it) when it exists.
+        #[arg(long = "exist-ok")]
+        exist_ok: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+/// `bs link …`.
+#[derive(Debug, Subcommand)]
+pub enum LinkWhat {
+    /// A file's signed content URL.
+    File {
+        /// File ID.
+        #[arg(short = 'i', long = "id")]
+        id: String,
+    },
+}
+
+/// `bs revoke …`.
+#[derive(Debug, Subcommand)]
+pub enum RevokeWhat {
+    /// The profile's access token.
+    Token,
+}
+
+/// `bs download …`.
+#[derive(Debug, Subcommand)]
+pub enum DownloadWhat {
+    /// Every dataset of a project.
+    Project(DownloadArgs),
+    /// Every dataset of a biosample.
+    Biosample(DownloadArgs),
+    /// A dataset.
+    Dataset(DownloadArgs),
+    /// A run folder.
+    Run(DownloadArgs),
+    /// One file (by ID).
+    File(DownloadArgs),
+}
+
+/// Output layout of downloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Layout {
+    /// `<DatasetName>_ds.<id>/<file>` (Illumina's).
+    #[default]
+    Dataset,
+    /// Every file directly in the output directory.
+    Flat,
+}
+
+/// Flags of `bs download <noun>`.
+#[derive(Debug, Clone, Args)]
+pub struct DownloadArgs {
+    #[command(flatten)]
+    pub select: Select,
+    /// Output directory.
+    #[arg(short = 'o', long = "output", default_value = ".")]
+    pub output: PathBuf,
+    /// Only files with these extensions (comma list, e.g. fastq.gz).
+    #[arg(long, value_delimiter = ',')]
+    pub extension: Vec<String>,
+    /// Exclude files matching GLOB (ordered with --include; the last match wins).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Include files matching GLOB (ordered with --exclude; the last match wins).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Replace existing files.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Do not write metadata JSON.
+    #[arg(long = "no-metadata")]
+    pub no_metadata: bool,
+    /// Files in parallel: a number, or high (16) / low (2).
+    #[arg(long, default_value = "4")]
+    pub concurrency: String,
+    /// Print a closing summary (files, bytes, skipped, verified, seconds, MB/s).
+    #[arg(long)]
+    pub summary: bool,
+    /// Output layout.
+    #[arg(long, value_enum, default_value_t = Layout::Dataset)]
+    pub layout: Layout,
+    /// Output format of the summary.
+    #[arg(short = 'f', long = "format", value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// `bs upload …`.
+#[derive(Debug, Subcommand)]
+pub enum UploadWhat {
+    /// Files into a new dataset per sample and lane.
+    Dataset(UploadArgs),
+}
+
+/// Flags of `bs upload dataset`.
+#[derive(Debug, Clone, Args)]
+pub struct UploadArgs {
+    /// Destination project ID.
+    #[arg(short = 'p', long = "project")]
+    pub project: String,
+    /// Biosample to put the data in (default: the sample name of the files).
+    #[arg(long = "biosample-name")]
+    pub biosample_name: Option<String>,
+    /// Library name (accepted for compatibility; the hub records no libraries).
+    #[arg(long = "library-name")]
+    pub library_name: Option<String>,
+    /// Label of the upload (its AppSession name).
+    #[arg(short = 'l', long = "label")]
+    pub label: Option<String>,
+    /// Dataset type: illumina.fastq.v1.8 (validated FASTQ, default) or common.files (any files).
+    #[arg(short = 't', long = "type", default_value = ferry_api::FASTQ_DATASET_TYPE)]
+    pub dataset_type: String,
+    /// Dataset name (common.files only; default: the first file's name).
+    #[arg(long = "name")]
+    pub name: Option<String>,
+    /// Descend into directories.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// Exclude files matching GLOB.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Include files matching GLOB.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Parts in flight: a number, or high (16) / low (2).
+    #[arg(long, default_value = "4")]
+    pub concurrency: String,
+    /// Do not check read headers.
+    #[arg(long = "allow-invalid-readnames")]
+    pub allow_invalid_readnames: bool,
+    /// Only validate; send nothing.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+const NOUNS: [&str; 22] = [
+    "project",
+    "projects",
+    "biosample",
+    "biosamples",
+    "dataset",
+    "datasets",
+    "run",
+    "runs",
+    "appsession",
+    "appsessions",
+    "workgroup",
+    "workgroups",
+    "file",
+    "files",
+    "config",
+    "configs",
+    "configuration",
+    "token",
+    "application",
+    "applications",
+    "appresult",
+    "appresults",
+];
+
+const VERBS: [&str; 17] = [
+    "list", "list-all", "filter", "get", "info", "inspect", "contents", "content", "dir", "create", "link", "download",
+    "upload", "load", "revoke", "expire", "auth",
+];
+
+/// Global options that take a value (so their value is not a command word).
+const VALUE_OPTIONS: [&str; 5] = ["-c", "--config", "--api-server", "--access-token", "--log"];
+
+/// Rewrites `bs <noun> <verb> …` to `bs <verb> <noun> …`.
+pub fn normalize_args(args: Vec<String>) -> Vec<String> {
+    let mut args = args;
+    let mut index = 1;
+    while index < args.len() {
+        let arg = &args[index];
+        if VALUE_OPTIONS.contains(&arg.as_str()) {
+            index += 2;
+            continue;
+        }
+        if arg.starts_with('-') {
+            index += 1;
+            continue;
+        }
+        break;
+    }
+    if index + 1 < args.len() {
+        let first = args[index].to_ascii_lowercase();
+        let second = args[index + 1].to_ascii_lowercase();
+        if NOUNS.contains(&first.as_str()) && VERBS.contains(&second.as_str()) {
+            args.swap(index, index + 1);
+        }
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(text: &str) -> String {
+        normalize_args(text.split(' ').map(str::to_string).collect()).join(" ")
+    }
+
+    #[test]
+    fn noun_verb_is_rewritten() {
+        assert_eq!(norm("bs project list"), "bs list project");
+        assert_eq!(norm("bs -c wg dataset upload -p 1 x"), "bs -c wg upload dataset -p 1 x");
+        assert_eq!(norm("bs list projects"), "bs list projects");
+        assert_eq!(
+            norm("bs --api-server http://x biosample get -i 1"),
+            "bs --api-server http://x get biosample -i 1"
+        );
+    }
+
+    #[test]
+    fn grammar_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,396 @@
+//! `bs download …`: collect files, then fetch them in parallel through the client's engine.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail};
+use ferry_client::download::{DownloadOptions, TransferError, download_file};
+use ferry_client::progress::TransferProgress;
+use ferry_client::{Client, DatasetQuery, FileQuery};
+use futures_util::{StreamExt, TryStreamExt};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::Value;
+
+use crate::cli::{DownloadArgs, DownloadWhat, Format, Layout};
+use crate::commands::{datasets_of, extension_ok, find_biosample, find_dataset, find_project, find_run, to_value};
+use crate::context::Context;
+use crate::output::{emit, table};
+
+/// One ordered `--include`/`--exclude` rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Include (true) or exclude.
+    pub include: bool,
+    /// The glob.
+    pub glob: globset::GlobMatcher,
+}
+
+/// Builds the rules in command-line order from `(position, include, pattern)`.
+pub fn rules(mut raw: Vec<(usize, bool, String)>) -> anyhow::Result<Vec<Rule>> {
+    raw.sort_by_key(|(index, _, _)| *index);
+    raw.into_iter()
+        .map(|(_, include, pattern)| {
+            let glob = globset::GlobBuilder::new(&pattern)
+                .literal_separator(false)
+                .build()
+                .map_err(|err| anyhow!("invalid glob {pattern:?}: {err}"))?;
+            Ok(Rule {
+                include,
+                glob: glob.compile_matcher(),
+            })
+        })
+        .collect()
+}
+
+/// Whether a path passes the rules (the last matching rule decides; none: included).
+pub fn selected(rules: &[Rule], path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let mut keep = true;
+    for rule in rules {
+        if rule.glob.is_match(path) || rule.glob.is_match(name) {
+            keep = rule.include;
+        }
+    }
+    keep
+}
+
+struct Job {
+    file: ferry_api::File,
+    dest: PathBuf,
+    shown: String,
+}
+
+/// A relative path from the server, made safe: no absolute paths, no `..`.
+fn safe_relative(text: &str) -> anyhow::Result<PathBuf> {
+    let mut out = PathBuf::new();
+    for component in Path::new(&text.replace('\\', "/")).components() {
+        match component {
+            Component::Normal(part) => out.push(part),
+            Component::CurDir => {}
+            _ => bail!("refusing the unsafe file path {text:?} sent by the server"),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        bail!("the server sent an empty file path");
+    }
+    Ok(out)
+}
+
+fn file_rel_path(file: &ferry_api::File) -> String {
+    file.path
+        .clone()
+        .or_else(|| file.name.clone())
+        .unwrap_or_else(|| file.id.clone())
+}
+
+fn write_metadata(path: &Path, value: &Value) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let text = serde_json::to_vec_pretty(value)?;
+    let temp = path.with_extension("json.tmp");
+    std::fs::write(&temp, &text)?;
+    std::fs::rename(&temp, path)?;
+    Ok(())
+}
+
+struct Bar(ProgressBar);
+
+impl TransferProgress for Bar {
+    fn add(&self, bytes: u64) {
+        self.0.inc(bytes);
+    }
+    fn rewind(&self, bytes: u64) {
+        self.0.set_position(self.0.position().saturating_sub(bytes));
+    }
+}
+
+/// Parses `--concurrency`.
+pub fn concurrency(text: &str) -> anyhow::Result<usize> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "high" => Ok(16),
+        "low" => Ok(2),
+        "default" | "medium" => Ok(4),
+        other => other
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=256).contains(n))
+            .ok_or_else(|| anyhow!("invalid --concurrency {text:?}: give a number from 1 to 256, or high/low")),
+    }
+}
+
+/// Whether progress bars should be drawn.
+pub fn show_bars(quiet: bool, no_bars: bool) -> bool {
+    use std::io::IsTerminal;
+    !quiet && !no_bars && std::io::stderr().is_terminal()
+}
+
+async fn dataset_jobs(
+    client: &Client,
+    datasets: &[ferry_api::Dataset],
+    args: &DownloadArgs,
+    jobs: &mut Vec<Job>,
+    metadata: &mut Vec<(PathBuf, Value)>,
+) -> anyhow::Result<()> {
+    let query = FileQuery {
+        extensions: args.extension.clone(),
+        directory: None,
+    };
+    for dataset in datasets {
+        let folder = format!(
+            "{}_{}",
+            dataset.name.clone().unwrap_or_else(|| "dataset".into()),
+            dataset.id
+        );
+        let folder = safe_relative(&folder)?;
+        if !args.no_metadata {
+            let name = match args.layout {
+                Layout::Dataset => folder.join(format!("{}.json", dataset.id)),
+                Layout::Flat => PathBuf::from(format!("{}.json", folder.display())),
+            };
+            metadata.push((args.output.join(name), to_value(dataset)?));
+        }
+        let files: Vec<_> = client.dataset_files(&dataset.id, &query).try_collect().await?;
+        for file in files {
+            let rel = file_rel_path(&file);
+            let dest = match args.layout {
+                Layout::Dataset => args.output.join(&folder).join(safe_relative(&rel)?),
+                Layout::Flat => args.output.join(safe_relative(file.name.as_deref().unwrap_or(&rel))?),
+            };
+            jobs.push(Job {
+                shown: format!("{}/{}", folder.display(), rel),
+                file,
+                dest,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Runs `bs download <noun>`.
+pub async fn download(
+    ctx: &Context,
+    what: &DownloadWhat,
+    rules: &[Rule],
+    quiet: bool,
+    no_bars: bool,
+) -> anyhow::Result<()> {
+    let client = ctx.client()?;
+    let mut jobs = Vec::new();
+    let mut metadata: Vec<(PathBuf, Value)> = Vec::new();
+    let args = match what {
+        DownloadWhat::Project(args) => {
+            let project = find_project(&client, &args.select).await?;
+            let datasets = datasets_of(
+                &client,
+                DatasetQuery {
+                    project_ids: vec![project.id.clone()],
+                    ..DatasetQuery::default()
+                },
+            )
+            .await?;
+            dataset_jobs(&client, &datasets, args, &mut jobs, &mut metadata).await?;
+            args
+        }
+        DownloadWhat::Biosample(args) => {
+            let biosample = find_biosample(&client, &args.select).await?;
+            let datasets = datasets_of(
+                &client,
+                DatasetQuery {
+                    input_biosamples: vec![biosample.id.clone()],
+                    ..DatasetQuery::default()
+                },
+            )
+            .await?;
+            dataset_jobs(&client, &datasets, args, &mut jobs, &mut metadata).await?;
+            args
+        }
+        DownloadWhat::Dataset(args) => {
+            let dataset = find_dataset(&client, &args.select).await?;
+            dataset_jobs(&client, &[dataset], args, &mut jobs, &mut metadata).await?;
+            args
+        }
+        DownloadWhat::Run(args) => {
+            let run = find_run(&client, &args.select).await?;
+            if !args.no_metadata {
+                let name = format!("{}_{}.json", run.name.clone().unwrap_or_else(|| "run".into()), run.id);
+                metadata.push((args.output.join(safe_relative(&name)?), to_value(&run)?));
+            }
+            let query = FileQuery {
+                extensions: args.extension.clone(),
+                directory: None,
+            };
+            let files: Vec<_> = client.run_files(&run.id, &query).try_collect().await?;
+            for file in files {
+                let rel = file_rel_path(&file);
+                let dest = match args.layout {
+                    Layout::Dataset => args.output.join(safe_relative(&rel)?),
+                    Layout::Flat => args.output.join(safe_relative(file.name.as_deref().unwrap_or(&rel))?),
+                };
+                jobs.push(Job { shown: rel, file, dest });
+            }
+            args
+        }
+        DownloadWhat::File(args) => {
+            let id = args
+                .select
+                .id
+                .as_deref()
+                .ok_or_else(|| anyhow!("give the file with -i ID (see `bs contents dataset -i ID`)"))?;
+            let file = client.file(id).await?;
+            let name = file.name.clone().unwrap_or_else(|| file.id.clone());
+            jobs.push(Job {
+                dest: args.output.join(safe_relative(&name)?),
+                shown: name,
+                file,
+            });
+            args
+        }
+    };
+    jobs.retain(|job| extension_ok(&job.file, &args.extension) && selected(rules, &job.shown));
+    let mut seen: HashMap<PathBuf, String> = HashMap::new();
+    for job in &jobs {
+        if let Some(other) = seen.insert(job.dest.clone(), job.shown.clone()) {
+            bail!(
+                "{} and {} would both be written to {}; use --layout dataset or filter with --exclude",
+                other,
+                job.shown,
+                job.dest.display()
+            );
+        }
+    }
+    let files_in_parallel = concurrency(&args.concurrency)?;
+    let total: u64 = jobs.iter().filter_map(|j| j.file.size).map(|s| s.max(0) as u64).sum();
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if show_bars(quiet, no_bars) {
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let progress: Arc<dyn TransferProgress> = Arc::new(Bar(bar.clone()));
+    let options = DownloadOptions {
+        overwrite: args.overwrite,
+        range_concurrency: files_in_parallel.clamp(2, 16),
+        progress,
+        ..DownloadOptions::default()
+    };
+    for (path, value) in &metadata {
+        write_metadata(path, value)?;
+    }
+    let started = Instant::now();
+    let count = jobs.len();
+    let results: Vec<(Job, Result<ferry_client::download::DownloadOutcome, TransferError>)> =
+        futures_util::stream::iter(jobs.into_iter().map(|job| {
+            let client = client.clone();
+            let options = options.clone();
+            let bar = bar.clone();
+            async move {
+                let result = download_file(&client, &job.file, &job.dest, &options).await;
+                if let Ok(outcome) = &result {
+                    bar.set_message(job.shown.clone());
+                    tracing::info!(file = %job.shown, skipped = outcome.skipped, "done");
+                }
+                (job, result)
+            }
+        }))
+        .buffer_unordered(files_in_parallel)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let mut failed = Vec::new();
+    let (mut bytes, mut downloaded, mut skipped, mut verified) = (0u64, 0usize, 0usize, 0usize);
+    for (job, result) in &results {
+        match result {
+            Ok(outcome) => {
+                bytes += outcome.bytes;
+                if outcome.skipped {
+                    skipped += 1;
+                } else {
+                    downloaded += 1;
+                }
+                if outcome.verified.is_checksum() {
+                    verified += 1;
+                }
+            }
+            Err(err) => failed.push(format!("{}: {err}", job.shown)),
+        }
+    }
+    let mbps = if seconds > 0.0 {
+        (bytes as f64 / 1e6) / seconds
+    } else {
+        0.0
+    };
+    if args.summary {
+        let summary = serde_json::json!({
+            "Files": count,
+            "Downloaded": downloaded,
+            "Skipped": skipped,
+            "Verified": verified,
+            "Failed": failed.len(),
+            "Bytes": bytes,
+            "Seconds": (seconds * 100.0).round() / 100.0,
+            "MBps": (mbps * 100.0).round() / 100.0,
+        });
+        match args.format {
+            Format::Json | Format::Ndjson => emit(&format!("{}\n", serde_json::to_string(&summary)?))?,
+            _ => {
+                let keys = [
+                    "Files",
+                    "Downloaded",
+                    "Skipped",
+                    "Verified",
+                    "Failed",
+                    "Bytes",
+                    "Seconds",
+                    "MBps",
+                ];
+                let rows = keys
+                    .iter()
+                    .map(|k| vec![k.to_string(), crate::output::cell(summary.get(*k))])
+                    .collect::<Vec<_>>();
+                emit(&table(&["Summary".into(), "Value".into()], &rows))?;
+            }
+        }
+    } else if !quiet {
+        eprintln!(
+            "{downloaded} downloaded, {skipped} already present, {verified} verified by checksum, {} failed: {bytes} bytes in {seconds:.1} s ({mbps:.1} MB/s)",
+            failed.len()
+        );
+    }
+    if !failed.is_empty() {
+        for line in &failed {
+            eprintln!("ERROR: {line}");
+        }
+        bail!(
+            "{} of {count} files failed to download (listed above); run the same command again to resume",
+            failed.len()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordered_rules_last_match_wins() {
+        let rules = rules(vec![(3, true, "*.zip".into()), (1, false, "*".into())]).unwrap();
+        assert!(selected(&rules, "a/b.zip"));
+        assert!(!selected(&rules, "a/b.txt"));
+        assert!(selected(&[], "x"));
+        assert!(safe_relative("../x").is_err());
+        assert_eq!(safe_relative("a/./b").unwrap(), PathBuf::from("a/b"));
+        assert_eq!(concurrency("high").unwrap(), 16);
+        assert!(concurrency("0").is_err());
+    }
+}
