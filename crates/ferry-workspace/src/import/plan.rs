@@ -11,7 +11,9 @@ use ferry_fastq::{IlluminaName, Read};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::{ImportRequest, SampleSource};
+use tokio_util::sync::CancellationToken;
+
+use super::{ImportRequest, Inner, SampleSource};
 
 /// Dataset types holding FASTQ files.
 const FASTQ_TYPES: &str = "~common.fastq";
@@ -215,12 +217,28 @@ async fn biosample_files(
     })
 }
 
+/// Keeps a planning worker's claim on its import alive, and tells it when to stop.
+pub(crate) struct Lease<'a> {
+    pub inner: &'a Inner,
+    pub import_id: &'a str,
+    pub shutdown: &'a CancellationToken,
+}
+
+impl Lease<'_> {
+    async fn renew(&self) -> Result<(), PlanError> {
+        if self.shutdown.is_cancelled() {
+            return Err(PlanError::Stopped);
+        }
+        match super::queue::renew_import(self.inner, self.import_id).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(PlanError::Stopped),
+            Err(error) => Err(PlanError::Transient(error.to_string())),
+        }
+    }
+}
+
 /// Resolves the request against BaseSpace.
-pub(crate) async fn plan(
-    client: &Client,
-    request: &ImportRequest,
-    mut keep_alive: impl AsyncFnMut() -> Result<(), PlanError>,
-) -> Result<Plan, PlanError> {
+pub(crate) async fn plan(client: &Client, request: &ImportRequest, lease: &Lease<'_>) -> Result<Plan, PlanError> {
     let api_server = client.api_server().trim_end_matches('/').to_string();
     let options = &request.options;
     let mut seen_files: HashSet<String> = HashSet::new();
@@ -229,7 +247,7 @@ pub(crate) async fn plan(
     let mut skipped: Vec<TargetReport> = Vec::new();
 
     for project_id in &request.project_ids {
-        keep_alive().await?;
+        lease.renew().await?;
         // Fails early with a clear message when the project is unknown to this token.
         client
             .project(project_id)
@@ -247,7 +265,7 @@ pub(crate) async fn plan(
             if !seen_biosamples.insert(biosample.id.clone()) {
                 continue;
             }
-            keep_alive().await?;
+            lease.renew().await?;
             found.push(biosample_files(client, &biosample, Some(project_id), &mut seen_files).await?);
         }
     }
@@ -255,7 +273,7 @@ pub(crate) async fn plan(
         if !seen_biosamples.insert(biosample_id.clone()) {
             continue;
         }
-        keep_alive().await?;
+        lease.renew().await?;
         let biosample = client
             .biosample(biosample_id)
             .await
@@ -263,7 +281,7 @@ pub(crate) async fn plan(
         found.push(biosample_files(client, &biosample, None, &mut seen_files).await?);
     }
     for run_id in &request.run_ids {
-        keep_alive().await?;
+        lease.renew().await?;
         client
             .run(run_id)
             .await
@@ -283,7 +301,7 @@ pub(crate) async fn plan(
             if dataset.is_deleted == Some(true) {
                 continue;
             }
-            keep_alive().await?;
+            lease.renew().await?;
             for file in dataset_fastqs(client, dataset, None, &mut seen_files).await? {
                 let sample_name = IlluminaName::parse(&file.name)
                     .or_else(|| IlluminaName::parse_relaxed(&file.name))

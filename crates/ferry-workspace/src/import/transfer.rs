@@ -129,18 +129,12 @@ async fn run_planning(inner: &Inner, import: ClaimedImport, shutdown: &Cancellat
         Ok(client) => client,
         Err(reason) => return queue::fail_import(inner, &import.id, &reason).await,
     };
-    let import_id = import.id.clone();
-    let keep_alive = async || -> Result<(), PlanError> {
-        if shutdown.is_cancelled() {
-            return Err(PlanError::Stopped);
-        }
-        match queue::renew_import(inner, &import_id).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(PlanError::Stopped),
-            Err(error) => Err(PlanError::Transient(error.to_string())),
-        }
+    let lease = plan::Lease {
+        inner,
+        import_id: &import.id,
+        shutdown,
     };
-    match plan::plan(&client, &import.request, keep_alive).await {
+    match plan::plan(&client, &import.request, &lease).await {
         Ok(plan) => {
             let samples = plan.samples.len();
             if queue::commit_plan(inner, &import, plan).await? {
@@ -397,7 +391,7 @@ async fn transfer(
             digesters = Digesters::start();
             written = 0;
         }
-        let mut stream = response.bytes_stream();
+        let mut stream = std::pin::pin!(response.bytes_stream());
         let mut buffer = BytesMut::with_capacity(CHUNK);
         loop {
             if shutdown.is_cancelled() {
@@ -420,7 +414,7 @@ async fn transfer(
                 None => break,
                 Some(Ok(chunk)) => {
                     if written + (buffer.len() + chunk.len()) as u64 > file.size {
-                        discard_partial(&mut writer).await;
+                        discard_partial(writer).await;
                         return Err(Failure::Permanent(format!(
                             "BaseSpace sent more bytes than the file's size ({} bytes); the partial \
                              file was discarded — import again to retry",
@@ -464,7 +458,7 @@ async fn transfer(
         }
     };
     if digests.size != file.size {
-        discard_partial(&mut writer).await;
+        discard_partial(writer).await;
         return Err(Failure::Permanent(format!(
             "size mismatch: BaseSpace says {} bytes, {} arrived; the partial file was discarded — import \
              again to retry",
@@ -474,7 +468,7 @@ async fn transfer(
     match Etag::parse(&file.bs_etag) {
         Some(etag) => {
             if !digests.matches(&etag) && !matches_other_part_sizes(inner, file, &etag).await? {
-                discard_partial(&mut writer).await;
+                discard_partial(writer).await;
                 let computed = match etag {
                     Etag::Md5(_) => digests.md5.clone(),
                     Etag::Multipart { .. } => digests.multipart.clone(),
@@ -492,7 +486,7 @@ async fn transfer(
     let stats = match stats {
         Ok(stats) => stats,
         Err(error) => {
-            discard_partial(&mut writer).await;
+            discard_partial(writer).await;
             return Err(Failure::Permanent(format!(
                 "not a valid gzip-compressed FASTQ file: {error} (the bytes match BaseSpace's checksum, so the \
                  file is damaged in BaseSpace itself)"
@@ -600,8 +594,8 @@ async fn feed_partial(inner: &Inner, key: &str, expected: u64, digesters: &mut D
     Ok(read)
 }
 
-async fn discard_partial(writer: &mut ferry_store::ResumableWrite) {
-    if let Err(error) = writer.truncate_to(0).await {
+async fn discard_partial(writer: ferry_store::ResumableWrite) {
+    if let Err(error) = writer.discard().await {
         tracing::warn!(%error, "cannot discard a partial file");
     }
 }
