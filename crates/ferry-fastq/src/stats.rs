@@ -645,6 +645,11 @@ impl<S: RecordSink> GzFastqStats<S> {
         self.decoder.feed(compressed, &mut |bytes| parser.push(bytes))
     }
 
+    /// The sink.
+    pub fn sink(&self) -> &S {
+        self.parser.sink()
+    }
+
     /// Compressed bytes fed so far.
     pub fn compressed_bytes(&self) -> u64 {
         self.compressed
