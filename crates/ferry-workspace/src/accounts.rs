@@ -1,7 +1,7 @@
 //! Workspace users, browser sessions and API keys.
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use ferry_db::Db;
 use sqlx::Row;
 
@@ -77,19 +77,26 @@ async fn hash_password(password: String) -> Result<String, AccountError> {
 }
 
 async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok())
-        .await
-        .unwrap_or(false)
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .verify_password(password.as_bytes(), hash.as_str())
+            .is_ok()
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// A dummy hash so that a login for an unknown email costs as much time as a wrong password.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Zc0xE7Ox1Y0ZJ3Q8Xr4ZcGm5pQqL2Uy5bHj8n1r9m6o";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Zc0xE7Ox1Y0ZJ3Q8Xr4ZcGm5pQqL2Uy5bHj8n1r9m6o";
 
 /// Creates a user; the password must have at least 8 characters unless `allow_short` (admin CLI, demo).
 pub async fn create_user(db: &Db, email: &str, password: &str, allow_short: bool) -> Result<User, AccountError> {
     let email = normalize_email(email)?;
     if password.is_empty() || (!allow_short && password.chars().count() < 8) {
-        return Err(AccountError::Invalid("choose a password of at least 8 characters".to_string()));
+        return Err(AccountError::Invalid(
+            "choose a password of at least 8 characters".to_string(),
+        ));
     }
     let hash = hash_password(password.to_string()).await?;
     let id = uuid::Uuid::new_v4().simple().to_string();
@@ -205,10 +212,11 @@ pub async fn create_api_key(db: &Db, user: &User) -> Result<String, AccountError
 
 /// The user an API key belongs to.
 pub async fn user_for_api_key(db: &Db, key: &str) -> Result<Option<User>, AccountError> {
-    let row = sqlx::query("SELECT u.id, u.email FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1")
-        .bind(token_hash(key))
-        .fetch_optional(&db.pool)
-        .await?;
+    let row =
+        sqlx::query("SELECT u.id, u.email FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1")
+            .bind(token_hash(key))
+            .fetch_optional(&db.pool)
+            .await?;
     Ok(match row {
         Some(row) => Some(User {
             id: row.try_get(0)?,

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, State as AxumState};
@@ -11,7 +12,6 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -147,7 +147,8 @@ impl FromRequestParts<Arc<State>> for ApiUser {
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {error}")))
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {error}")))
 }
 
 #[derive(Serialize)]
@@ -161,7 +162,9 @@ async fn not_found() -> ApiError {
 
 async fn openapi() -> Response {
     let mut response = Json(crate::openapi::document()).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
     response
 }
 
@@ -188,10 +191,15 @@ struct LinkBody {
 
 async fn put_account(AxumState(state): AppState, ApiUser(user): ApiUser, body: Bytes) -> Result<Response, ApiError> {
     let body: LinkBody = parse_json(&body)?;
-    let token = body
-        .access_token
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "give \"access_token\" and \"region\" (or \"api_server\")"))?;
-    let region = body.region.filter(|r| !(r.eq_ignore_ascii_case(basespace::CUSTOM_REGION) && body.api_server.is_some()));
+    let token = body.access_token.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "give \"access_token\" and \"region\" (or \"api_server\")",
+        )
+    })?;
+    let region = body
+        .region
+        .filter(|r| !(r.eq_ignore_ascii_case(basespace::CUSTOM_REGION) && body.api_server.is_some()));
     let target = basespace::resolve_target(region.as_deref(), body.api_server.as_deref())?;
     let info = state.links.link(&user.id, &token, target).await?;
     Ok(Json(AccountView { linked: true, info }).into_response())

@@ -64,7 +64,9 @@ pub enum LinkError {
         server: String,
     },
     /// The server could not be reached.
-    #[error("cannot reach the BaseSpace API server {server}: check the region or the custom server URL, and the network ({detail})")]
+    #[error(
+        "cannot reach the BaseSpace API server {server}: check the region or the custom server URL, and the network ({detail})"
+    )]
     Unreachable {
         /// API server.
         server: String,
@@ -162,10 +164,14 @@ pub fn resolve_target(region: Option<&str>, api_server: Option<&str>) -> Result<
         }
         (_, Some(server)) => {
             let url = url::Url::parse(server).map_err(|error| {
-                LinkError::Invalid(format!("the API server {server:?} is not a URL ({error}); example: https://api.basespace.illumina.com"))
+                LinkError::Invalid(format!(
+                    "the API server {server:?} is not a URL ({error}); example: https://api.basespace.illumina.com"
+                ))
             })?;
             if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                return Err(LinkError::Invalid(format!("the API server {server:?} must be an http:// or https:// URL")));
+                return Err(LinkError::Invalid(format!(
+                    "the API server {server:?} must be an http:// or https:// URL"
+                )));
             }
             if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
                 return Err(LinkError::Invalid(
@@ -176,12 +182,17 @@ pub fn resolve_target(region: Option<&str>, api_server: Option<&str>) -> Result<
             let region = ferry_client::region::region_of_server(&server)
                 .map(|r| r.to_string())
                 .unwrap_or_else(|| CUSTOM_REGION.to_string());
-            Ok(Target { api_server: server, region })
+            Ok(Target {
+                api_server: server,
+                region,
+            })
         }
         (Some(_), None) => Err(LinkError::Invalid(
             "choose \"Custom API server\" only together with the server's URL".to_string(),
         )),
-        (None, None) => Err(LinkError::Invalid("choose a region or give an API server URL".to_string())),
+        (None, None) => Err(LinkError::Invalid(
+            "choose a region or give an API server URL".to_string(),
+        )),
     }
 }
 
@@ -350,7 +361,11 @@ impl Links {
                     }
                 }
                 Err(LinkError::NotLinked) => return Err(LinkError::NotLinked),
-                Err(error) => warning = Some(format!("the link was removed, but the token could not be revoked: {error}")),
+                Err(error) => {
+                    warning = Some(format!(
+                        "the link was removed, but the token could not be revoked: {error}"
+                    ))
+                }
             }
         }
         let deleted = sqlx::query("DELETE FROM basespace_links WHERE user_id = $1")
@@ -374,8 +389,10 @@ impl crate::import::ClientProvider for Links {
 
 /// Regions offered in the profile form: (value, label).
 pub fn region_choices() -> Vec<(String, String)> {
-    let mut choices: Vec<(String, String)> =
-        Region::ALL.iter().map(|r| (r.to_string(), format!("{} {}", r, r.label()))).collect();
+    let mut choices: Vec<(String, String)> = Region::ALL
+        .iter()
+        .map(|r| (r.to_string(), format!("{} {}", r, r.label())))
+        .collect();
     choices.push((CUSTOM_REGION.to_string(), "Custom API server".to_string()));
     choices
 }
@@ -390,7 +407,10 @@ mod tests {
         assert_eq!(t.region, "EUC1");
         assert_eq!(t.api_server, "https://api.euc1.sh.basespace.illumina.com");
         let t = resolve_target(Some("custom"), Some("http://127.0.0.1:8041/")).unwrap();
-        assert_eq!((t.region.as_str(), t.api_server.as_str()), ("custom", "http://127.0.0.1:8041"));
+        assert_eq!(
+            (t.region.as_str(), t.api_server.as_str()),
+            ("custom", "http://127.0.0.1:8041")
+        );
         let t = resolve_target(None, Some("https://api.basespace.illumina.com")).unwrap();
         assert_eq!(t.region, "USE1");
         assert!(resolve_target(Some("mars1"), None).is_err());

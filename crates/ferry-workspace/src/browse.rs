@@ -101,7 +101,10 @@ fn dataset_of(dataset: ferry_api::Dataset) -> BsDataset {
     BsDataset {
         lane: lane_of(&name),
         paired_end: fastq.as_ref().and_then(|f| f.is_paired_end),
-        reads: fastq.as_ref().and_then(|f| f.total_reads_pf).and_then(|n| u64::try_from(n).ok()),
+        reads: fastq
+            .as_ref()
+            .and_then(|f| f.total_reads_pf)
+            .and_then(|n| u64::try_from(n).ok()),
         size: dataset.total_size.and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
         id: dataset.id,
         name,
@@ -121,8 +124,11 @@ fn matches(search: Option<&str>, fields: &[&str]) -> bool {
 /// Every project the token sees (all pages), with biosample counts, filtered by `search`
 /// (name or ID contains it, case-insensitive).
 pub async fn projects(client: &Client, search: Option<&str>) -> Result<Vec<BsProject>, LinkError> {
-    let listed: Vec<ferry_api::Project> =
-        client.projects(None).try_collect().await.map_err(|error| client_error(client, error))?;
+    let listed: Vec<ferry_api::Project> = client
+        .projects(None)
+        .try_collect()
+        .await
+        .map_err(|error| client_error(client, error))?;
     let wanted: Vec<ferry_api::Project> = listed
         .into_iter()
         .filter(|p| matches(search, &[p.name.as_deref().unwrap_or(""), &p.id]))
@@ -196,8 +202,11 @@ pub async fn project_biosamples(client: &Client, project_id: &str) -> Result<Vec
         project_ids: vec![project_id.to_string()],
         ..Default::default()
     };
-    let biosamples: Vec<ferry_api::Biosample> =
-        client.biosamples(&query).try_collect().await.map_err(|error| client_error(client, error))?;
+    let biosamples: Vec<ferry_api::Biosample> = client
+        .biosamples(&query)
+        .try_collect()
+        .await
+        .map_err(|error| client_error(client, error))?;
     futures_util::stream::iter(biosamples)
         .map(|biosample| biosample_with_datasets(client, biosample, Some(project_id)))
         .buffered(FAN_OUT)
@@ -207,13 +216,21 @@ pub async fn project_biosamples(client: &Client, project_id: &str) -> Result<Vec
 
 /// Every run the token sees (all pages), filtered by `search`.
 pub async fn runs(client: &Client, search: Option<&str>) -> Result<Vec<BsRun>, LinkError> {
-    let listed: Vec<ferry_api::Run> = client.runs(&RunQuery::default()).try_collect().await.map_err(|error| client_error(client, error))?;
+    let listed: Vec<ferry_api::Run> = client
+        .runs(&RunQuery::default())
+        .try_collect()
+        .await
+        .map_err(|error| client_error(client, error))?;
     Ok(listed
         .into_iter()
         .filter(|r| {
             matches(
                 search,
-                &[r.name.as_deref().unwrap_or(""), r.experiment_name.as_deref().unwrap_or(""), &r.id],
+                &[
+                    r.name.as_deref().unwrap_or(""),
+                    r.experiment_name.as_deref().unwrap_or(""),
+                    &r.id,
+                ],
             )
         })
         .map(|run| BsRun {

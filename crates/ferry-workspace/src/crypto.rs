@@ -259,16 +259,28 @@ mod tests {
         let keyring = Keyring::load_or_create(dir.path()).unwrap();
         let sealed = keyring.seal("user-1", "basespace", "secret-token-1234").unwrap();
         assert!(!sealed.ciphertext.contains("secret-token"));
-        assert_eq!(keyring.open("user-1", "basespace", &sealed).unwrap(), "secret-token-1234");
-        assert!(matches!(keyring.open("user-2", "basespace", &sealed), Err(CryptoError::Corrupt)));
-        assert!(matches!(keyring.open("user-1", "other", &sealed), Err(CryptoError::Corrupt)));
+        assert_eq!(
+            keyring.open("user-1", "basespace", &sealed).unwrap(),
+            "secret-token-1234"
+        );
+        assert!(matches!(
+            keyring.open("user-2", "basespace", &sealed),
+            Err(CryptoError::Corrupt)
+        ));
+        assert!(matches!(
+            keyring.open("user-1", "other", &sealed),
+            Err(CryptoError::Corrupt)
+        ));
         // Reloading reads the same key file.
         let again = Keyring::load_or_create(dir.path()).unwrap();
         assert_eq!(again.open("user-1", "basespace", &sealed).unwrap(), "secret-token-1234");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }
@@ -283,7 +295,10 @@ mod tests {
         assert_ne!(after.current_key_id(), sealed.key_id);
         assert_eq!(after.open("u", "p", &sealed).unwrap(), "tok");
         let only_new = Keyring::from_lines(&new, "test").unwrap();
-        assert!(matches!(only_new.open("u", "p", &sealed), Err(CryptoError::UnknownKey(_))));
+        assert!(matches!(
+            only_new.open("u", "p", &sealed),
+            Err(CryptoError::UnknownKey(_))
+        ));
         assert!(Keyring::from_lines("not base64!", "test").is_err());
         assert!(Keyring::from_lines(&B64.encode([0u8; 16]), "test").is_err());
     }

@@ -6,6 +6,8 @@
 //! downloads, and a JSON API (`/api/v1/…`, Bearer API keys) described at `/api/openapi.json`.
 //! Imports run in the background through [`import::ImportService`].
 
+#![recursion_limit = "512"]
+
 pub mod accounts;
 mod api;
 pub mod basespace;

@@ -82,7 +82,10 @@ impl TestWorkspace {
 
     /// Creates a user with [`TEST_PASSWORD`] and returns a new API key for it.
     pub async fn user(&self, email: &str) -> String {
-        self.workspace.add_user(email, TEST_PASSWORD).await.expect("create test user");
+        self.workspace
+            .add_user(email, TEST_PASSWORD)
+            .await
+            .expect("create test user");
         self.workspace.create_api_key(email).await.expect("create API key")
     }
 
@@ -113,7 +116,8 @@ impl TestWorkspace {
     /// Stops (if running) and starts again on the same data folder and database, on a new port.
     pub async fn restart(&mut self) {
         self.stop().await;
-        let (workspace, url, shutdown, server, workers) = launch(&self.data_dir, &self.database_url, &self.options).await;
+        let (workspace, url, shutdown, server, workers) =
+            launch(&self.data_dir, &self.database_url, &self.options).await;
         self.workspace = workspace;
         self.url = url;
         self.shutdown = shutdown;
@@ -138,8 +142,16 @@ async fn launch(
     data_dir: &std::path::Path,
     database_url: &str,
     options: &TestOptions,
-) -> (Workspace, String, CancellationToken, JoinHandle<()>, Option<JoinHandle<()>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+) -> (
+    Workspace,
+    String,
+    CancellationToken,
+    JoinHandle<()>,
+    Option<JoinHandle<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
     let address = listener.local_addr().expect("local address");
     let config = WorkspaceConfig {
         listen: address,
@@ -147,15 +159,22 @@ async fn launch(
         database_url: Some(database_url.to_string()),
         public_url: None,
     };
-    let workspace = Workspace::open_with(config, options.import.clone()).await.expect("open test workspace");
+    let workspace = Workspace::open_with(config, options.import.clone())
+        .await
+        .expect("open test workspace");
     let shutdown = CancellationToken::new();
-    let workers = options.workers.then(|| workspace.imports().spawn_workers(shutdown.clone()));
+    let workers = options
+        .workers
+        .then(|| workspace.imports().spawn_workers(shutdown.clone()));
     let router = workspace.router();
     let stop = shutdown.clone();
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await;
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await;
     });
     (workspace, format!("http://{address}"), shutdown, server, workers)
 }

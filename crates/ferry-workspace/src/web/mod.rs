@@ -72,7 +72,11 @@ pub(crate) fn secure_request(state: &State, headers: &HeaderMap) -> bool {
         || headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').next().is_some_and(|p| p.trim().eq_ignore_ascii_case("https")))
+            .is_some_and(|v| {
+                v.split(',')
+                    .next()
+                    .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+            })
 }
 
 pub(crate) fn cookie(name: &'static str, value: String, secure: bool, max_age_secs: i64) -> Cookie<'static> {
@@ -97,7 +101,10 @@ pub(crate) enum PageError {
 impl PageError {
     pub(crate) fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "page failed");
-        PageError::Message(StatusCode::INTERNAL_SERVER_ERROR, format!("Something went wrong on the server: {error}"))
+        PageError::Message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Something went wrong on the server: {error}"),
+        )
     }
 }
 
@@ -121,7 +128,10 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
             PageError::Login(next) => {
-                let target = format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+                let target = format!(
+                    "/login?next={}",
+                    url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                );
                 Redirect::to(&target).into_response()
             }
             PageError::Message(status, message) => {
@@ -143,7 +153,11 @@ impl FromRequestParts<Arc<State>> for Authed {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, Self::Rejection> {
-        let next = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+        let next = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
         match session_of(&parts.headers, state).await? {
             Some(session) => Ok(Authed(session)),
             None => Err(PageError::Login(next)),
@@ -177,7 +191,10 @@ impl FormData {
     }
 
     pub(crate) fn opt(&self, name: &str) -> Option<String> {
-        self.get(name).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
+        self.get(name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
     }
 
     pub(crate) fn all(&self, name: &str) -> Vec<String> {

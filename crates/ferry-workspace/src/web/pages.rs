@@ -30,8 +30,12 @@ pub(crate) async fn static_file(Path(file): Path<String>) -> Response {
         _ => return (StatusCode::NOT_FOUND, "not found").into_response(),
     };
     let mut response = body.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     response
 }
 
@@ -76,7 +80,10 @@ fn login_form(
     status: StatusCode,
 ) -> Response {
     let jar = CookieJar::from_headers(headers);
-    let token = jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()).filter(|v| v.len() >= 32);
+    let token = jar
+        .get(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() >= 32);
     let token = token.unwrap_or_else(random_token);
     let page = views::LoginPage {
         base: Base::anonymous(if signup { "Sign up" } else { "Log in" }),
@@ -95,7 +102,15 @@ pub(crate) async fn login_page(
     headers: HeaderMap,
     Query(query): Query<NextQuery>,
 ) -> Response {
-    login_form(&state, &headers, false, String::new(), safe_next(query.next.as_deref()), String::new(), StatusCode::OK)
+    login_form(
+        &state,
+        &headers,
+        false,
+        String::new(),
+        safe_next(query.next.as_deref()),
+        String::new(),
+        StatusCode::OK,
+    )
 }
 
 pub(crate) async fn signup_page(
@@ -103,7 +118,15 @@ pub(crate) async fn signup_page(
     headers: HeaderMap,
     Query(query): Query<NextQuery>,
 ) -> Response {
-    login_form(&state, &headers, true, String::new(), safe_next(query.next.as_deref()), String::new(), StatusCode::OK)
+    login_form(
+        &state,
+        &headers,
+        true,
+        String::new(),
+        safe_next(query.next.as_deref()),
+        String::new(),
+        StatusCode::OK,
+    )
 }
 
 fn check_login_csrf(headers: &HeaderMap, form: &FormData) -> Result<(), PageError> {
@@ -117,7 +140,12 @@ fn check_login_csrf(headers: &HeaderMap, form: &FormData) -> Result<(), PageErro
 fn logged_in(state: &State, headers: &HeaderMap, session_token: String, next: &str) -> Response {
     let secure = secure_request(state, headers);
     let jar = CookieJar::new()
-        .add(cookie(SESSION_COOKIE, session_token, secure, accounts::SESSION_LIFETIME_MILLIS / 1000))
+        .add(cookie(
+            SESSION_COOKIE,
+            session_token,
+            secure,
+            accounts::SESSION_LIFETIME_MILLIS / 1000,
+        ))
         .add(cookie(LOGIN_CSRF_COOKIE, String::new(), secure, 0));
     (jar, Redirect::to(next)).into_response()
 }
@@ -168,8 +196,20 @@ pub(crate) async fn signup(AxumState(state): AppState, headers: HeaderMap, body:
             Ok(logged_in(&state, &headers, token, "/profile"))
         }
         Err(error @ (AccountError::EmailTaken(_) | AccountError::Invalid(_))) => {
-            let status = if matches!(error, AccountError::EmailTaken(_)) { StatusCode::CONFLICT } else { StatusCode::BAD_REQUEST };
-            Ok(login_form(&state, &headers, true, email, next, format!("{}.", capitalize(&error.to_string())), status))
+            let status = if matches!(error, AccountError::EmailTaken(_)) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            Ok(login_form(
+                &state,
+                &headers,
+                true,
+                email,
+                next,
+                format!("{}.", capitalize(&error.to_string())),
+                status,
+            ))
         }
         Err(error) => Err(error.into()),
     }
@@ -193,7 +233,12 @@ pub(crate) async fn logout(
     if let Some(value) = CookieJar::from_headers(&headers).get(SESSION_COOKIE) {
         accounts::delete_session(&state.db, value.value()).await?;
     }
-    let jar = CookieJar::new().add(cookie(SESSION_COOKIE, String::new(), secure_request(&state, &headers), 0));
+    let jar = CookieJar::new().add(cookie(
+        SESSION_COOKIE,
+        String::new(),
+        secure_request(&state, &headers),
+        0,
+    ));
     Ok((jar, Redirect::to("/login")).into_response())
 }
 
@@ -221,36 +266,42 @@ fn link_error(error: LinkError) -> PageError {
     }
 }
 
-async fn profile_page(
-    state: &State,
-    session: &accounts::Session,
+/// What the profile page shows besides the link itself.
+#[derive(Default)]
+struct ProfileView {
     error: String,
     notice: String,
     editing: bool,
     selected_region: Option<String>,
     custom_url: String,
-    status: StatusCode,
-) -> Result<Response, PageError> {
+    status: Option<StatusCode>,
+}
+
+async fn profile_page(state: &State, session: &accounts::Session, view: ProfileView) -> Result<Response, PageError> {
     let link = state.links.info(&session.user.id).await.map_err(link_error)?;
-    let selected_region = selected_region
-        .or_else(|| link.as_ref().map(|l| if l.region == basespace::CUSTOM_REGION { l.region.clone() } else { l.region.clone() }))
+    let selected_region = view
+        .selected_region
+        .or_else(|| link.as_ref().map(|l| l.region.clone()))
         .unwrap_or_else(|| "USE1".to_string());
-    let custom_url = if custom_url.is_empty() {
-        link.as_ref().filter(|l| l.region == basespace::CUSTOM_REGION).map(|l| l.api_server.clone()).unwrap_or_default()
+    let custom_url = if view.custom_url.is_empty() {
+        link.as_ref()
+            .filter(|l| l.region == basespace::CUSTOM_REGION)
+            .map(|l| l.api_server.clone())
+            .unwrap_or_default()
     } else {
-        custom_url
+        view.custom_url
     };
     let page = views::ProfilePage {
         base: Base::user("Profile", session, "profile"),
-        editing: editing || link.is_none(),
+        editing: view.editing || link.is_none(),
         link: link.as_ref().map(views::LinkView::from),
         regions: basespace::region_choices(),
         selected_region,
         custom_url,
-        error,
-        notice,
+        error: view.error,
+        notice: view.notice,
     };
-    Ok((status, html(&page)).into_response())
+    Ok((view.status.unwrap_or(StatusCode::OK), html(&page)).into_response())
 }
 
 pub(crate) async fn profile(
@@ -259,7 +310,12 @@ pub(crate) async fn profile(
     Query(query): Query<DoneQuery>,
 ) -> Result<Response, PageError> {
     let notice = notice_for(query.done.as_deref());
-    profile_page(&state, &session, String::new(), notice, query.edit.is_some(), None, String::new(), StatusCode::OK).await
+    let view = ProfileView {
+        notice,
+        editing: query.edit.is_some(),
+        ..Default::default()
+    };
+    profile_page(&state, &session, view).await
 }
 
 pub(crate) async fn link_basespace(
@@ -271,9 +327,16 @@ pub(crate) async fn link_basespace(
     form.check_csrf(&session)?;
     let region = form.opt("region");
     let custom_url = form.text("api_server");
-    let custom = region.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(basespace::CUSTOM_REGION));
+    let custom = region
+        .as_deref()
+        .is_some_and(|r| r.eq_ignore_ascii_case(basespace::CUSTOM_REGION));
     let result = match basespace::resolve_target(region.as_deref(), custom.then_some(custom_url.as_str())) {
-        Ok(target) => state.links.link(&session.user.id, form.get("access_token").unwrap_or(""), target).await,
+        Ok(target) => {
+            state
+                .links
+                .link(&session.user.id, form.get("access_token").unwrap_or(""), target)
+                .await
+        }
         Err(error) => Err(error),
     };
     match result {
@@ -285,7 +348,15 @@ pub(crate) async fn link_basespace(
                 LinkError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
                 _ => StatusCode::BAD_GATEWAY,
             };
-            profile_page(&state, &session, error.to_string(), String::new(), true, region, custom_url, status).await
+            let view = ProfileView {
+                error: error.to_string(),
+                editing: true,
+                selected_region: region,
+                custom_url,
+                status: Some(status),
+                ..Default::default()
+            };
+            profile_page(&state, &session, view).await
         }
     }
 }
@@ -299,9 +370,19 @@ pub(crate) async fn unlink_basespace(
     form.check_csrf(&session)?;
     let revoke = form.get("revoke").is_some_and(|v| v == "on" || v == "true" || v == "1");
     match state.links.unlink(&session.user.id, revoke).await {
-        Ok(None) => Ok(Redirect::to(if revoke { "/profile?done=revoked" } else { "/profile?done=unlinked" }).into_response()),
+        Ok(None) => Ok(Redirect::to(if revoke {
+            "/profile?done=revoked"
+        } else {
+            "/profile?done=unlinked"
+        })
+        .into_response()),
         Ok(Some(warning)) => {
-            profile_page(&state, &session, warning, String::new(), true, None, String::new(), StatusCode::OK).await
+            let view = ProfileView {
+                error: warning,
+                editing: true,
+                ..Default::default()
+            };
+            profile_page(&state, &session, view).await
         }
         Err(LinkError::NotLinked) => Ok(Redirect::to("/profile").into_response()),
         Err(error) => Err(link_error(error)),
@@ -369,7 +450,11 @@ fn fragment_error(error: LinkError) -> Response {
         LinkError::NotLinked => StatusCode::CONFLICT,
         _ => StatusCode::BAD_GATEWAY,
     };
-    let text = error.to_string().replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let text = error
+        .to_string()
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
     (status, Html(format!("<p class=\"error\" role=\"alert\">{text}</p>"))).into_response()
 }
 
@@ -452,8 +537,12 @@ pub(crate) async fn import_submit(
 ) -> Result<Response, PageError> {
     let form = FormData::parse(&body);
     form.check_csrf(&session)?;
-    let request = import_request_from_form(&form)
-        .map_err(|message| PageError::Message(StatusCode::BAD_REQUEST, format!("{}. Go back and change the selection.", capitalize(&message))))?;
+    let request = import_request_from_form(&form).map_err(|message| {
+        PageError::Message(
+            StatusCode::BAD_REQUEST,
+            format!("{}. Go back and change the selection.", capitalize(&message)),
+        )
+    })?;
     let id = state.imports.enqueue(&session.user.id, request).await?;
     Ok(Redirect::to(&format!("/imports/{id}")).into_response())
 }
@@ -510,16 +599,30 @@ pub(crate) async fn delete_sample(
 }
 
 /// Streams a stored file as an attachment (shared with the JSON API).
-pub(crate) async fn file_response(state: &State, user_id: &str, sample_id: &str, file_id: &str) -> Result<Response, crate::import::ImportError> {
+pub(crate) async fn file_response(
+    state: &State,
+    user_id: &str,
+    sample_id: &str,
+    file_id: &str,
+) -> Result<Response, crate::import::ImportError> {
     let (file, reader) = state.imports.open_sample_file(user_id, sample_id, file_id).await?;
     let safe_name: String = file
         .name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let mut response = Response::new(Body::from_stream(reader.stream));
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(reader.size));
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{safe_name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, value);

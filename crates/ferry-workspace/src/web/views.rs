@@ -28,7 +28,11 @@ pub(crate) fn human_bytes(bytes: u64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// `12,345`-style counts.
@@ -36,7 +40,7 @@ pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -492,7 +496,10 @@ impl ImportPage {
             status: s.status.clone(),
             files: format!("{} of {} files", s.files_done, s.files_total),
             bytes: format!("{} of {}", human_bytes(s.bytes_done), human_bytes(s.bytes_total)),
-            percent: (s.bytes_done.saturating_mul(100)).checked_div(s.bytes_total).unwrap_or(0).min(100),
+            percent: (s.bytes_done.saturating_mul(100))
+                .checked_div(s.bytes_total)
+                .unwrap_or(0)
+                .min(100),
             rate: format!("{}/s", human_bytes(s.rate_bytes_per_sec.max(0.0) as u64)),
             eta: s.eta_seconds.map(human_duration).unwrap_or_else(|| "—".to_string()),
             finished,

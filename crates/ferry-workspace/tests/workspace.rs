@@ -1,0 +1,13 @@
+//! Integration tests of the workspace: accounts, CSRF, linking BaseSpace, imports through the
+//! JSON API against a real hub, secrets at rest, isolation, and (ignored by default) browser tests
+//! in headless Chromium. One test binary; modules live in tests/workspace/.
+
+mod workspace {
+    pub mod common;
+
+    mod accounts;
+    mod api_flow;
+    mod browser;
+    mod import_flow;
+    mod secrets;
+}

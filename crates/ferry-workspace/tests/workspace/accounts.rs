@@ -1,0 +1,286 @@
+//! Accounts in the browser: sign-up, login, logout, session cookies, CSRF on every form, API keys.
+
+use ferry_workspace::testing::{TEST_PASSWORD, TestWorkspace};
+use reqwest::StatusCode;
+use reqwest::header::{LOCATION, SET_COOKIE};
+
+use super::common::{Api, Web, capture_logs, csrf_of};
+
+fn session_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("ferry_session="))
+        .expect("a session cookie is set")
+        .to_string()
+}
+
+#[tokio::test]
+async fn sign_up_log_out_and_log_in_again_with_safe_cookies() {
+    capture_logs();
+    let workspace = TestWorkspace::start().await;
+    let web = Web::new(&workspace);
+
+    // Pages need a login, and come back after it.
+    let (status, _) = web.get("/samples").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    let (_, page) = web.get("/signup").await;
+    let csrf = csrf_of(&page);
+    let response = web
+        .post(
+            "/signup",
+            &[
+                ("csrf", &csrf),
+                ("email", "Ada@Example.org"),
+                ("password", TEST_PASSWORD),
+                ("password_again", TEST_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = session_cookie(&response);
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http on localhost: {cookie}");
+
+    let (status, page) = web.get("/profile").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("ada@example.org"), "email shown, normalised");
+    assert!(page.contains("BaseSpace Account Details"));
+
+    // The same email cannot sign up twice.
+    let other = Web::new(&workspace);
+    let (_, page) = other.get("/signup").await;
+    let response = other
+        .post(
+            "/signup",
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("email", "ada@example.org"),
+                ("password", "another-password"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("already exists"));
+
+    // Log out needs the session's CSRF token.
+    let csrf = web.csrf().await;
+    let response = web.post("/logout", &[("csrf", "wrong")]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = web.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (status, _) = web.get("/profile").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "logged out");
+
+    // Wrong password, then the right one; `next` brings the user back, but never off-site.
+    let (_, page) = web.get("/login?next=/imports").await;
+    let csrf = csrf_of(&page);
+    let response = web
+        .post(
+            "/login",
+            &[("csrf", &csrf), ("email", "ada@example.org"), ("password", "nope")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.text().await.unwrap().contains("Wrong email or password"));
+    let response = web
+        .post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("email", "ada@example.org"),
+                ("password", TEST_PASSWORD),
+                ("next", "/imports"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/imports");
+    let (_, page) = web.get("/login").await;
+    let response = web
+        .post(
+            "/login",
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("email", "ada@example.org"),
+                ("password", TEST_PASSWORD),
+                ("next", "//evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(response.headers()[LOCATION], "/samples");
+}
+
+#[tokio::test]
+async fn cookies_are_secure_behind_a_tls_proxy() {
+    let workspace = TestWorkspace::start().await;
+    let web = Web::new(&workspace);
+    let page = web
+        .http
+        .get(format!("{}/login", workspace.url))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let cookies: Vec<String> = page
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let csrf = csrf_of(&page.text().await.unwrap());
+    assert!(
+        cookies.iter().all(|c| c.contains("Secure") && c.contains("HttpOnly")),
+        "{cookies:?}"
+    );
+    workspace
+        .workspace
+        .add_user("tls@example.org", TEST_PASSWORD)
+        .await
+        .unwrap();
+    let response = web
+        .http
+        .post(format!("{}/login", workspace.url))
+        .header("x-forwarded-proto", "https")
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "tls@example.org"),
+            ("password", TEST_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = session_cookie(&response);
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn every_form_rejects_a_missing_or_wrong_csrf_token() {
+    let workspace = TestWorkspace::start().await;
+
+    // Login and sign-up forms: the token must match the double-submit cookie.
+    let web = Web::new(&workspace);
+    workspace
+        .workspace
+        .add_user("eve@example.org", TEST_PASSWORD)
+        .await
+        .unwrap();
+    let _ = web.get("/login").await;
+    for path in ["/login", "/signup"] {
+        let response = web
+            .post(path, &[("email", "eve@example.org"), ("password", TEST_PASSWORD)])
+            .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path} without token");
+        let response = web
+            .post(
+                path,
+                &[
+                    ("csrf", "forged"),
+                    ("email", "eve@example.org"),
+                    ("password", TEST_PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path} with a forged token");
+    }
+    // A token from another browser's page does not work with this browser's cookie.
+    let other = Web::new(&workspace);
+    let (_, page) = other.get("/login").await;
+    let response = web
+        .post(
+            "/login",
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("email", "eve@example.org"),
+                ("password", TEST_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // Logged-in forms: the session's token.
+    let web = Web::new(&workspace);
+    let csrf = web.sign_up("mallory@example.org").await;
+    let forms = [
+        "/logout",
+        "/profile/basespace",
+        "/profile/basespace/unlink",
+        "/samples/import",
+        "/samples/some-sample/delete",
+        "/imports/some-import/cancel",
+    ];
+    for path in forms {
+        for token in [None, Some("forged")] {
+            let mut fields = vec![("access_token", "x"), ("region", "USE1"), ("project_ids", "1")];
+            if let Some(token) = token {
+                fields.push(("csrf", token));
+            }
+            let response = web.post(path, &fields).await;
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path} with {token:?}");
+            assert!(response.text().await.unwrap().contains("CSRF"));
+        }
+    }
+    // Still logged in: the forged logout did nothing.
+    assert_eq!(web.csrf().await, csrf);
+}
+
+#[tokio::test]
+async fn the_api_needs_a_valid_key_and_changes_need_a_key_not_a_cookie() {
+    let workspace = TestWorkspace::start().await;
+    let key = workspace.user("api@example.org").await;
+    assert!(key.len() >= 40, "long random key");
+
+    let http = reqwest::Client::new();
+    let response = http
+        .get(format!("{}/api/v1/samples", workspace.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("Bearer"));
+
+    let wrong = Api::new(&workspace, "fwk_not-a-key");
+    let (status, body) = wrong.get("/api/v1/samples").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["error"].is_string());
+
+    let api = Api::new(&workspace, &key);
+    let (status, body) = api.get("/api/v1/samples").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["items"], serde_json::json!([]));
+    let (status, body) = api.get("/api/v1/no-such-thing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["error"].is_string());
+
+    // A browser session may read the API (the import page polls it) but not change anything.
+    let web = Web::new(&workspace);
+    web.sign_up("cookie@example.org").await;
+    let response = web
+        .http
+        .get(format!("{}/api/v1/imports", workspace.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = web
+        .http
+        .post(format!("{}/api/v1/imports", workspace.url))
+        .json(&serde_json::json!({"project_ids": ["1"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // Keys are stored only as hashes.
+    let user_keys = workspace.workspace.create_api_key("api@example.org").await.unwrap();
+    assert_ne!(user_keys, key, "every key is new");
+}
