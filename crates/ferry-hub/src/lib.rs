@@ -1,1 +1,163 @@
-//! Ferry hub: a self-hostable BaseSpace-compatible server.
+//! Ferry hub: a self-hostable server speaking BaseSpace Sequence Hub's REST API (v2, plus the
+//! v1pre3 pieces clients still use), with device login, users, workgroups and a blob store.
+//!
+//! Open a [`Hub`] with a [`HubConfig`], then [`Hub::serve`] it on a listener. The `ferry hub`
+//! subcommand lives in [`cli`]; other crates' tests start one with [`testing::TestHub`].
+//!
+//! Every resource belongs to one *context*: a user's personal context (the user's ID) or a
+//! workgroup (the workgroup's ID). A token acts in exactly one context and sees nothing else:
+//! a resource of another context answers exactly like an unknown ID (404).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+mod api;
+mod auth;
+mod blob;
+pub mod cli;
+mod db;
+pub mod demo;
+mod error;
+mod ids;
+mod params;
+mod render;
+mod router;
+mod signing;
+pub mod testing;
+mod web;
+
+pub use error::ApiError;
+
+/// Largest part (or single-part file) accepted by an upload URL, unless configured otherwise.
+pub const DEFAULT_MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+
+/// How the hub is configured.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Address to listen on (`127.0.0.1:8041` by default in the CLI).
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database (by default) and the blob store.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; `None`: a SQLite file `hub.db` in `data_dir`.
+    pub database_url: Option<String>,
+    /// Base URL for Hrefs, signed URLs and login URLs; `None`: `http://{listen}`.
+    pub public_url: Option<url::Url>,
+    /// Seed demo data (idempotent) when set.
+    pub demo: Option<DemoOptions>,
+}
+
+/// Size of the demo data set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoOptions {
+    /// Reads in each demo FASTQ file. The default (2 000) keeps tests fast; about 4 000 000 reads
+    /// make a file of roughly a gigabyte uncompressed for benchmarks.
+    pub reads_per_file: u64,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self { reads_per_file: 2_000 }
+    }
+}
+
+/// Shared state behind every request.
+pub(crate) struct State {
+    pub db: ferry_db::Db,
+    pub blobs: blob::Blobs,
+    pub signer: signing::Signer,
+    /// Public base URL without a trailing slash (`http://127.0.0.1:8041`).
+    pub base: String,
+    pub max_part_size: u64,
+    pub limiter: web::RateLimiter,
+}
+
+/// An opened hub: database migrated, blob store ready, signing key loaded, demo data seeded.
+#[derive(Clone)]
+pub struct Hub {
+    pub(crate) state: Arc<State>,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl Hub {
+    /// Opens (creating if needed) the hub's data directory and database, applies migrations,
+    /// loads or creates the URL-signing key and seeds demo data when asked (idempotent).
+    pub async fn open(config: HubConfig) -> anyhow::Result<Hub> {
+        tokio::fs::create_dir_all(&config.data_dir)
+            .await
+            .with_context(|| format!("cannot create the hub data directory {}", config.data_dir.display()))?;
+        let database_url = match &config.database_url {
+            Some(url) => url.clone(),
+            None => ferry_db::sqlite_url(&config.data_dir.join("hub.db")),
+        };
+        let db = ferry_db::Db::connect(&database_url).await?;
+        db.migrate(&MIGRATOR).await?;
+        let blobs = blob::Blobs::create(config.data_dir.join("blobs"))
+            .await
+            .with_context(|| format!("cannot open the blob store in {}", config.data_dir.display()))?;
+        let signer = signing::Signer::load_or_create(&db).await?;
+        let base = match &config.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_string(),
+            None => format!("http://{}", config.listen),
+        };
+        let hub = Hub {
+            state: Arc::new(State {
+                db,
+                blobs,
+                signer,
+                base,
+                max_part_size: DEFAULT_MAX_PART_SIZE,
+                limiter: web::RateLimiter::default(),
+            }),
+        };
+        if let Some(options) = &config.demo {
+            demo::seed(&hub, options).await.context("cannot seed the demo data")?;
+        }
+        Ok(hub)
+    }
+
+    /// The HTTP routes of the hub (API, content, uploads, device login pages, health).
+    pub fn router(&self) -> axum::Router {
+        router::build(self.state.clone())
+    }
+
+    /// Serves the hub on `listener` until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("the hub server failed")?;
+        Ok(())
+    }
+
+    /// The public base URL (no trailing slash).
+    pub fn base_url(&self) -> &str {
+        &self.state.base
+    }
+
+    /// The hub's database (for admin commands and tests).
+    pub fn db(&self) -> &ferry_db::Db {
+        &self.state.db
+    }
+
+    /// Changes the largest accepted upload part (tests use a small one to check refusal).
+    pub fn with_max_part_size(self, bytes: u64) -> anyhow::Result<Hub> {
+        let state = Arc::try_unwrap(self.state)
+            .map_err(|_| anyhow::anyhow!("the hub is already serving; set the part size before serving"))?;
+        Ok(Hub {
+            state: Arc::new(State {
+                max_part_size: bytes,
+                ..state
+            }),
+        })
+    }
+}

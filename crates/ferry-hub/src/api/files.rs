@@ -1,0 +1,352 @@
+//! File lists, file metadata, content redirects and the signed content URLs served by the hub
+//! itself (streamed from the blob store, with `Range`).
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use ferry_api::paging::SortDir;
+use ferry_api::{ContentMeta, File, ItemList};
+use sqlx::Row;
+use tokio::io::AsyncReadExt;
+use tokio_util::io::ReaderStream;
+
+use super::{St, v1};
+use crate::auth::Auth;
+use crate::db::{self, Filter, like_escape};
+use crate::error::{ApiError, ApiResult};
+use crate::params::Params;
+use crate::render::{FILE_COLS, Renderer};
+
+const FILE_SORTS: &[(&str, &str)] = &[
+    ("Id", "id"),
+    ("Path", "path"),
+    ("Name", "name"),
+    ("DateCreated", "created"),
+];
+
+/// How long content URLs stay valid (BaseSpace's pre-signed URLs last days; so do ours).
+pub const CONTENT_URL_SECONDS: i64 = 7 * 24 * 3600;
+
+/// Checks a relative file path from a client: no traversal, no absolute paths, no NUL or
+/// backslash, no empty or dot segments. Returns (path, directory, name).
+pub fn clean_path(text: &str) -> ApiResult<(String, String, String)> {
+    let refuse = |why: &str| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BASESPACE.FILE.INVALID_PATH",
+            format!("File path '{}' is not allowed: {why}.", text.escape_debug()),
+        )
+    };
+    if text.is_empty() {
+        return Err(refuse("it is empty"));
+    }
+    if text.len() > 1024 {
+        return Err(refuse("it is longer than 1024 characters"));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(refuse("it contains control characters"));
+    }
+    if text.contains('\\') {
+        return Err(refuse("it contains a backslash; use '/' between directories"));
+    }
+    if text.starts_with('/') {
+        return Err(refuse("it is absolute; give a path relative to the dataset"));
+    }
+    let segments: Vec<&str> = text.split('/').collect();
+    if segments.iter().any(|s| s.is_empty() || *s == "." || *s == "..") {
+        return Err(refuse("it has an empty, '.' or '..' segment"));
+    }
+    let name = segments.last().map(|s| s.to_string()).unwrap_or_default();
+    let directory = segments[..segments.len() - 1].join("/");
+    Ok((text.to_string(), directory, name))
+}
+
+/// MIME type for a file name.
+pub fn content_type_for(name: &str) -> &'static str {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".gz") {
+        "application/x-gzip"
+    } else if lower.ends_with(".json") {
+        "application/json"
+    } else if lower.ends_with(".txt") || lower.ends_with(".csv") || lower.ends_with(".fastq") {
+        "text/plain"
+    } else {
+        "application/octet-stream"
+    }
+}
+
+async fn list_files(state: &crate::State, mut filter: Filter, params: &Params) -> ApiResult<ItemList<File>> {
+    let page = params.page(FILE_SORTS, SortDir::Asc, 10, ferry_api::MAX_FILES_LIMIT)?;
+    filter.raw("status = 'complete'");
+    let extensions: Vec<String> = params
+        .list("extensions")
+        .iter()
+        .map(|e| format!("%.{}", like_escape(e.trim_start_matches('.'))))
+        .collect();
+    filter.like_any("name", &extensions);
+    if let Some(directory) = params.get("directory") {
+        let directory = directory.trim().trim_matches('/').to_string();
+        if params.flag("includesubdirectories")?.unwrap_or(false) && !directory.is_empty() {
+            filter.like_any(
+                "directory",
+                &[directory.clone(), format!("{}/%", like_escape(&directory))],
+            );
+        } else {
+            filter.eq("directory", directory);
+        }
+    }
+    if let Some(prefix) = params.get("pathprefix") {
+        filter.like_any("path", &[format!("{}%", like_escape(prefix))]);
+    }
+    let (rows, total) = db::list(&state.db, FILE_COLS, "files", &filter, &page).await?;
+    let renderer = Renderer::new(state, true);
+    Ok(page.v2(rows.iter().map(|r| renderer.file(r)).collect(), total))
+}
+
+/// `GET /v2/datasets/{id}/files` (`extensions`, `directory`, `includesubdirectories`,
+/// `pathprefix`, paging). Only completed files are listed.
+pub async fn v2_dataset_files(
+    state: St,
+    auth: Auth,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<ItemList<File>>> {
+    auth.require_browse()?;
+    super::resources::dataset_row(&state, &auth, &id).await?;
+    let mut filter = Filter::owned_by(&auth.context_id);
+    filter.eq("dataset_id", id);
+    Ok(Json(list_files(&state, filter, &params).await?))
+}
+
+/// `GET /v2/runs/{id}/files`.
+pub async fn v2_run_files(
+    state: St,
+    auth: Auth,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<ItemList<File>>> {
+    auth.require_browse()?;
+    super::resources::run_row(&state, &auth, &id).await?;
+    let mut filter = Filter::owned_by(&auth.context_id);
+    filter.eq("run_id", id);
+    Ok(Json(list_files(&state, filter, &params).await?))
+}
+
+/// A completed file visible to the token, or 404.
+pub async fn file_row(state: &crate::State, auth: &Auth, id: &str) -> ApiResult<sqlx::any::AnyRow> {
+    let sql = format!("SELECT {FILE_COLS} FROM files WHERE id = $1 AND owner_id = $2 AND status = 'complete'");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(&auth.context_id)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or_else(|| ApiError::not_found("file", id))
+}
+
+/// `GET /v2/files/{id}`.
+pub async fn v2_file(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<File>> {
+    auth.require_browse()?;
+    let row = file_row(&state, &auth, &id).await?;
+    Ok(Json(Renderer::new(&state, true).file(&row)))
+}
+
+/// `GET /v1pre3/files/{id}`.
+pub async fn v1_file(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
+    auth.require_browse()?;
+    let row = file_row(&state, &auth, &id).await?;
+    Ok(v1(Renderer::new(&state, false).file(&row)).into_response())
+}
+
+fn content_subject(file_id: &str, owner_id: &str) -> String {
+    format!("{file_id}:{owner_id}")
+}
+
+/// The signed content URL of a file, valid until `expires` (Unix seconds).
+pub fn signed_content_url(state: &crate::State, file_id: &str, owner_id: &str, name: &str, expires: i64) -> String {
+    let sig = state
+        .signer
+        .sign("content", &content_subject(file_id, owner_id), expires);
+    let name: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    format!("{}/content/{file_id}/{name}?expires={expires}&sig={sig}", state.base)
+}
+
+/// `GET /v2/files/{id}/content` and `/v1pre3/files/{id}/content`: 302 to a signed URL;
+/// `?redirect=meta` answers `{HrefContent, Expires, SupportsRange}` in the v1pre3 envelope.
+pub async fn content(state: St, auth: Auth, Path(id): Path<String>, params: Params) -> ApiResult<Response> {
+    auth.require_read()?;
+    let row = file_row(&state, &auth, &id).await?;
+    let expires = crate::signing::now_secs() + CONTENT_URL_SECONDS;
+    let url = signed_content_url(
+        &state,
+        &id,
+        &row.get::<String, _>("owner_id"),
+        &row.get::<String, _>("name"),
+        expires,
+    );
+    let redirect = params.get("redirect").map(str::to_ascii_lowercase);
+    if redirect.as_deref() == Some("meta") {
+        return Ok(v1(ContentMeta {
+            href_content: url,
+            expires: Some(ferry_api::dates::format_millis(expires * 1000)),
+            supports_range: true,
+        })
+        .into_response());
+    }
+    Ok(Redirect::to(&url).into_response())
+}
+
+/// A requested byte range, inclusive.
+fn parse_range(header: &str, size: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None; // several ranges: answer the whole content
+    }
+    let (start, end) = spec.trim().split_once('-')?;
+    let (start, end) = (start.trim(), end.trim());
+    let range = if start.is_empty() {
+        let suffix: u64 = end.parse().ok()?;
+        if suffix == 0 || size == 0 {
+            return Some(Err(()));
+        }
+        (size.saturating_sub(suffix), size - 1)
+    } else {
+        let start: u64 = start.parse().ok()?;
+        let end: u64 = if end.is_empty() {
+            size.saturating_sub(1)
+        } else {
+            end.parse::<u64>().ok()?.min(size.saturating_sub(1))
+        };
+        if start >= size || end < start {
+            return Some(Err(()));
+        }
+        (start, end)
+    };
+    Some(Ok(range))
+}
+
+/// `GET /content/{file_id}/{name}?expires=&sig=`: the bytes, for a valid signature only.
+/// Unknown files answer exactly like a bad signature.
+pub async fn serve_signed(
+    state: St,
+    Path((file_id, _name)): Path<(String, String)>,
+    params: Params,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let sql = format!("SELECT {FILE_COLS} FROM files WHERE id = $1 AND status = 'complete'");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&file_id)
+        .fetch_optional(&state.db.pool)
+        .await?;
+    let owner: String = row.as_ref().map(|r| r.get("owner_id")).unwrap_or_default();
+    state.signer.verify(
+        "content",
+        &content_subject(&file_id, &owner),
+        params.get("expires"),
+        params.get("sig"),
+    )?;
+    let Some(row) = row else {
+        return Err(ApiError::forbidden("This signed URL is not valid."));
+    };
+    let key: String = row.get("blob_key");
+    let etag: String = row.get("etag");
+    let name: String = row.get("name");
+    let content_type: String = row.get("content_type");
+    let recorded_size: i64 = row.get("size");
+    let (size, _) = state
+        .blobs
+        .open(&key, 0)
+        .await
+        .map_err(|e| ApiError::internal("open the file's bytes in the blob store", e))?;
+    if size != recorded_size as u64 {
+        return Err(ApiError::internal(
+            "serve a file whose stored size differs from its record",
+            format!("file {file_id}: blob {key} has {size} bytes, record says {recorded_size}"),
+        ));
+    }
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        None => None,
+        Some(text) => match parse_range(text, size) {
+            None => None,
+            Some(Ok(range)) => Some(range),
+            Some(Err(())) => {
+                let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, value);
+                }
+                return Ok(response);
+            }
+        },
+    };
+    let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
+    let length = if size == 0 { 0 } else { end - start + 1 };
+    let (_, file) = state
+        .blobs
+        .open(&key, start)
+        .await
+        .map_err(|e| ApiError::internal("open the file's bytes in the blob store", e))?;
+    let stream = ReaderStream::with_capacity(file.take(length), 256 * 1024);
+    let mut response = Response::new(Body::from_stream(stream));
+    *response.status_mut() = if range.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(value) = HeaderValue::from_str(&content_type) {
+        h.insert(header::CONTENT_TYPE, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\"")) {
+        h.insert(header::ETAG, value);
+    }
+    let ascii_name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii_name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, value);
+    }
+    if range.is_some()
+        && let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{end}/{size}"))
+    {
+        h.insert(header::CONTENT_RANGE, value);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_checked() {
+        assert_eq!(
+            clean_path("a/b/R1.fastq.gz").unwrap(),
+            ("a/b/R1.fastq.gz".into(), "a/b".into(), "R1.fastq.gz".into())
+        );
+        assert_eq!(clean_path("x.gz").unwrap().1, "");
+        for bad in ["", "../x", "a/../b", "/etc/passwd", "a\\b", "a\0b", "a//b", "./a", "a/"] {
+            assert!(clean_path(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some(Ok((0, 9))));
+        assert_eq!(parse_range("bytes=90-", 100), Some(Ok((90, 99))));
+        assert_eq!(parse_range("bytes=-10", 100), Some(Ok((90, 99))));
+        assert_eq!(parse_range("bytes=50-1000", 100), Some(Ok((50, 99))));
+        assert_eq!(parse_range("bytes=100-", 100), Some(Err(())));
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
+        assert_eq!(parse_range("items=0-1", 100), None);
+    }
+}

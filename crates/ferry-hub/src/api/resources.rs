@@ -1,0 +1,730 @@
+//! Projects, biosamples, datasets, runs and appsessions: reads and creates.
+
+use axum::Json;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ferry_api::paging::SortDir;
+use ferry_api::{AppSession, Biosample, Dataset, DatasetAttributes, ItemList, Project, Run};
+use serde::Deserialize;
+use sqlx::Row;
+
+use super::{St, v1};
+use crate::auth::Auth;
+use crate::db::{self, Filter};
+use crate::error::{ApiError, ApiResult};
+use crate::ids;
+use crate::params::{JsonBody, Params};
+use crate::render::{
+    APPSESSION_COLS, BIOSAMPLE_COLS, DATASET_COLS, PROJECT_COLS, RUN_COLS, Renderer, types_conforming_to,
+};
+
+const PROJECT_SORTS: &[(&str, &str)] = &[("Id", "id"), ("Name", "name"), ("DateCreated", "created")];
+const BIOSAMPLE_SORTS: &[(&str, &str)] = &[
+    ("Id", "id"),
+    ("BioSampleName", "name"),
+    ("DateModified", "modified"),
+    ("DateCreated", "created"),
+];
+const DATASET_SORTS: &[(&str, &str)] = &[
+    ("DateCreated", "created"),
+    ("Id", "id"),
+    ("Name", "name"),
+    ("DateModified", "modified"),
+];
+const RUN_SORTS: &[(&str, &str)] = &[
+    ("Id", "id"),
+    ("DateCreated", "created"),
+    ("ExperimentName", "experiment_name"),
+    ("FlowcellBarcode", "flowcell_barcode"),
+    ("Status", "status"),
+];
+const APPSESSION_SORTS: &[(&str, &str)] = &[
+    ("Id", "id"),
+    ("Name", "name"),
+    ("DateCreated", "created"),
+    ("ExecutionStatus", "execution_status"),
+];
+
+/// Trims and bounds a name given by a client.
+fn clean_name(what: &str, name: Option<&str>) -> ApiResult<String> {
+    let name = name.map(str::trim).unwrap_or_default();
+    if name.is_empty() {
+        return Err(ApiError::invalid_parameter(format!(
+            "{what} is required and must not be empty."
+        )));
+    }
+    if name.len() > 255 || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid_parameter(format!(
+            "{what} must be at most 255 characters without control characters."
+        )));
+    }
+    Ok(name.to_string())
+}
+
+// ---------------------------------------------------------------- projects
+
+/// A visible project row or 404.
+pub async fn project_row(state: &crate::State, auth: &Auth, id: &str) -> ApiResult<sqlx::any::AnyRow> {
+    db::visible(&state.db, PROJECT_COLS, "projects", id, &auth.context_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("project", id))
+}
+
+/// `GET /v1pre3/users/current/projects` (optional `Name` filter).
+pub async fn v1_projects(state: St, auth: Auth, params: Params) -> ApiResult<Response> {
+    auth.require_browse()?;
+    let page = params.page(PROJECT_SORTS, SortDir::Asc, 10, ferry_api::MAX_LIMIT)?;
+    let mut filter = Filter::owned_by(&auth.context_id);
+    if let Some(name) = params.get("name") {
+        filter.eq("name", name.trim());
+    }
+    let (rows, total) = db::list(&state.db, PROJECT_COLS, "projects", &filter, &page).await?;
+    let mut renderer = Renderer::new(&state, false);
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        items.push(renderer.project(row).await?);
+    }
+    Ok(v1(page.v1(items, total)).into_response())
+}
+
+/// `GET /v2/projects/{id}`.
+pub async fn v2_project(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Project>> {
+    auth.require_browse()?;
+    let row = project_row(&state, &auth, &id).await?;
+    Ok(Json(Renderer::new(&state, true).project(&row).await?))
+}
+
+/// `GET /v1pre3/projects/{id}`.
+pub async fn v1_project(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
+    auth.require_browse()?;
+    let row = project_row(&state, &auth, &id).await?;
+    Ok(v1(Renderer::new(&state, false).project(&row).await?).into_response())
+}
+
+/// Body of project creation (v2 also takes `name`/`description` as query parameters).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NewProject {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+async fn find_or_create_project(
+    state: &crate::State,
+    auth: &Auth,
+    name: &str,
+    description: &str,
+) -> ApiResult<(sqlx::any::AnyRow, bool)> {
+    let sql = format!("SELECT {PROJECT_COLS} FROM projects WHERE owner_id = $1 AND name = $2 ORDER BY id LIMIT 1");
+    let existing = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&auth.context_id)
+        .bind(name)
+        .fetch_optional(&state.db.pool)
+        .await?;
+    if let Some(row) = existing {
+        return Ok((row, false));
+    }
+    let id = ids::numeric();
+    let now = ferry_api::dates::now_millis();
+    sqlx::query(
+        "INSERT INTO projects (id, owner_id, created_by, name, description, created, modified) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(&id)
+    .bind(&auth.context_id)
+    .bind(&auth.user_id)
+    .bind(name)
+    .bind(description)
+    .bind(now)
+    .execute(&state.db.pool)
+    .await?;
+    Ok((project_row(state, auth, &id).await?, true))
+}
+
+/// `POST /v2/projects` (`?name=&description=` or a JSON body): returns the existing project of
+/// that name in the context if there is one.
+pub async fn v2_create_project(
+    state: St,
+    auth: Auth,
+    params: Params,
+    JsonBody(body): JsonBody<NewProject>,
+) -> ApiResult<Json<Project>> {
+    auth.require_write()?;
+    let name = clean_name("Project name", body.name.as_deref().or(params.get("name")))?;
+    let description = body
+        .description
+        .or_else(|| params.get("description").map(str::to_string))
+        .unwrap_or_default();
+    let (row, _) = find_or_create_project(&state, &auth, &name, &description).await?;
+    Ok(Json(Renderer::new(&state, true).project(&row).await?))
+}
+
+/// `POST /v1pre3/projects {"Name": …}`: returns the existing project of that name if any.
+pub async fn v1_create_project(
+    state: St,
+    auth: Auth,
+    params: Params,
+    JsonBody(body): JsonBody<NewProject>,
+) -> ApiResult<Response> {
+    auth.require_write()?;
+    let name = clean_name("Project name", body.name.as_deref().or(params.get("name")))?;
+    let (row, created) =
+        find_or_create_project(&state, &auth, &name, body.description.as_deref().unwrap_or_default()).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, v1(Renderer::new(&state, false).project(&row).await?)).into_response())
+}
+
+// ---------------------------------------------------------------- biosamples
+
+/// `GET /v2/biosamples` (`projectid`, `biosamplename` lists).
+pub async fn v2_biosamples(state: St, auth: Auth, params: Params) -> ApiResult<Json<ItemList<Biosample>>> {
+    auth.require_browse()?;
+    let page = params.page(BIOSAMPLE_SORTS, SortDir::Asc, 10, ferry_api::MAX_LIMIT)?;
+    let mut filter = Filter::owned_by(&auth.context_id);
+    filter.any_of("project_id", &params.list("projectid"));
+    filter.any_of("name", &params.list("biosamplename"));
+    let (rows, total) = db::list(&state.db, BIOSAMPLE_COLS, "biosamples", &filter, &page).await?;
+    let mut renderer = Renderer::new(&state, true);
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        items.push(renderer.biosample(row).await?);
+    }
+    Ok(Json(page.v2(items, total)))
+}
+
+/// `GET /v2/biosamples/{id}`.
+pub async fn v2_biosample(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Biosample>> {
+    auth.require_browse()?;
+    let row = db::visible(&state.db, BIOSAMPLE_COLS, "biosamples", &id, &auth.context_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("biosample", &id))?;
+    Ok(Json(Renderer::new(&state, true).biosample(&row).await?))
+}
+
+/// Body of `POST /v2/biosamples`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NewBiosample {
+    bio_sample_name: Option<String>,
+    #[serde(deserialize_with = "ferry_api::model::opt_id_string")]
+    default_project_id: Option<String>,
+}
+
+/// `POST /v2/biosamples {BioSampleName, DefaultProjectId}`: names are unique per project; asking
+/// again for an existing (name, project) returns the existing biosample.
+pub async fn v2_create_biosample(state: St, auth: Auth, JsonBody(body): JsonBody<NewBiosample>) -> ApiResult<Response> {
+    auth.require_write()?;
+    let name = clean_name("BioSampleName", body.bio_sample_name.as_deref())?;
+    let Some(project_id) = body.default_project_id.filter(|p| !p.trim().is_empty()) else {
+        return Err(ApiError::invalid_parameter("DefaultProjectId is required."));
+    };
+    project_row(&state, &auth, &project_id).await?;
+    let now = ferry_api::dates::now_millis();
+    let inserted = sqlx::query(
+        "INSERT INTO biosamples (id, owner_id, project_id, name, created, modified) VALUES ($1, $2, $3, $4, $5, $5) \
+         ON CONFLICT (project_id, name) DO NOTHING",
+    )
+    .bind(ids::numeric())
+    .bind(&auth.context_id)
+    .bind(&project_id)
+    .bind(&name)
+    .bind(now)
+    .execute(&state.db.pool)
+    .await?
+    .rows_affected();
+    let sql = format!("SELECT {BIOSAMPLE_COLS} FROM biosamples WHERE project_id = $1 AND name = $2 AND owner_id = $3");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&project_id)
+        .bind(&name)
+        .bind(&auth.context_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+    let status = if inserted == 1 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(Renderer::new(&state, true).biosample(&row).await?)).into_response())
+}
+
+// ---------------------------------------------------------------- datasets
+
+fn dataset_filter(auth: &Auth, params: &Params) -> ApiResult<Filter> {
+    let mut filter = Filter::owned_by(&auth.context_id);
+    filter.any_of("project_id", &params.list("projectid"));
+    filter.any_of("biosample_id", &params.list("inputbiosamples"));
+    filter.any_of("run_id", &params.list("inputruns"));
+    filter.any_of("appsession_id", &params.list("appsessionids"));
+    let mut types = Vec::new();
+    for wanted in params.list("datasettypes") {
+        match wanted.strip_prefix('~') {
+            Some(base) => types.extend(types_conforming_to(base)),
+            None => types.push(wanted),
+        }
+    }
+    filter.any_of("dataset_type", &types);
+    let statuses: Vec<String> = params
+        .list("uploadstatus")
+        .iter()
+        .map(|s| normalise_upload_status(s))
+        .collect::<ApiResult<_>>()?;
+    filter.any_of("upload_status", &statuses);
+    Ok(filter)
+}
+
+async fn list_datasets(state: &crate::State, filter: &Filter, params: &Params) -> ApiResult<ItemList<Dataset>> {
+    let page = params.page(DATASET_SORTS, SortDir::Desc, 10, ferry_api::MAX_LIMIT)?;
+    let (rows, total) = db::list(&state.db, DATASET_COLS, "datasets", filter, &page).await?;
+    let mut renderer = Renderer::new(state, true);
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        items.push(renderer.dataset(row).await?);
+    }
+    Ok(page.v2(items, total))
+}
+
+/// `GET /v2/datasets` (`projectid`, `inputbiosamples`, `inputruns`, `appsessionids`,
+/// `datasettypes` with `~type` for conforming types, `uploadstatus`).
+pub async fn v2_datasets(state: St, auth: Auth, params: Params) -> ApiResult<Json<ItemList<Dataset>>> {
+    auth.require_browse()?;
+    let filter = dataset_filter(&auth, &params)?;
+    Ok(Json(list_datasets(&state, &filter, &params).await?))
+}
+
+/// `GET /v2/projects/{id}/datasets`.
+pub async fn v2_project_datasets(
+    state: St,
+    auth: Auth,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<ItemList<Dataset>>> {
+    auth.require_browse()?;
+    project_row(&state, &auth, &id).await?;
+    let mut filter = dataset_filter(&auth, &params)?;
+    filter.eq("project_id", id);
+    Ok(Json(list_datasets(&state, &filter, &params).await?))
+}
+
+/// A visible dataset row or 404.
+pub async fn dataset_row(state: &crate::State, auth: &Auth, id: &str) -> ApiResult<sqlx::any::AnyRow> {
+    db::visible(&state.db, DATASET_COLS, "datasets", id, &auth.context_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("dataset", id))
+}
+
+/// `GET /v2/datasets/{id}`.
+pub async fn v2_dataset(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Dataset>> {
+    auth.require_browse()?;
+    let row = dataset_row(&state, &auth, &id).await?;
+    Ok(Json(Renderer::new(&state, true).dataset(&row).await?))
+}
+
+/// Reference to a biosample in a dataset body: `{"Id": …}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IdRef {
+    #[serde(deserialize_with = "ferry_api::model::opt_id_string")]
+    id: Option<String>,
+}
+
+/// Body of `POST /v2/projects/{id}/datasets`. The dataset's biosample is `BiosampleId` (or
+/// `Biosample: {Id}`); its input run is `RunId` (or `Run: {Id}`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NewDataset {
+    name: Option<String>,
+    #[serde(deserialize_with = "ferry_api::model::opt_id_string")]
+    app_session_id: Option<String>,
+    dataset_type_id: Option<String>,
+    attributes: Option<DatasetAttributes>,
+    #[serde(deserialize_with = "ferry_api::model::opt_id_string", alias = "BioSampleId")]
+    biosample_id: Option<String>,
+    #[serde(alias = "BioSample")]
+    biosample: Option<IdRef>,
+    #[serde(deserialize_with = "ferry_api::model::opt_id_string")]
+    run_id: Option<String>,
+    run: Option<IdRef>,
+}
+
+/// `POST /v2/projects/{id}/datasets`: a new dataset, UploadStatus `Pending`.
+pub async fn v2_create_dataset(
+    state: St,
+    auth: Auth,
+    Path(project_id): Path<String>,
+    JsonBody(body): JsonBody<NewDataset>,
+) -> ApiResult<Json<Dataset>> {
+    auth.require_write()?;
+    project_row(&state, &auth, &project_id).await?;
+    let name = clean_name("Name", body.name.as_deref())?;
+    let dataset_type = body
+        .dataset_type_id
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "common.files".to_string());
+    if dataset_type.len() > 100
+        || !dataset_type
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
+        return Err(ApiError::invalid_parameter(format!(
+            "DatasetTypeId '{dataset_type}' is not a dataset type ID (like illumina.fastq.v1.8)."
+        )));
+    }
+    if let Some(session) = &body.app_session_id {
+        db::visible(&state.db, "id", "appsessions", session, &auth.context_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("appsession", session))?;
+    }
+    let biosample = body.biosample_id.or(body.biosample.and_then(|b| b.id));
+    if let Some(biosample) = &biosample {
+        db::visible(&state.db, "id", "biosamples", biosample, &auth.context_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("biosample", biosample))?;
+    }
+    let run = body.run_id.or(body.run.and_then(|r| r.id));
+    if let Some(run) = &run {
+        db::visible(&state.db, "id", "runs", run, &auth.context_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("run", run))?;
+    }
+    let attributes = serde_json::to_string(&body.attributes.unwrap_or_default())
+        .map_err(|e| ApiError::internal("encode dataset attributes", e))?;
+    let id = ids::dataset();
+    let now = ferry_api::dates::now_millis();
+    sqlx::query(
+        "INSERT INTO datasets (id, owner_id, created_by, project_id, biosample_id, appsession_id, run_id, name, \
+         dataset_type, attributes, upload_status, upload_status_summary, qc_status, v1pre3_number, created, modified) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'Pending', '', 'Undefined', $11, $12, $12)",
+    )
+    .bind(&id)
+    .bind(&auth.context_id)
+    .bind(&auth.user_id)
+    .bind(&project_id)
+    .bind(biosample)
+    .bind(body.app_session_id)
+    .bind(run)
+    .bind(&name)
+    .bind(&dataset_type)
+    .bind(attributes)
+    .bind(ids::v1_number())
+    .bind(now)
+    .execute(&state.db.pool)
+    .await?;
+    let row = dataset_row(&state, &auth, &id).await?;
+    Ok(Json(Renderer::new(&state, true).dataset(&row).await?))
+}
+
+fn normalise_upload_status(text: &str) -> ApiResult<String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "pending" => Ok("Pending".into()),
+        "complete" | "completed" => Ok("Complete".into()),
+        "aborted" => Ok("Aborted".into()),
+        "failed" => Ok("Failed".into()),
+        other => Err(ApiError::invalid_parameter(format!(
+            "UploadStatus '{other}' is not one of Pending, Complete, Aborted, Failed."
+        ))),
+    }
+}
+
+/// Body of `POST /v2/datasets/{id}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UpdateDataset {
+    upload_status: Option<String>,
+    upload_status_summary: Option<String>,
+    qc_status: Option<String>,
+    attributes: Option<DatasetAttributes>,
+}
+
+/// `POST /v2/datasets/{id} {UploadStatus, UploadStatusSummary, QcStatus, Attributes}`.
+pub async fn v2_update_dataset(
+    state: St,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateDataset>,
+) -> ApiResult<Json<Dataset>> {
+    auth.require_write()?;
+    dataset_row(&state, &auth, &id).await?;
+    let now = ferry_api::dates::now_millis();
+    if let Some(status) = &body.upload_status {
+        let status = normalise_upload_status(status)?;
+        sqlx::query("UPDATE datasets SET upload_status = $1, modified = $2 WHERE id = $3 AND owner_id = $4")
+            .bind(status)
+            .bind(now)
+            .bind(&id)
+            .bind(&auth.context_id)
+            .execute(&state.db.pool)
+            .await?;
+    }
+    if let Some(summary) = &body.upload_status_summary {
+        sqlx::query("UPDATE datasets SET upload_status_summary = $1, modified = $2 WHERE id = $3 AND owner_id = $4")
+            .bind(summary)
+            .bind(now)
+            .bind(&id)
+            .bind(&auth.context_id)
+            .execute(&state.db.pool)
+            .await?;
+    }
+    if let Some(qc) = &body.qc_status {
+        sqlx::query("UPDATE datasets SET qc_status = $1, modified = $2 WHERE id = $3 AND owner_id = $4")
+            .bind(qc.trim())
+            .bind(now)
+            .bind(&id)
+            .bind(&auth.context_id)
+            .execute(&state.db.pool)
+            .await?;
+    }
+    if let Some(attributes) = &body.attributes {
+        let text = serde_json::to_string(attributes).map_err(|e| ApiError::internal("encode dataset attributes", e))?;
+        sqlx::query("UPDATE datasets SET attributes = $1, modified = $2 WHERE id = $3 AND owner_id = $4")
+            .bind(text)
+            .bind(now)
+            .bind(&id)
+            .bind(&auth.context_id)
+            .execute(&state.db.pool)
+            .await?;
+    }
+    let row = dataset_row(&state, &auth, &id).await?;
+    Ok(Json(Renderer::new(&state, true).dataset(&row).await?))
+}
+
+// ---------------------------------------------------------------- runs
+
+/// `GET /v2/runs` (`statuses`, `experimentname`, `flowcellbarcode`).
+pub async fn v2_runs(state: St, auth: Auth, params: Params) -> ApiResult<Json<ItemList<Run>>> {
+    auth.require_browse()?;
+    let page = params.page(RUN_SORTS, SortDir::Asc, 10, ferry_api::MAX_LIMIT)?;
+    let mut filter = Filter::owned_by(&auth.context_id);
+    filter.any_of("status", &params.list("statuses"));
+    filter.any_of("experiment_name", &params.list("experimentname"));
+    filter.any_of("flowcell_barcode", &params.list("flowcellbarcode"));
+    let (rows, total) = db::list(&state.db, RUN_COLS, "runs", &filter, &page).await?;
+    let mut renderer = Renderer::new(&state, true);
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        items.push(renderer.run(row).await?);
+    }
+    Ok(Json(page.v2(items, total)))
+}
+
+/// A visible run row or 404.
+pub async fn run_row(state: &crate::State, auth: &Auth, id: &str) -> ApiResult<sqlx::any::AnyRow> {
+    db::visible(&state.db, RUN_COLS, "runs", id, &auth.context_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("run", id))
+}
+
+/// `GET /v2/runs/{id}`.
+pub async fn v2_run(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Run>> {
+    auth.require_browse()?;
+    let row = run_row(&state, &auth, &id).await?;
+    Ok(Json(Renderer::new(&state, true).run(&row).await?))
+}
+
+// ---------------------------------------------------------------- appsessions
+
+/// `GET /v2/appsessions` (`executionstatus`, `name`).
+pub async fn v2_appsessions(state: St, auth: Auth, params: Params) -> ApiResult<Json<ItemList<AppSession>>> {
+    auth.require_browse()?;
+    let page = params.page(APPSESSION_SORTS, SortDir::Asc, 10, ferry_api::MAX_LIMIT)?;
+    let mut filter = Filter::owned_by(&auth.context_id);
+    filter.any_of("execution_status", &params.list("executionstatus"));
+    if let Some(name) = params.get("name") {
+        filter.eq("name", name);
+    }
+    let (rows, total) = db::list(&state.db, APPSESSION_COLS, "appsessions", &filter, &page).await?;
+    let mut renderer = Renderer::new(&state, true);
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        items.push(renderer.appsession(row).await?);
+    }
+    Ok(Json(page.v2(items, total)))
+}
+
+async fn appsession_row(state: &crate::State, auth: &Auth, id: &str) -> ApiResult<sqlx::any::AnyRow> {
+    db::visible(&state.db, APPSESSION_COLS, "appsessions", id, &auth.context_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("appsession", id))
+}
+
+/// `GET /v2/appsessions/{id}`.
+pub async fn v2_appsession(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<AppSession>> {
+    auth.require_browse()?;
+    let row = appsession_row(&state, &auth, &id).await?;
+    Ok(Json(Renderer::new(&state, true).appsession(&row).await?))
+}
+
+/// Body of appsession creation and update.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AppSessionBody {
+    name: Option<String>,
+    status_summary: Option<String>,
+    execution_status: Option<String>,
+    purpose: Option<String>,
+}
+
+fn execution_status(text: &str) -> ApiResult<(&'static str, bool)> {
+    Ok(match text.trim().to_ascii_lowercase().as_str() {
+        "running" => ("Running", false),
+        "complete" | "completed" => ("Complete", true),
+        "aborted" => ("Aborted", true),
+        "needsattention" => ("NeedsAttention", false),
+        "timedout" => ("TimedOut", true),
+        other => {
+            return Err(ApiError::invalid_parameter(format!(
+                "ExecutionStatus '{other}' is not one of Running, Complete, Aborted, NeedsAttention, TimedOut."
+            )));
+        }
+    })
+}
+
+/// `POST /v2/appsessions {Name, StatusSummary}` → 201, ExecutionStatus Running, Purpose AppUpload.
+pub async fn v2_create_appsession(
+    state: St,
+    auth: Auth,
+    JsonBody(body): JsonBody<AppSessionBody>,
+) -> ApiResult<Response> {
+    auth.require_write()?;
+    let name = match body.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => clean_name("Name", Some(name))?,
+        None => format!(
+            "BaseSpace CLI {}",
+            ferry_api::dates::format_millis(ferry_api::dates::now_millis())
+        ),
+    };
+    let purpose = match body.purpose.as_deref().map(str::trim) {
+        Some(p) if p.eq_ignore_ascii_case("AppTrigger") => "AppTrigger",
+        _ => "AppUpload",
+    };
+    let id = ids::numeric();
+    let now = ferry_api::dates::now_millis();
+    sqlx::query(
+        "INSERT INTO appsessions (id, owner_id, created_by, name, purpose, execution_status, status_summary, created, \
+         modified, completed) VALUES ($1, $2, $3, $4, $5, 'Running', $6, $7, $7, 0)",
+    )
+    .bind(&id)
+    .bind(&auth.context_id)
+    .bind(&auth.user_id)
+    .bind(&name)
+    .bind(purpose)
+    .bind(body.status_summary.unwrap_or_default())
+    .bind(now)
+    .execute(&state.db.pool)
+    .await?;
+    let row = appsession_row(&state, &auth, &id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Renderer::new(&state, true).appsession(&row).await?),
+    )
+        .into_response())
+}
+
+async fn update_appsession(
+    state: &crate::State,
+    auth: &Auth,
+    id: &str,
+    name: Option<String>,
+    summary: Option<String>,
+    status: Option<String>,
+) -> ApiResult<sqlx::any::AnyRow> {
+    auth.require_write()?;
+    appsession_row(state, auth, id).await?;
+    let now = ferry_api::dates::now_millis();
+    if let Some(name) = name {
+        let name = clean_name("Name", Some(&name))?;
+        sqlx::query("UPDATE appsessions SET name = $1, modified = $2 WHERE id = $3 AND owner_id = $4")
+            .bind(name)
+            .bind(now)
+            .bind(id)
+            .bind(&auth.context_id)
+            .execute(&state.db.pool)
+            .await?;
+    }
+    if let Some(summary) = summary {
+        sqlx::query("UPDATE appsessions SET status_summary = $1, modified = $2 WHERE id = $3 AND owner_id = $4")
+            .bind(summary)
+            .bind(now)
+            .bind(id)
+            .bind(&auth.context_id)
+            .execute(&state.db.pool)
+            .await?;
+    }
+    if let Some(status) = status {
+        let (status, finished) = execution_status(&status)?;
+        sqlx::query(
+            "UPDATE appsessions SET execution_status = $1, completed = $2, modified = $3 WHERE id = $4 AND owner_id = $5",
+        )
+        .bind(status)
+        .bind(if finished { now } else { 0 })
+        .bind(now)
+        .bind(id)
+        .bind(&auth.context_id)
+        .execute(&state.db.pool)
+        .await?;
+    }
+    appsession_row(state, auth, id).await
+}
+
+/// `POST /v2/appsessions/{id} {Name, StatusSummary, ExecutionStatus}`.
+pub async fn v2_update_appsession(
+    state: St,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<AppSessionBody>,
+) -> ApiResult<Json<AppSession>> {
+    let row = update_appsession(
+        &state,
+        &auth,
+        &id,
+        body.name,
+        body.status_summary,
+        body.execution_status,
+    )
+    .await?;
+    Ok(Json(Renderer::new(&state, true).appsession(&row).await?))
+}
+
+/// `POST /v1pre3/appsessions/{id}?status=complete&statussummary=…` (legacy).
+pub async fn v1_update_appsession(
+    state: St,
+    auth: Auth,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Response> {
+    let row = update_appsession(
+        &state,
+        &auth,
+        &id,
+        None,
+        params.get("statussummary").map(str::to_string),
+        params.get("status").map(str::to_string),
+    )
+    .await?;
+    Ok(v1(Renderer::new(&state, false).appsession(&row).await?).into_response())
+}
+
+/// Used by the file handlers: the context's dataset by `ds.` ID, legacy `sample.N` or `N`.
+pub async fn dataset_by_any_id(state: &crate::State, auth: &Auth, id: &str) -> ApiResult<sqlx::any::AnyRow> {
+    if id.starts_with("ds.") {
+        return dataset_row(state, auth, id).await;
+    }
+    let number: i64 = id
+        .strip_prefix("sample.")
+        .unwrap_or(id)
+        .parse()
+        .map_err(|_| ApiError::not_found("dataset", id))?;
+    let sql = format!("SELECT {DATASET_COLS} FROM datasets WHERE v1pre3_number = $1 AND owner_id = $2");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(number)
+        .bind(&auth.context_id)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or_else(|| ApiError::not_found("dataset", id))
+}
+
+/// The upload status of a dataset row.
+pub fn dataset_status(row: &sqlx::any::AnyRow) -> String {
+    row.get("upload_status")
+}

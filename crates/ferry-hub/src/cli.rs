@@ -1,0 +1,198 @@
+//! `ferry hub …`: serve the hub, or administer its users, workgroups and tokens.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+
+use crate::{DemoOptions, Hub, HubConfig, auth};
+
+/// `ferry hub`: serve the BaseSpace-compatible hub (no subcommand), or run an admin command on
+/// the same data directory / database.
+#[derive(Debug, Clone, Args)]
+pub struct HubArgs {
+    /// Admin command; without one, the hub serves.
+    #[command(subcommand)]
+    pub command: Option<HubCommand>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8041", env = "FERRY_HUB_LISTEN")]
+    pub listen: SocketAddr,
+    /// Folder for the database (SQLite by default) and file bytes.
+    #[arg(long, default_value = "ferry-data/hub", env = "FERRY_HUB_DATA_DIR", global = true)]
+    pub data_dir: PathBuf,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (default: SQLite in the data dir).
+    #[arg(long, env = "FERRY_HUB_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Public base URL for Hrefs, signed URLs and the login page (default: http://LISTEN).
+    #[arg(long, env = "FERRY_HUB_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+    /// Seed demo data (user demo@example.org / demo, workgroup "Demo Lab"); idempotent.
+    #[arg(long)]
+    pub demo: bool,
+    /// Reads per demo FASTQ file (implies --demo); large values make gigabyte files.
+    #[arg(long, value_name = "N")]
+    pub demo_reads: Option<u64>,
+}
+
+/// Admin commands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum HubCommand {
+    /// Manage users.
+    User {
+        /// What to do.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage workgroups.
+    Workgroup {
+        /// What to do.
+        #[command(subcommand)]
+        command: WorkgroupCommand,
+    },
+    /// Issue an access token; prints only the token.
+    Token {
+        /// Email of the token's user.
+        #[arg(long)]
+        user: String,
+        /// Workgroup context (default: the user's personal context).
+        #[arg(long)]
+        workgroup: Option<String>,
+        /// Scopes, comma-separated (default: READ, CREATE, BROWSE, MOVETOTRASH, WRITE GLOBAL).
+        #[arg(long)]
+        scopes: Option<String>,
+    },
+}
+
+/// `ferry hub user …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Add a user.
+    Add {
+        /// Email (the login name).
+        email: String,
+        /// Password.
+        #[arg(long, env = "FERRY_HUB_PASSWORD")]
+        password: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// `ferry hub workgroup …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum WorkgroupCommand {
+    /// Add a workgroup (or members to an existing one).
+    Add {
+        /// Workgroup name.
+        name: String,
+        /// Member email (repeatable).
+        #[arg(long = "member")]
+        members: Vec<String>,
+    },
+}
+
+fn config(args: &HubArgs, listen: SocketAddr, demo: Option<DemoOptions>) -> HubConfig {
+    HubConfig {
+        listen,
+        data_dir: args.data_dir.clone(),
+        database_url: args.database_url.clone(),
+        public_url: args.public_url.clone(),
+        demo,
+    }
+}
+
+/// Runs `ferry hub`: serves until Ctrl-C or SIGTERM, or runs the admin command.
+pub async fn run(args: HubArgs) -> anyhow::Result<()> {
+    match &args.command {
+        None => serve(args).await,
+        Some(command) => {
+            let hub = Hub::open(config(&args, args.listen, None)).await?;
+            let db = hub.db();
+            match command {
+                HubCommand::User {
+                    command: UserCommand::Add { email, password, name },
+                } => {
+                    let id = auth::create_user(db, email, password, name.as_deref()).await?;
+                    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
+                        .bind(&id)
+                        .fetch_optional(&db.pool)
+                        .await?;
+                    if exists.is_none() {
+                        anyhow::bail!("a user with email {email} already exists");
+                    }
+                    eprintln!("user {email} ready (ID {id})");
+                }
+                HubCommand::Workgroup {
+                    command: WorkgroupCommand::Add { name, members },
+                } => {
+                    let id = auth::create_workgroup(db, name, members).await?;
+                    eprintln!("workgroup {name} ready (ID {id}, {} member(s) added)", members.len());
+                }
+                HubCommand::Token {
+                    user,
+                    workgroup,
+                    scopes,
+                } => {
+                    let token = auth::issue_token_for(db, user, workgroup.as_deref(), scopes.as_deref()).await?;
+                    println!("{token}");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: HubArgs) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {} for the hub: is another program using it? Choose another address with --listen",
+            args.listen
+        )
+    })?;
+    let address = listener.local_addr()?;
+    let demo = match (args.demo, args.demo_reads) {
+        (_, Some(reads)) => Some(DemoOptions { reads_per_file: reads }),
+        (true, None) => Some(DemoOptions::default()),
+        (false, None) => None,
+    };
+    let hub = Hub::open(config(&args, address, demo.clone())).await?;
+    tracing::info!(url = %hub.base_url(), data_dir = %args.data_dir.display(), "ferry hub listening");
+    eprintln!("Ferry hub serving the BaseSpace API at {}", hub.base_url());
+    if demo.is_some() {
+        eprintln!(
+            "Demo login: {} / {} (workgroup \"{}\"). Point bs at it: BASESPACE_API_SERVER={} bs auth",
+            crate::demo::DEMO_EMAIL,
+            crate::demo::DEMO_PASSWORD,
+            crate::demo::DEMO_WORKGROUP,
+            hub.base_url()
+        );
+    }
+    hub.serve(listener, shutdown_signal()).await?;
+    eprintln!("Ferry hub stopped.");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

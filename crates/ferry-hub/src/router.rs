@@ -1,0 +1,192 @@
+//! Routes and middleware: request IDs (generated or taken from `X-Request-ID`, returned, in log
+//! spans and in error bodies), tracing, panics answered as 500 error bodies, a JSON 404 for
+//! unknown paths, and `/health`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::State;
+use crate::api::{files, oauth, resources, uploads, users};
+use crate::error::{ApiError, ErrorInfo};
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// Builds the hub's router.
+pub fn build(state: Arc<State>) -> Router {
+    let api = Router::new()
+        // users, workgroups, tokens
+        .route("/v2/users/current", get(users::v2_current))
+        .route("/v2/users/{id}", get(users::v2_user))
+        .route("/v2/users/{id}/workgroups", get(users::v2_user_workgroups))
+        .route("/v2/workgroups/{id}", get(users::v2_workgroup))
+        .route("/v1pre3/users/current", get(users::v1_current))
+        .route("/v2/oauthv2tokens/current", delete(users::revoke_current))
+        .route("/v1pre3/oauthv2/token/current", get(users::token_current))
+        // device login
+        .route("/v1pre3/oauthv2/deviceauthorization", post(oauth::device_authorization))
+        .route("/v1pre3/oauthv2/token", post(oauth::token))
+        // projects
+        .route("/v1pre3/users/current/projects", get(resources::v1_projects))
+        .route("/v1pre3/projects", post(resources::v1_create_project))
+        .route("/v1pre3/projects/{id}", get(resources::v1_project))
+        .route("/v2/projects", post(resources::v2_create_project))
+        .route("/v2/projects/{id}", get(resources::v2_project))
+        .route(
+            "/v2/projects/{id}/datasets",
+            get(resources::v2_project_datasets).post(resources::v2_create_dataset),
+        )
+        // biosamples
+        .route(
+            "/v2/biosamples",
+            get(resources::v2_biosamples).post(resources::v2_create_biosample),
+        )
+        .route("/v2/biosamples/{id}", get(resources::v2_biosample))
+        // datasets
+        .route("/v2/datasets", get(resources::v2_datasets))
+        .route(
+            "/v2/datasets/{id}",
+            get(resources::v2_dataset).post(resources::v2_update_dataset),
+        )
+        .route(
+            "/v2/datasets/{id}/file-upload-info",
+            get(uploads::upload_info).post(uploads::complete_upload_info),
+        )
+        // runs and appsessions
+        .route("/v2/runs", get(resources::v2_runs))
+        .route("/v2/runs/{id}", get(resources::v2_run))
+        .route("/v2/runs/{id}/files", get(files::v2_run_files))
+        .route(
+            "/v2/appsessions",
+            get(resources::v2_appsessions).post(resources::v2_create_appsession),
+        )
+        .route(
+            "/v2/appsessions/{id}",
+            get(resources::v2_appsession).post(resources::v2_update_appsession),
+        )
+        .route("/v1pre3/appsessions/{id}", post(resources::v1_update_appsession))
+        // files
+        .route("/v2/files/{id}", get(files::v2_file))
+        .route("/v2/files/{id}/content", get(files::content))
+        .route("/v1pre3/files/{id}/content", get(files::content))
+        .route("/v1pre3/files/{id}", get(files::v1_file).post(uploads::v1_file_status))
+        .layer(DefaultBodyLimit::max(1024 * 1024));
+
+    // Routes whose bodies are file bytes: no body limit here; each handler streams into the
+    // blob store and enforces the part-size limit itself.
+    let bytes = Router::new()
+        .route(
+            "/v2/datasets/{id}/files",
+            get(files::v2_dataset_files).post(uploads::v2_post_file),
+        )
+        .route("/v1pre3/datasets/{id}/files", post(uploads::v1_post_file))
+        .route("/v1pre3/samples/{id}/files", post(uploads::v1_post_file))
+        .route("/v1pre3/files/{id}/parts/{part}", put(uploads::v1_put_part))
+        .route("/uploads/{upload}/parts/{part}", put(uploads::put_signed_part))
+        .route("/content/{file}/{name}", get(files::serve_signed))
+        .layer(DefaultBodyLimit::disable());
+
+    let pages = Router::new()
+        .route("/oauth/device", get(crate::web::device_page))
+        .route("/oauth/device/login", post(crate::web::login))
+        .route("/oauth/device/approve", post(crate::web::approve))
+        .layer(DefaultBodyLimit::max(64 * 1024));
+
+    Router::new()
+        .merge(api)
+        .merge(bytes)
+        .merge(pages)
+        .route("/health", get(health))
+        .fallback(unknown_path)
+        .with_state(state)
+        .layer(middleware::from_fn(finish_response))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(PropagateRequestIdLayer::new(header::HeaderName::from_static(
+            REQUEST_ID,
+        )))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
+            let id = request
+                .extensions()
+                .get::<RequestId>()
+                .and_then(|id| id.header_value().to_str().ok())
+                .unwrap_or("-")
+                .to_string();
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(
+            header::HeaderName::from_static(REQUEST_ID),
+            MakeRequestUuid,
+        ))
+}
+
+/// Puts the request ID into error bodies and marks API answers uncacheable.
+async fn finish_response(request: Request<Body>, next: Next) -> Response {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .map(str::to_string);
+    let mut response = next.run(request).await;
+    if let Some(ErrorInfo(error)) = response.extensions_mut().remove::<ErrorInfo>() {
+        if error.status.is_server_error() {
+            tracing::warn!(status = %error.status, code = error.code, "request failed");
+        }
+        let body = serde_json::to_vec(&error.body(request_id)).unwrap_or_default();
+        let headers = response.headers().clone();
+        let status = response.status();
+        response = (status, body).into_response();
+        for (name, value) in &headers {
+            if name != header::CONTENT_LENGTH {
+                response.headers_mut().insert(name, value.clone());
+            }
+        }
+    }
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    response
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "BASESPACE.COMMON.INTERNAL_ERROR",
+        "The hub hit an internal error; see its log, then retry.",
+    )
+    .into_response()
+}
+
+async fn unknown_path() -> Response {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "BASESPACE.COMMON.NOT_FOUND",
+        "This isn't a recognized path. Please refer to the API documentation at \
+         https://developer.basespace.illumina.com/docs for the available resources.",
+    )
+    .into_response()
+}
+
+async fn health(state: crate::api::St) -> Response {
+    match sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&state.db.pool).await {
+        Ok(_) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "health check: database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "unavailable", "reason": "database does not answer"})),
+            )
+                .into_response()
+        }
+    }
+}

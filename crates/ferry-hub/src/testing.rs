@@ -1,0 +1,232 @@
+//! A real hub for other crates' tests: [`TestHub::start`] serves it on `127.0.0.1:0` inside the
+//! test's tokio runtime, with demo data and a temporary data directory it owns. The database is
+//! `ferry_db::testing::fresh_database_url` (SQLite, or PostgreSQL when `FERRY_TEST_POSTGRES_URL`
+//! is set). Everything here panics with a clear message on failure: it is test support.
+
+use std::path::PathBuf;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::{DemoOptions, Hub, HubConfig, auth};
+
+/// A hub serving on an ephemeral port for one test.
+pub struct TestHub {
+    /// Base URL, `http://127.0.0.1:PORT`, no trailing slash.
+    pub url: String,
+    /// The hub's data directory (inside a temporary directory removed on drop).
+    pub data_dir: PathBuf,
+    hub: Hub,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestHub {
+    /// A hub with the small default demo data.
+    pub async fn start() -> TestHub {
+        Self::start_with(DemoOptions::default()).await
+    }
+
+    /// A hub with demo data of the given size.
+    pub async fn start_with(options: DemoOptions) -> TestHub {
+        Self::start_configured(Some(options), None).await
+    }
+
+    /// A hub with or without demo data, optionally with a small upload part limit.
+    pub async fn start_configured(demo: Option<DemoOptions>, max_part_size: Option<u64>) -> TestHub {
+        let dir = tempfile::tempdir().expect("cannot create a temporary directory for the test hub");
+        let data_dir = dir.path().join("hub");
+        let database_url = ferry_db::testing::fresh_database_url(dir.path()).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("cannot bind 127.0.0.1:0 for the test hub");
+        let address = listener.local_addr().expect("test hub listener has no address");
+        let mut hub = Hub::open(HubConfig {
+            listen: address,
+            data_dir: data_dir.clone(),
+            database_url: Some(database_url),
+            public_url: None,
+            demo,
+        })
+        .await
+        .unwrap_or_else(|error| panic!("cannot open the test hub: {error:#}"));
+        if let Some(bytes) = max_part_size {
+            hub = hub.with_max_part_size(bytes).expect("set the part size before serving");
+        }
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let serving = hub.clone();
+        let task = tokio::spawn(async move {
+            let stop = async move {
+                let _ = signal.await;
+            };
+            if let Err(error) = serving.serve(listener, stop).await {
+                eprintln!("test hub stopped with an error: {error:#}");
+            }
+        });
+        TestHub {
+            url: format!("http://{address}"),
+            data_dir,
+            hub,
+            shutdown: Some(shutdown),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    /// The opened hub (database, base URL).
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// A token for `email`, personal or in `workgroup`, with the default scopes (as `ferry hub token`).
+    pub async fn token(&self, email: &str, workgroup: Option<&str>) -> String {
+        self.token_with_scopes(email, workgroup, None).await
+    }
+
+    /// A token with the given scopes (`"READ GLOBAL, BROWSE GLOBAL"`).
+    pub async fn token_with_scopes(&self, email: &str, workgroup: Option<&str>, scopes: Option<&str>) -> String {
+        auth::issue_token_for(self.hub.db(), email, workgroup, scopes)
+            .await
+            .unwrap_or_else(|error| panic!("cannot issue a test token for {email}: {error:#}"))
+    }
+
+    /// Adds a user.
+    pub async fn add_user(&self, email: &str, password: &str) {
+        auth::create_user(self.hub.db(), email, password, None)
+            .await
+            .unwrap_or_else(|error| panic!("cannot add test user {email}: {error:#}"));
+    }
+
+    /// Adds (or finds) a workgroup with members (existing users' emails); returns its ID.
+    pub async fn add_workgroup(&self, name: &str, members: &[&str]) -> String {
+        let members: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+        auth::create_workgroup(self.hub.db(), name, &members)
+            .await
+            .unwrap_or_else(|error| panic!("cannot add test workgroup {name}: {error:#}"))
+    }
+
+    /// A signed content URL for a file that expires at `expires` (Unix seconds), as the hub would
+    /// make it; for tests of expiry.
+    pub async fn signed_content_url(&self, file_id: &str, expires: i64) -> String {
+        let row: (String, String) = sqlx::query_as("SELECT owner_id, name FROM files WHERE id = $1")
+            .bind(file_id)
+            .fetch_one(&self.hub.db().pool)
+            .await
+            .unwrap_or_else(|error| panic!("no file {file_id}: {error}"));
+        crate::api::files::signed_content_url(&self.hub.state, file_id, &row.0, &row.1, expires)
+    }
+
+    /// Approves a device login through the hub's real web page, as a person in a browser would:
+    /// opens the page, signs in (CSRF-protected form), picks the context, clicks Accept.
+    pub async fn approve_device_code(&self, user_code: &str, email: &str, password: &str, workgroup: Option<&str>) {
+        self.decide(user_code, email, password, workgroup, "accept").await;
+    }
+
+    /// Refuses a device login through the web page.
+    pub async fn deny_device_code(&self, user_code: &str, email: &str, password: &str) {
+        self.decide(user_code, email, password, None, "deny").await;
+    }
+
+    async fn decide(&self, user_code: &str, email: &str, password: &str, workgroup: Option<&str>, decision: &str) {
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("cannot build the test browser");
+        let page_url = format!("{}/oauth/device?code={user_code}", self.url);
+        let login_page = get_page(&browser, &page_url).await;
+        let csrf = hidden_value(&login_page, "csrf").expect("the sign-in page has no CSRF field");
+        let response = browser
+            .post(format!("{}/oauth/device/login", self.url))
+            .form(&[
+                ("email", email),
+                ("password", password),
+                ("code", user_code),
+                ("csrf", &csrf),
+            ])
+            .send()
+            .await
+            .expect("cannot post the sign-in form");
+        assert_eq!(
+            response.status().as_u16(),
+            303,
+            "signing in as {email} failed: {}",
+            response.text().await.unwrap_or_default()
+        );
+        let approve_page = get_page(&browser, &page_url).await;
+        assert!(
+            approve_page.contains("Allow access?"),
+            "the approval page did not show for code {user_code}: {approve_page}"
+        );
+        let csrf = hidden_value(&approve_page, "csrf").expect("the approval page has no CSRF field");
+        let (user, _) = auth::user_by_email(self.hub.db(), email)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("no user {email}"));
+        let context = match workgroup {
+            None => user.id.clone(),
+            Some(name) => auth::workgroups_of(self.hub.db(), &user.id)
+                .await
+                .ok()
+                .and_then(|groups| groups.into_iter().find(|g| g.name == name))
+                .map(|g| g.id)
+                .unwrap_or_else(|| panic!("{email} is not in a workgroup named {name}")),
+        };
+        assert!(
+            approve_page.contains(&format!("value=\"{context}\"")),
+            "the approval page offers no context {context}"
+        );
+        let response = browser
+            .post(format!("{}/oauth/device/approve", self.url))
+            .form(&[
+                ("code", user_code),
+                ("context", &context),
+                ("decision", decision),
+                ("csrf", &csrf),
+            ])
+            .send()
+            .await
+            .expect("cannot post the approval form");
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        assert_eq!(status, 200, "the approval form failed: {body}");
+    }
+
+    /// Stops the server (also done on drop).
+    pub fn stop(mut self) {
+        self.shutdown_now();
+    }
+
+    fn shutdown_now(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for TestHub {
+    fn drop(&mut self) {
+        self.shutdown_now();
+    }
+}
+
+async fn get_page(browser: &reqwest::Client, url: &str) -> String {
+    let response = browser.get(url).send().await.expect("cannot open the device page");
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "the device page answered {status}: {body}");
+    body
+}
+
+/// The `value` of the hidden input named `name` in a page.
+pub fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_string())
+}

@@ -1,0 +1,445 @@
+//! The device-login web pages at `/oauth/device`: sign in, see the code and the scopes asked
+//! for, pick the context (personal or one of your workgroups), Accept or Deny. Server-rendered,
+//! no JavaScript; CSRF tokens on every form; session cookie HttpOnly + SameSite=Lax; wrong codes
+//! and wrong passwords are rate-limited per client address.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use askama::Template;
+use axum::extract::{ConnectInfo, Form, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use sqlx::Row;
+
+use crate::api::St;
+use crate::auth;
+use crate::error::ApiResult;
+use crate::ids;
+use crate::params::Params;
+
+const SESSION_COOKIE: &str = "ferry_hub_session";
+const CSRF_COOKIE: &str = "ferry_hub_csrf";
+const SESSION_SECONDS: i64 = 12 * 3600;
+/// Failures allowed per client address and kind within [`WINDOW`].
+pub const MAX_FAILURES: u32 = 10;
+const WINDOW: Duration = Duration::from_secs(600);
+
+/// Counts failures (wrong codes, wrong passwords) per key in a sliding window.
+#[derive(Default)]
+pub struct RateLimiter {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl RateLimiter {
+    /// True when `key` may try again.
+    pub fn allowed(&self, key: &str) -> bool {
+        let Ok(mut map) = self.failures.lock() else {
+            return false;
+        };
+        match map.get(key) {
+            Some((_, since)) if since.elapsed() > WINDOW => {
+                map.remove(key);
+                true
+            }
+            Some((count, _)) => *count < MAX_FAILURES,
+            None => true,
+        }
+    }
+
+    /// Records a failure of `key`.
+    pub fn fail(&self, key: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            if map.len() > 100_000 {
+                map.retain(|_, (_, since)| since.elapsed() <= WINDOW);
+            }
+            let entry = map.entry(key.to_string()).or_insert((0, Instant::now()));
+            entry.0 += 1;
+        }
+    }
+}
+
+/// The client's IP address (or "unknown" when served without connection info).
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_else(|| "unknown".to_string()),
+        ))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "device.html")]
+struct DevicePage {
+    mode: &'static str,
+    title: String,
+    message: String,
+    error: String,
+    csrf: String,
+    user_code: String,
+    user_email: String,
+    client_id: String,
+    scopes: Vec<String>,
+    contexts: Vec<(String, String)>,
+}
+
+impl DevicePage {
+    fn new(mode: &'static str, title: &str) -> Self {
+        Self {
+            mode,
+            title: title.to_string(),
+            message: String::new(),
+            error: String::new(),
+            csrf: String::new(),
+            user_code: String::new(),
+            user_email: String::new(),
+            client_id: String::new(),
+            scopes: Vec::new(),
+            contexts: Vec::new(),
+        }
+    }
+
+    fn respond(self, status: StatusCode) -> Response {
+        match self.render() {
+            Ok(html) => {
+                let mut response = (status, Html(html)).into_response();
+                let h = response.headers_mut();
+                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+                h.insert(
+                    "content-security-policy",
+                    HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"),
+                );
+                response
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot render the device page");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The hub cannot render this page; see its log.",
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_string())
+}
+
+fn set_cookie(response: &mut Response, secure: bool, name: &str, value: &str, max_age: i64) {
+    let secure = if secure { "; Secure" } else { "" };
+    let text = format!("{name}={value}; Path=/oauth; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    if let Ok(value) = HeaderValue::from_str(&text) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+struct Session {
+    user: auth::UserRow,
+    csrf: String,
+}
+
+async fn session(state: &crate::State, headers: &HeaderMap) -> ApiResult<Option<Session>> {
+    let Some(secret) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let row = sqlx::query("SELECT user_id, csrf, expires FROM web_sessions WHERE hash = $1")
+        .bind(ids::hash_secret(&secret))
+        .fetch_optional(&state.db.pool)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    if row.get::<i64, _>("expires") < ferry_api::dates::now_millis() {
+        return Ok(None);
+    }
+    let Some(user) = auth::user_by_id(&state.db, &row.get::<String, _>("user_id")).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Session {
+        user,
+        csrf: row.get("csrf"),
+    }))
+}
+
+struct PendingCode {
+    user_code: String,
+    client_id: String,
+    scopes: Vec<String>,
+}
+
+async fn pending_code(state: &crate::State, code: &str) -> ApiResult<Option<PendingCode>> {
+    let Some(code) = ids::normalise_user_code(code) else {
+        return Ok(None);
+    };
+    let row = sqlx::query(
+        "SELECT user_code, client_id, scopes FROM device_codes WHERE user_code = $1 AND status = 'pending' \
+         AND expires > $2",
+    )
+    .bind(&code)
+    .bind(ferry_api::dates::now_millis())
+    .fetch_optional(&state.db.pool)
+    .await?;
+    Ok(row.map(|row| PendingCode {
+        user_code: row.get("user_code"),
+        client_id: row.get("client_id"),
+        scopes: auth::normalise_scopes(&row.get::<String, _>("scopes")).unwrap_or_default(),
+    }))
+}
+
+fn too_many() -> Response {
+    let mut page = DevicePage::new("message", "Too many attempts");
+    page.message = "Too many wrong codes or passwords came from your address. Wait ten minutes, then try again.".into();
+    page.respond(StatusCode::TOO_MANY_REQUESTS)
+}
+
+fn login_page(state: &crate::State, code: &str, error: &str, status: StatusCode) -> Response {
+    let csrf = ids::secret();
+    let mut page = DevicePage::new("login", "Sign in");
+    page.csrf = csrf.clone();
+    page.user_code = ids::normalise_user_code(code).unwrap_or_default();
+    page.error = error.to_string();
+    let mut response = page.respond(status);
+    set_cookie(
+        &mut response,
+        state.base.starts_with("https:"),
+        CSRF_COOKIE,
+        &csrf,
+        3600,
+    );
+    response
+}
+
+async fn contexts_of(state: &crate::State, user: &auth::UserRow) -> ApiResult<Vec<(String, String)>> {
+    let mut contexts = vec![(user.id.clone(), format!("Personal ({})", user.email))];
+    for group in auth::workgroups_of(&state.db, &user.id).await? {
+        contexts.push((group.id, format!("Workgroup: {}", group.name)));
+    }
+    Ok(contexts)
+}
+
+/// `GET /oauth/device?code=…`.
+pub async fn device_page(state: St, ClientIp(ip): ClientIp, params: Params, headers: HeaderMap) -> ApiResult<Response> {
+    let code = params.get("code").unwrap_or_default().trim().to_string();
+    let Some(session) = session(&state, &headers).await? else {
+        return Ok(login_page(&state, &code, "", StatusCode::OK));
+    };
+    if code.is_empty() {
+        let mut page = DevicePage::new("enter", "Enter your code");
+        page.user_email = session.user.email;
+        return Ok(page.respond(StatusCode::OK));
+    }
+    let limiter_key = format!("code:{ip}");
+    if !state.limiter.allowed(&limiter_key) {
+        return Ok(too_many());
+    }
+    let Some(pending) = pending_code(&state, &code).await? else {
+        state.limiter.fail(&limiter_key);
+        let mut page = DevicePage::new("enter", "Enter your code");
+        page.user_email = session.user.email;
+        page.error = "That code is not valid, was already used, or has expired. Check it, or start the login again \
+                      in your program."
+            .into();
+        return Ok(page.respond(StatusCode::NOT_FOUND));
+    };
+    let mut page = DevicePage::new("approve", "Allow access?");
+    page.contexts = contexts_of(&state, &session.user).await?;
+    page.user_email = session.user.email;
+    page.csrf = session.csrf;
+    page.user_code = pending.user_code;
+    page.client_id = pending.client_id;
+    page.scopes = pending.scopes;
+    Ok(page.respond(StatusCode::OK))
+}
+
+/// Sign-in form.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /oauth/device/login`.
+pub async fn login(
+    state: St,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> ApiResult<Response> {
+    let expected = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !constant_time_eq(expected.as_bytes(), form.csrf.as_bytes()) {
+        return Ok(login_page(
+            &state,
+            &form.code,
+            "The sign-in form expired. Please sign in again.",
+            StatusCode::FORBIDDEN,
+        ));
+    }
+    let limiter_key = format!("login:{ip}");
+    if !state.limiter.allowed(&limiter_key) {
+        return Ok(too_many());
+    }
+    let user = auth::user_by_email(&state.db, &form.email).await?;
+    let verified = match &user {
+        Some((_, hash)) => auth::verify_password(&form.password, hash).await,
+        None => {
+            // Same work for unknown emails, so timing does not reveal which emails exist.
+            let _ = auth::hash_password(&form.password).await;
+            false
+        }
+    };
+    let Some((user, _)) = user.filter(|_| verified) else {
+        state.limiter.fail(&limiter_key);
+        return Ok(login_page(
+            &state,
+            &form.code,
+            "Wrong email or password.",
+            StatusCode::UNAUTHORIZED,
+        ));
+    };
+    let secret = ids::secret();
+    let now = ferry_api::dates::now_millis();
+    sqlx::query("INSERT INTO web_sessions (hash, user_id, csrf, created, expires) VALUES ($1, $2, $3, $4, $5)")
+        .bind(ids::hash_secret(&secret))
+        .bind(&user.id)
+        .bind(ids::secret())
+        .bind(now)
+        .bind(now + SESSION_SECONDS * 1000)
+        .execute(&state.db.pool)
+        .await?;
+    sqlx::query("UPDATE users SET last_active = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&user.id)
+        .execute(&state.db.pool)
+        .await?;
+    let target = match ids::normalise_user_code(&form.code) {
+        Some(code) => format!("/oauth/device?code={code}"),
+        None => "/oauth/device".to_string(),
+    };
+    let mut response = Redirect::to(&target).into_response();
+    let secure = state.base.starts_with("https:");
+    set_cookie(&mut response, secure, SESSION_COOKIE, &secret, SESSION_SECONDS);
+    set_cookie(&mut response, secure, CSRF_COOKIE, "", 0);
+    Ok(response)
+}
+
+/// Approval form.
+#[derive(Debug, Deserialize)]
+pub struct ApproveForm {
+    code: String,
+    #[serde(default)]
+    context: String,
+    decision: String,
+    csrf: String,
+}
+
+/// `POST /oauth/device/approve`.
+pub async fn approve(
+    state: St,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<ApproveForm>,
+) -> ApiResult<Response> {
+    let Some(session) = session(&state, &headers).await? else {
+        return Ok(login_page(
+            &state,
+            &form.code,
+            "Your session ended. Please sign in again.",
+            StatusCode::UNAUTHORIZED,
+        ));
+    };
+    if !constant_time_eq(session.csrf.as_bytes(), form.csrf.as_bytes()) {
+        let mut page = DevicePage::new("message", "Form expired");
+        page.error = "This form is out of date. Open the link from your program again.".into();
+        return Ok(page.respond(StatusCode::FORBIDDEN));
+    }
+    let limiter_key = format!("code:{ip}");
+    if !state.limiter.allowed(&limiter_key) {
+        return Ok(too_many());
+    }
+    let Some(pending) = pending_code(&state, &form.code).await? else {
+        state.limiter.fail(&limiter_key);
+        let mut page = DevicePage::new("message", "Code not valid");
+        page.error = "That code is not valid, was already used, or has expired. Start the login again.".into();
+        return Ok(page.respond(StatusCode::NOT_FOUND));
+    };
+    let accept = match form.decision.as_str() {
+        "accept" => true,
+        "deny" => false,
+        _ => {
+            let mut page = DevicePage::new("message", "Choose Accept or Deny");
+            page.error = "Please choose Accept or Deny.".into();
+            return Ok(page.respond(StatusCode::BAD_REQUEST));
+        }
+    };
+    let contexts = contexts_of(&state, &session.user).await?;
+    let context = if accept {
+        match contexts.iter().find(|(id, _)| *id == form.context) {
+            Some((id, _)) => Some(id.clone()),
+            None => {
+                let mut page = DevicePage::new("message", "Choose your data");
+                page.error = "Pick your personal data or one of your workgroups.".into();
+                return Ok(page.respond(StatusCode::BAD_REQUEST));
+            }
+        }
+    } else {
+        None
+    };
+    let updated = sqlx::query(
+        "UPDATE device_codes SET status = $1, user_id = $2, context_id = $3 WHERE user_code = $4 AND status = 'pending'",
+    )
+    .bind(if accept { "approved" } else { "denied" })
+    .bind(&session.user.id)
+    .bind(context)
+    .bind(&pending.user_code)
+    .execute(&state.db.pool)
+    .await?
+    .rows_affected();
+    let mut page = DevicePage::new("message", "");
+    if updated == 0 {
+        page.title = "Code not valid".into();
+        page.error = "That code was already used. Start the login again.".into();
+        return Ok(page.respond(StatusCode::CONFLICT));
+    }
+    if accept {
+        page.title = "Access granted".into();
+        page.message = format!(
+            "{} can now act for you. You can close this window and return to your program.",
+            pending.client_id
+        );
+    } else {
+        page.title = "Access denied".into();
+        page.message = "The program was refused. You can close this window.".into();
+    }
+    Ok(page.respond(StatusCode::OK))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
