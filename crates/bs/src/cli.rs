@@ -417,6 +417,9 @@ pub struct DownloadArgs {
     /// Output format of the summary.
     #[arg(short = 'f', long = "format", value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Bandwidth cap for the whole download, bytes per second (suffixes K, M, G: 500K, 20M).
+    #[arg(long = "max-rate", value_name = "RATE")]
+    pub max_rate: Option<String>,
 }
 
 /// `bs upload …`.

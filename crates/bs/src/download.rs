@@ -121,6 +121,24 @@ pub fn concurrency(text: &str) -> anyhow::Result<usize> {
     }
 }
 
+/// Parses a rate: bytes per second with an optional K/M/G suffix (powers of 1000).
+pub fn parse_rate(text: &str) -> anyhow::Result<u64> {
+    let text = text.trim();
+    let (number, factor) = match text.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&text[..text.len() - 1], 1_000),
+        Some('M') => (&text[..text.len() - 1], 1_000_000),
+        Some('G') => (&text[..text.len() - 1], 1_000_000_000),
+        _ => (text, 1),
+    };
+    number
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(|n| n.saturating_mul(factor))
+        .ok_or_else(|| anyhow!("invalid rate {text:?}: give bytes per second, e.g. 500K or 20M"))
+}
+
 /// Whether progress bars should be drawn.
 pub fn show_bars(quiet: bool, no_bars: bool) -> bool {
     use std::io::IsTerminal;
@@ -276,7 +294,14 @@ pub async fn download(
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     let progress: Arc<dyn TransferProgress> = Arc::new(Bar(bar.clone()));
+    let rate_limit = args
+        .max_rate
+        .as_deref()
+        .map(parse_rate)
+        .transpose()?
+        .map(|rate| Arc::new(ferry_client::progress::RateLimit::new(rate)));
     let options = DownloadOptions {
+        rate_limit,
         overwrite: args.overwrite,
         range_concurrency: files_in_parallel.clamp(2, 16),
         progress,
@@ -307,11 +332,12 @@ pub async fn download(
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     let mut failed = Vec::new();
-    let (mut bytes, mut downloaded, mut skipped, mut verified) = (0u64, 0usize, 0usize, 0usize);
+    let (mut bytes, mut downloaded, mut skipped, mut verified, mut resumed) = (0u64, 0usize, 0usize, 0usize, 0u64);
     for (job, result) in &results {
         match result {
             Ok(outcome) => {
                 bytes += outcome.bytes;
+                resumed += outcome.resumed_from;
                 if outcome.skipped {
                     skipped += 1;
                 } else {
@@ -337,6 +363,7 @@ pub async fn download(
             "Verified": verified,
             "Failed": failed.len(),
             "Bytes": bytes,
+            "ResumedBytes": resumed,
             "Seconds": (seconds * 100.0).round() / 100.0,
             "MBps": (mbps * 100.0).round() / 100.0,
         });

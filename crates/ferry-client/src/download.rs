@@ -23,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::progress::{NoProgress, TransferProgress};
+use crate::progress::{NoProgress, RateLimit, TransferProgress};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -44,6 +44,8 @@ pub struct DownloadOptions {
     pub retries: u32,
     /// Receives byte counts.
     pub progress: Arc<dyn TransferProgress>,
+    /// Bandwidth cap shared by every transfer using these options.
+    pub rate_limit: Option<Arc<RateLimit>>,
 }
 
 impl Default for DownloadOptions {
@@ -55,6 +57,7 @@ impl Default for DownloadOptions {
             chunk_size: 32 * MIB,
             retries: 5,
             progress: Arc::new(NoProgress),
+            rate_limit: None,
         }
     }
 }
@@ -464,6 +467,9 @@ async fn download_stream(
                 hasher.update(&chunk);
                 have += chunk.len() as u64;
                 options.progress.add(chunk.len() as u64);
+                if let Some(limit) = &options.rate_limit {
+                    limit.consume(chunk.len() as u64).await;
+                }
             }
             writer.flush().await.map_err(io("writing", partial))?;
             Ok(true)
@@ -731,6 +737,9 @@ async fn fetch_chunk(
                 }
                 received += chunk.len() as u64;
                 options.progress.add(chunk.len() as u64);
+                if let Some(limit) = &options.rate_limit {
+                    limit.consume(chunk.len() as u64).await;
+                }
             }
             if received != expected {
                 return Err(ClientError::InvalidResponse {
