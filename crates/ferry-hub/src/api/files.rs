@@ -5,7 +5,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use ferry_api::paging::SortDir;
 use ferry_api::{ContentMeta, File, ItemList};
 use sqlx::Row;
@@ -194,7 +194,8 @@ pub async fn content(state: St, auth: Auth, Path(id): Path<String>, params: Para
         })
         .into_response());
     }
-    Ok(Redirect::to(&url).into_response())
+    let location = HeaderValue::from_str(&url).map_err(|e| ApiError::internal("build the content URL", e))?;
+    Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
 }
 
 /// A requested byte range, inclusive.

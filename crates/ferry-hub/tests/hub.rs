@@ -1,0 +1,20 @@
+//! Hub API tests over real HTTP on ephemeral ports (SQLite by default; PostgreSQL when
+//! `FERRY_TEST_POSTGRES_URL` is set).
+
+#[path = "hub/common.rs"]
+mod common;
+
+#[path = "hub/bad_input.rs"]
+mod bad_input;
+#[path = "hub/device.rs"]
+mod device;
+#[path = "hub/isolation.rs"]
+mod isolation;
+#[path = "hub/ops.rs"]
+mod ops;
+#[path = "hub/reads.rs"]
+mod reads;
+#[path = "hub/swagger.rs"]
+mod swagger;
+#[path = "hub/uploads.rs"]
+mod uploads;

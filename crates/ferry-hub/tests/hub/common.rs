@@ -1,0 +1,122 @@
+//! Helpers shared by the hub tests.
+
+#![allow(dead_code)]
+
+use ferry_hub::testing::TestHub;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// A client that does not follow redirects (tests look at them).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A started demo hub and a personal demo token.
+pub async fn demo() -> (TestHub, String) {
+    let hub = TestHub::start().await;
+    let token = hub.token(ferry_hub::demo::DEMO_EMAIL, None).await;
+    (hub, token)
+}
+
+/// GET `path` with a bearer token; status and JSON body (Null when not JSON).
+pub async fn get(hub: &TestHub, token: &str, path: &str) -> (StatusCode, Value) {
+    let response = client()
+        .get(format!("{}{path}", hub.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.json::<Value>().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// GET that must answer 200.
+pub async fn get_ok(hub: &TestHub, token: &str, path: &str) -> Value {
+    let (status, body) = get(hub, token, path).await;
+    assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+    body
+}
+
+/// POST JSON with a bearer token.
+pub async fn post_json(hub: &TestHub, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    let response = client()
+        .post(format!("{}{path}", hub.url))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+/// Asserts a BaseSpace error body in both shapes, returning the code.
+pub fn error_code(body: &Value) -> String {
+    let v1 = body["ResponseStatus"]["ErrorCode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let v2 = body["ErrorCode"].as_str().unwrap_or_default().to_string();
+    assert!(v1.starts_with("BASESPACE."), "no BaseSpace error code in {body}");
+    assert_eq!(v1, v2, "both error shapes carry the same code: {body}");
+    assert!(
+        !body["ErrorMessage"].as_str().unwrap_or_default().is_empty(),
+        "error without a message: {body}"
+    );
+    v1
+}
+
+/// The ID of the personal demo project.
+pub async fn demo_project_id(hub: &TestHub, token: &str) -> String {
+    let body = get_ok(hub, token, "/v1pre3/users/current/projects?Name=Demo%20Project").await;
+    body["Response"]["Items"][0]["Id"].as_str().unwrap().to_string()
+}
+
+/// IDs of the datasets in a project.
+pub async fn dataset_ids(hub: &TestHub, token: &str, project: &str) -> Vec<String> {
+    let body = get_ok(hub, token, &format!("/v2/projects/{project}/datasets?Limit=100")).await;
+    body["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["Id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Files of a dataset (JSON items).
+pub async fn files_of(hub: &TestHub, token: &str, dataset: &str) -> Vec<Value> {
+    let body = get_ok(hub, token, &format!("/v2/datasets/{dataset}/files?limit=1000")).await;
+    body["Items"].as_array().unwrap().clone()
+}
+
+/// MD5 hex of bytes.
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(data))
+}
+
+/// Downloads a file through its content redirect; returns the bytes.
+pub async fn download(hub: &TestHub, token: &str, file_id: &str) -> Vec<u8> {
+    let response = client()
+        .get(format!("{}/v2/files/{file_id}/content", hub.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let response = client().get(&location).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.bytes().await.unwrap().to_vec()
+}
+
+/// Files left in the blob store's temporary directory (must be none after any request).
+pub fn leftover_temp_files(hub: &TestHub) -> usize {
+    std::fs::read_dir(hub.data_dir.join("blobs").join("tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}

@@ -1,0 +1,261 @@
+//! Reading BaseSpace resources: shapes, Hrefs, filters, paging, content.
+
+use ferry_hub::demo;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn current_user_in_personal_and_workgroup_context() {
+    let (hub, token) = demo().await;
+    let me = get_ok(&hub, &token, "/v2/users/current").await;
+    assert_eq!(me["Email"], demo::DEMO_EMAIL);
+    assert_eq!(me["IsWorkgroup"], false);
+    let id = me["Id"].as_str().unwrap();
+    assert!(id.bytes().all(|b| b.is_ascii_digit()), "IDs are numeric strings: {me}");
+    assert_eq!(me["Href"], format!("{}/v2/users/{id}", hub.url));
+    assert!(me["DateCreated"].as_str().unwrap().ends_with('Z'));
+    assert!(me.get("LoggedInUser").is_none(), "empty fields are left out: {me}");
+
+    let v1 = get_ok(&hub, &token, "/v1pre3/users/current").await;
+    assert_eq!(v1["Response"]["Id"], id);
+    assert_eq!(v1["Response"]["Href"], format!("v1pre3/users/{id}"));
+    assert!(v1["ResponseStatus"].is_object() && v1["Notifications"].is_array());
+
+    let group_token = hub.token(demo::DEMO_EMAIL, Some(demo::DEMO_WORKGROUP)).await;
+    let group = get_ok(&hub, &group_token, "/v2/users/current").await;
+    assert_eq!(group["IsWorkgroup"], true);
+    assert_eq!(group["Name"], demo::DEMO_WORKGROUP);
+    assert_eq!(group["LoggedInUser"]["Email"], demo::DEMO_EMAIL);
+    assert_eq!(group["LoggedInUser"]["Id"], id);
+
+    let groups = get_ok(&hub, &token, &format!("/v2/users/{id}/workgroups")).await;
+    assert_eq!(groups["Paging"]["TotalCount"], 1);
+    let group_id = groups["Items"][0]["Id"].as_str().unwrap().to_string();
+    assert_eq!(group_id, group["Id"].as_str().unwrap());
+    let one = get_ok(&hub, &token, &format!("/v2/workgroups/{group_id}")).await;
+    assert_eq!(one["Name"], demo::DEMO_WORKGROUP);
+    let (status, _) = get(&hub, &token, "/v2/workgroups/12345").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn tokens_are_accepted_in_all_three_places_and_refused_otherwise() {
+    let (hub, token) = demo().await;
+    let c = client();
+    let url = format!("{}/v2/users/current", hub.url);
+    for request in [
+        c.get(&url).bearer_auth(&token),
+        c.get(&url).header("x-access-token", &token),
+        c.get(format!("{url}?access_token={token}")),
+    ] {
+        assert_eq!(request.send().await.unwrap().status(), StatusCode::OK);
+    }
+    for request in [c.get(&url), c.get(&url).bearer_auth("0123456789abcdef0123456789abcdef")] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), "BASESPACE.COMMON.AUTHENTICATION_FAILURE");
+        assert!(body["RequestId"].as_str().is_some_and(|r| !r.is_empty()), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn projects_biosamples_and_datasets_of_the_demo() {
+    let (hub, token) = demo().await;
+    let projects = get_ok(&hub, &token, "/v1pre3/users/current/projects").await;
+    assert_eq!(
+        projects["Response"]["TotalCount"], 1,
+        "only the personal project: {projects}"
+    );
+    let project = &projects["Response"]["Items"][0];
+    assert_eq!(project["Name"], demo::DEMO_PROJECT);
+    let project_id = project["Id"].as_str().unwrap().to_string();
+    assert_eq!(project["Href"], format!("v1pre3/projects/{project_id}"));
+
+    let v2 = get_ok(&hub, &token, &format!("/v2/projects/{project_id}")).await;
+    assert_eq!(v2["Href"], format!("{}/v2/projects/{project_id}", hub.url));
+    assert_eq!(v2["UserOwnedBy"]["Name"], demo::DEMO_NAME);
+    let v1 = get_ok(&hub, &token, &format!("/v1pre3/projects/{project_id}")).await;
+    assert_eq!(v1["Response"]["Name"], demo::DEMO_PROJECT);
+
+    let biosamples = get_ok(&hub, &token, &format!("/v2/biosamples?projectid={project_id}")).await;
+    assert_eq!(biosamples["Paging"]["TotalCount"], 2);
+    let named = get_ok(
+        &hub,
+        &token,
+        &format!("/v2/biosamples?biosamplename={}", demo::DEMO_BIOSAMPLES[1]),
+    )
+    .await;
+    assert_eq!(named["Items"].as_array().unwrap().len(), 1);
+    let biosample = &named["Items"][0];
+    assert_eq!(biosample["BioSampleName"], demo::DEMO_BIOSAMPLES[1]);
+    assert_eq!(biosample["DefaultProject"]["Id"], project_id.as_str());
+    let biosample_id = biosample["Id"].as_str().unwrap().to_string();
+    let one = get_ok(&hub, &token, &format!("/v2/biosamples/{biosample_id}")).await;
+    assert_eq!(one["OutputProjectIds"][0], project_id.as_str());
+
+    let datasets = get_ok(&hub, &token, &format!("/v2/datasets?inputbiosamples={biosample_id}")).await;
+    assert_eq!(datasets["Paging"]["TotalCount"], 2, "one dataset per lane: {datasets}");
+    let dataset = &datasets["Items"][0];
+    assert!(dataset["Id"].as_str().unwrap().starts_with("ds."));
+    assert_eq!(dataset["Id"].as_str().unwrap().len(), 35);
+    assert!(dataset["V1pre3Id"].as_str().unwrap().starts_with("sample."));
+    assert_eq!(dataset["DatasetType"]["Id"], ferry_api::FASTQ_DATASET_TYPE);
+    assert_eq!(
+        dataset["DatasetType"]["ConformsToIds"],
+        serde_json::json!(["common.files", "common.fastq"])
+    );
+    assert_eq!(dataset["UploadStatus"], "Complete");
+    let fastq = &dataset["Attributes"]["common_fastq"];
+    assert_eq!(fastq["IsPairedEnd"], true);
+    assert_eq!(fastq["TotalReadsPF"], 4000, "2 000 reads per file, two files: {fastq}");
+    assert_eq!(fastq["MaxLengthRead1"], 151);
+    assert!(dataset["TotalSize"].as_i64().unwrap() > 0);
+
+    let conforming = get_ok(&hub, &token, "/v2/datasets?datasettypes=~common.fastq&limit=100").await;
+    assert_eq!(conforming["Paging"]["TotalCount"], 4);
+    let exact = get_ok(&hub, &token, "/v2/datasets?DatasetTypes=common.fastq").await;
+    assert_eq!(exact["Paging"]["TotalCount"], 0, "exact type only without ~: {exact}");
+    let in_project = get_ok(&hub, &token, &format!("/v2/datasets?projectid={project_id}")).await;
+    assert_eq!(in_project["Paging"]["TotalCount"], 4);
+
+    let runs = get_ok(&hub, &token, "/v2/runs").await;
+    assert_eq!(runs["Paging"]["TotalCount"], 1);
+    let run_id = runs["Items"][0]["Id"].as_str().unwrap().to_string();
+    assert_eq!(runs["Items"][0]["ExperimentName"], demo::DEMO_RUN);
+    assert!(runs["Items"][0]["Instrument"]["Id"].is_number());
+    let by_run = get_ok(&hub, &token, &format!("/v2/datasets?inputruns={run_id}")).await;
+    assert_eq!(by_run["Paging"]["TotalCount"], 4);
+    let run = get_ok(&hub, &token, &format!("/v2/runs/{run_id}")).await;
+    assert_eq!(run["Status"], "Complete");
+    let run_files = get_ok(&hub, &token, &format!("/v2/runs/{run_id}/files")).await;
+    assert_eq!(run_files["Items"][0]["Name"], "RunInfo.xml");
+
+    let sessions = get_ok(&hub, &token, "/v2/appsessions").await;
+    assert_eq!(sessions["Items"][0]["Purpose"], "AppUpload");
+    let session_id = sessions["Items"][0]["Id"].as_str().unwrap();
+    let session = get_ok(&hub, &token, &format!("/v2/appsessions/{session_id}")).await;
+    assert_eq!(session["ExecutionStatus"], "Complete");
+}
+
+#[tokio::test]
+async fn files_list_filter_and_content_with_ranges() {
+    let (hub, token) = demo().await;
+    let project = demo_project_id(&hub, &token).await;
+    let datasets = dataset_ids(&hub, &token, &project).await;
+    let files = files_of(&hub, &token, &datasets[0]).await;
+    assert_eq!(files.len(), 2);
+    let names: Vec<&str> = files.iter().map(|f| f["Name"].as_str().unwrap()).collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| n.contains("_S") && n.contains("_L00") && n.ends_with("_001.fastq.gz")),
+        "Illumina names: {names:?}"
+    );
+    let file = &files[0];
+    let file_id = file["Id"].as_str().unwrap().to_string();
+    assert_eq!(file["IdAsLong"].as_i64().unwrap().to_string(), file_id);
+    assert_eq!(file["ContentType"], "application/x-gzip");
+    assert_eq!(file["HrefContent"], format!("{}/v2/files/{file_id}/content", hub.url));
+
+    let (status, none) = get(
+        &hub,
+        &token,
+        &format!("/v2/datasets/{}/files?extensions=bam", datasets[0]),
+    )
+    .await;
+    assert_eq!(
+        (status, none["Paging"]["TotalCount"].as_i64()),
+        (StatusCode::OK, Some(0))
+    );
+    let gz = get_ok(
+        &hub,
+        &token,
+        &format!("/v2/datasets/{}/files?extensions=.fastq.gz", datasets[0]),
+    )
+    .await;
+    assert_eq!(gz["Paging"]["TotalCount"], 2);
+
+    let v1 = get_ok(&hub, &token, &format!("/v1pre3/files/{file_id}")).await;
+    assert_eq!(v1["Response"]["Href"], format!("v1pre3/files/{file_id}"));
+    assert_eq!(v1["Response"]["UploadStatus"], "complete");
+
+    let bytes = download(&hub, &token, &file_id).await;
+    assert_eq!(bytes.len() as i64, file["Size"].as_i64().unwrap());
+    assert_eq!(
+        md5_hex(&bytes),
+        file["ETag"].as_str().unwrap(),
+        "small files carry their MD5 as ETag"
+    );
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip");
+
+    let meta = get_ok(&hub, &token, &format!("/v1pre3/files/{file_id}/content?redirect=meta")).await;
+    assert_eq!(meta["Response"]["SupportsRange"], true);
+    assert!(meta["Response"]["Expires"].as_str().unwrap().ends_with('Z'));
+    let href = meta["Response"]["HrefContent"].as_str().unwrap().to_string();
+    let meta_v2 = get_ok(&hub, &token, &format!("/v2/files/{file_id}/content?redirect=meta")).await;
+    assert!(meta_v2["Response"]["HrefContent"].as_str().is_some());
+
+    let response = client().get(&href).header("Range", "bytes=10-19").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        response.headers()["content-range"].to_str().unwrap(),
+        format!("bytes 10-19/{}", bytes.len())
+    );
+    assert_eq!(response.headers()["accept-ranges"], "bytes");
+    assert_eq!(
+        response.headers()["etag"].to_str().unwrap(),
+        format!("\"{}\"", file["ETag"].as_str().unwrap())
+    );
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("fastq.gz")
+    );
+    assert_eq!(response.bytes().await.unwrap().as_ref(), &bytes[10..20]);
+    let tail = client().get(&href).header("Range", "bytes=-5").send().await.unwrap();
+    assert_eq!(tail.bytes().await.unwrap().as_ref(), &bytes[bytes.len() - 5..]);
+    let beyond = client()
+        .get(&href)
+        .header("Range", format!("bytes={}-", bytes.len()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(beyond.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+}
+
+#[tokio::test]
+async fn paging_sorting_and_case_insensitive_parameters() {
+    let (hub, token) = demo().await;
+    let page = get_ok(&hub, &token, "/v2/datasets?Limit=3&Offset=0&SortBy=Name&SortDir=Asc").await;
+    assert_eq!(page["Paging"]["DisplayedCount"], 3);
+    assert_eq!(page["Paging"]["TotalCount"], 4);
+    assert_eq!(page["Paging"]["Limit"], 3);
+    assert_eq!(page["Paging"]["SortBy"], "Name");
+    assert_eq!(page["Paging"]["SortDir"], "Asc");
+    let names: Vec<&str> = page["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["Name"].as_str().unwrap())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    let rest = get_ok(&hub, &token, "/v2/datasets?limit=3&offset=3&sortby=name&sortdir=asc").await;
+    assert_eq!(rest["Paging"]["DisplayedCount"], 1);
+    let desc = get_ok(&hub, &token, "/v2/datasets?limit=1&sortby=Name&sortdir=Desc").await;
+    assert_eq!(desc["Items"][0]["Name"], rest["Items"][0]["Name"]);
+    let past = get_ok(&hub, &token, "/v2/datasets?Offset=100").await;
+    assert_eq!(past["Items"].as_array().unwrap().len(), 0);
+    assert_eq!(past["Paging"]["TotalCount"], 4);
+    assert_eq!(past["Paging"]["DisplayedCount"], 0);
+    let unknown_sort = get_ok(&hub, &token, "/v2/biosamples?SortBy=Nonsense&unknownparam=1").await;
+    assert_eq!(unknown_sort["Paging"]["SortBy"], "Id");
+    let v1 = get_ok(&hub, &token, "/v1pre3/users/current/projects?Offset=5").await;
+    assert_eq!(v1["Response"]["Items"].as_array().unwrap().len(), 0);
+    assert_eq!(v1["Response"]["TotalCount"], 1);
+}
