@@ -67,7 +67,8 @@ fn main() -> anyhow::Result<()> {
 fn init_logging(filter: &str, json: bool) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .with_context(|| format!("--log {filter:?} is not a valid log filter (try `info` or `debug`)"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
