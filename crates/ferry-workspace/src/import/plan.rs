@@ -163,7 +163,11 @@ async fn dataset_fastqs(
             size: file.size.unwrap_or(0).max(0) as u64,
             etag: file.etag.clone().unwrap_or_default(),
             dataset_id: dataset.id.clone(),
-            project_id: dataset.project.as_ref().map(|p| p.id.clone()).filter(|id| !id.is_empty()),
+            project_id: dataset
+                .project
+                .as_ref()
+                .map(|p| p.id.clone())
+                .filter(|id| !id.is_empty()),
             biosample_id: biosample_id.map(str::to_string),
             read,
             lane: parsed.as_ref().and_then(|p| p.lane),
@@ -209,7 +213,10 @@ async fn biosample_files(
     Ok(Found {
         target: Target {
             biosample_id: biosample.id.clone(),
-            biosample_name: biosample.bio_sample_name.clone().unwrap_or_else(|| biosample.id.clone()),
+            biosample_name: biosample
+                .bio_sample_name
+                .clone()
+                .unwrap_or_else(|| biosample.id.clone()),
         },
         project_ids,
         run_ids: Vec::new(),

@@ -21,6 +21,15 @@ const MAX_REQUEST_IDS: usize = 10_000;
 /// Imports listed per user.
 const LIST_LIMIT: i64 = 200;
 
+/// Starts a transaction that writes. SQLite takes the write lock at once (`BEGIN IMMEDIATE`), so
+/// a transaction that reads before it writes waits for other writers instead of failing.
+async fn begin_write(inner: &Inner) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    match inner.db.engine {
+        Engine::Sqlite => inner.db.pool.begin_with("BEGIN IMMEDIATE").await,
+        Engine::Postgres => inner.db.pool.begin().await,
+    }
+}
+
 pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
@@ -40,10 +49,14 @@ pub(crate) fn check_sample_name(name: &str) -> Result<String, ImportError> {
         return Err(ImportError::Invalid("the sample name to merge into is empty".into()));
     }
     if name.chars().count() > 200 {
-        return Err(ImportError::Invalid("the sample name is longer than 200 characters".into()));
+        return Err(ImportError::Invalid(
+            "the sample name is longer than 200 characters".into(),
+        ));
     }
     if name.chars().any(char::is_control) {
-        return Err(ImportError::Invalid("the sample name contains control characters".into()));
+        return Err(ImportError::Invalid(
+            "the sample name contains control characters".into(),
+        ));
     }
     Ok(name.to_string())
 }
@@ -192,7 +205,10 @@ async fn import_status_from_row(inner: &Inner, row: &AnyRow) -> Result<ImportSta
         let (status, reason) = match (&entry.sample_id, entry.status.as_str()) {
             (Some(sample_id), "imported") => match sample_by_id.get(sample_id.as_str()) {
                 Some(sample) => (sample.status.clone(), sample.reason.clone()),
-                None => ("deleted".to_string(), Some("the sample was deleted or replaced since".to_string())),
+                None => (
+                    "deleted".to_string(),
+                    Some("the sample was deleted or replaced since".to_string()),
+                ),
             },
             _ => (entry.status.clone(), entry.reason.clone()),
         };
@@ -207,8 +223,14 @@ async fn import_status_from_row(inner: &Inner, row: &AnyRow) -> Result<ImportSta
     }
 
     let end = finished_at.unwrap_or_else(now_millis);
-    let elapsed = started_at.map(|start| (end - start).max(0) as f64 / 1000.0).unwrap_or(0.0);
-    let rate = if elapsed > 0.0 { bytes_done as f64 / elapsed } else { 0.0 };
+    let elapsed = started_at
+        .map(|start| (end - start).max(0) as f64 / 1000.0)
+        .unwrap_or(0.0);
+    let rate = if elapsed > 0.0 {
+        bytes_done as f64 / elapsed
+    } else {
+        0.0
+    };
     let status = public_import_status(&stored_status);
     let eta_seconds = if status == "running" && rate > 0.0 && bytes_total >= bytes_done {
         Some(((bytes_total - bytes_done) as f64 / rate).ceil() as u64)
@@ -269,7 +291,7 @@ pub(crate) async fn cancel(inner: &Inner, user_id: &str, import_id: &str) -> Res
         _ => {}
     }
     let now = now_millis();
-    let mut tx = inner.db.pool.begin().await?;
+    let mut tx = begin_write(inner).await?;
     sqlx::query(
         "UPDATE imports SET status = 'cancelled', finished_at = $2, lease_owner = NULL, lease_until = 0 \
          WHERE id = $1 AND status IN ('queued', 'planning', 'running')",
@@ -365,7 +387,11 @@ fn sample_source(text: &str) -> SampleSource {
     let project_ids = list("project_ids");
     let biosample_ids = list("biosample_ids");
     SampleSource {
-        api_server: value.get("api_server").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+        api_server: value
+            .get("api_server")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string(),
         project_id: project_ids.first().cloned(),
         biosample_id: biosample_ids.first().cloned(),
         project_ids,
@@ -407,7 +433,10 @@ pub(crate) async fn samples(inner: &Inner, user_id: &str) -> Result<Vec<SampleSu
         if file.try_get::<Option<i64>, _>("read_number")? == Some(2) {
             entry.paired = true;
         }
-        match file.try_get::<Option<String>, _>("stats")?.and_then(|s| parse_stats(&s)) {
+        match file
+            .try_get::<Option<String>, _>("stats")?
+            .and_then(|s| parse_stats(&s))
+        {
             Some(stats) => {
                 entry.reads += stats.reads;
                 entry.reads_known = true;
@@ -456,8 +485,12 @@ fn sample_file_from_row(row: &AnyRow) -> Result<SampleFile, ImportError> {
     Ok(SampleFile {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
-        read: row.try_get::<Option<i64>, _>("read_number")?.and_then(|r| u8::try_from(r).ok()),
-        lane: row.try_get::<Option<i64>, _>("lane")?.and_then(|l| u32::try_from(l).ok()),
+        read: row
+            .try_get::<Option<i64>, _>("read_number")?
+            .and_then(|r| u8::try_from(r).ok()),
+        lane: row
+            .try_get::<Option<i64>, _>("lane")?
+            .and_then(|l| u32::try_from(l).ok()),
         size,
         bytes_done,
         md5: row.try_get("md5")?,
@@ -558,7 +591,7 @@ pub(crate) async fn remove_blobs(inner: &Inner, keys: &[String]) {
 }
 
 pub(crate) async fn delete_sample(inner: &Inner, user_id: &str, sample_id: &str) -> Result<(), ImportError> {
-    let mut tx = inner.db.pool.begin().await?;
+    let mut tx = begin_write(inner).await?;
     let exists = sqlx::query("SELECT import_id FROM samples WHERE id = $1 AND user_id = $2")
         .bind(sample_id)
         .bind(user_id)
@@ -617,7 +650,6 @@ pub(crate) struct ClaimedImport {
     pub id: String,
     pub user_id: String,
     pub request: ImportRequest,
-    pub api_server: String,
     pub attempts: i64,
 }
 
@@ -626,13 +658,13 @@ const CLAIM_IMPORT_PG: &str = "UPDATE imports SET status = 'planning', lease_own
      WHERE id = (SELECT id FROM imports \
                  WHERE (status = 'queued' AND not_before <= $3) OR (status = 'planning' AND lease_until < $3) \
                  ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-     RETURNING id, user_id, request, api_server, attempts";
+     RETURNING id, user_id, request, attempts";
 const CLAIM_IMPORT_SQLITE: &str = "UPDATE imports SET status = 'planning', lease_owner = $1, lease_until = $2, \
        attempts = attempts + 1, started_at = COALESCE(started_at, $3) \
      WHERE id = (SELECT id FROM imports \
                  WHERE (status = 'queued' AND not_before <= $3) OR (status = 'planning' AND lease_until < $3) \
                  ORDER BY created_at, id LIMIT 1) \
-     RETURNING id, user_id, request, api_server, attempts";
+     RETURNING id, user_id, request, attempts";
 
 pub(crate) async fn claim_import(inner: &Inner) -> Result<Option<ClaimedImport>, ImportError> {
     let now = now_millis();
@@ -651,7 +683,6 @@ pub(crate) async fn claim_import(inner: &Inner) -> Result<Option<ClaimedImport>,
         id: row.try_get("id")?,
         user_id: row.try_get("user_id")?,
         request: serde_json::from_str(&row.try_get::<String, _>("request")?).unwrap_or_default(),
-        api_server: row.try_get("api_server")?,
         attempts: row.try_get("attempts")?,
     }))
 }
@@ -662,14 +693,13 @@ pub(crate) fn lease_millis(inner: &Inner) -> i64 {
 
 /// Renews the planning lease; false when the import is no longer ours (cancelled, or taken over).
 pub(crate) async fn renew_import(inner: &Inner, import_id: &str) -> Result<bool, ImportError> {
-    let done = sqlx::query(
-        "UPDATE imports SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'planning'",
-    )
-    .bind(import_id)
-    .bind(&inner.worker_id)
-    .bind(now_millis() + lease_millis(inner))
-    .execute(&inner.db.pool)
-    .await?;
+    let done =
+        sqlx::query("UPDATE imports SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'planning'")
+            .bind(import_id)
+            .bind(&inner.worker_id)
+            .bind(now_millis() + lease_millis(inner))
+            .execute(&inner.db.pool)
+            .await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -689,7 +719,12 @@ pub(crate) async fn fail_import(inner: &Inner, import_id: &str, error: &str) -> 
 }
 
 /// Planning failed for now: back to the queue after `delay_ms`.
-pub(crate) async fn retry_import(inner: &Inner, import_id: &str, error: &str, delay_ms: i64) -> Result<(), ImportError> {
+pub(crate) async fn retry_import(
+    inner: &Inner,
+    import_id: &str,
+    error: &str,
+    delay_ms: i64,
+) -> Result<(), ImportError> {
     sqlx::query(
         "UPDATE imports SET status = 'queued', error = $3, not_before = $4, lease_owner = NULL, lease_until = 0 \
          WHERE id = $1 AND lease_owner = $2 AND status = 'planning'",
@@ -787,7 +822,11 @@ pub(crate) enum FileFate {
 }
 
 /// Records progress and renews the lease. `Err(fate)` when the file is no longer this worker's.
-pub(crate) async fn heartbeat_file(inner: &Inner, file_id: &str, bytes_done: u64) -> Result<Result<(), FileFate>, ImportError> {
+pub(crate) async fn heartbeat_file(
+    inner: &Inner,
+    file_id: &str,
+    bytes_done: u64,
+) -> Result<Result<(), FileFate>, ImportError> {
     let done = sqlx::query(
         "UPDATE sample_files SET bytes_done = $3, lease_until = $4 \
          WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
@@ -846,7 +885,12 @@ pub(crate) async fn complete_file(inner: &Inner, file: &ClaimedFile, verified: &
 }
 
 /// Fails a file for good.
-pub(crate) async fn fail_file(inner: &Inner, file: &ClaimedFile, reason: &str, bytes_done: u64) -> Result<(), ImportError> {
+pub(crate) async fn fail_file(
+    inner: &Inner,
+    file: &ClaimedFile,
+    reason: &str,
+    bytes_done: u64,
+) -> Result<(), ImportError> {
     sqlx::query(
         "UPDATE sample_files SET status = 'failed', reason = $3, bytes_done = $4, finished_at = $5, \
            lease_owner = NULL, lease_until = 0 \
@@ -903,14 +947,10 @@ async fn after_file_change(inner: &Inner, file: &ClaimedFile) -> Result<(), Impo
 
 /// Stores a plan: samples and file rows, the report, and the import's move to `running`.
 /// Returns false when the import was cancelled or taken over meanwhile (nothing stored).
-pub(crate) async fn commit_plan(
-    inner: &Inner,
-    import: &ClaimedImport,
-    plan: Plan,
-) -> Result<bool, ImportError> {
+pub(crate) async fn commit_plan(inner: &Inner, import: &ClaimedImport, plan: Plan) -> Result<bool, ImportError> {
     let options = &import.request.options;
     let now = now_millis();
-    let mut tx = inner.db.pool.begin().await?;
+    let mut tx = begin_write(inner).await?;
     let mut report: Vec<TargetReport> = plan.skipped;
     let mut doomed_keys: Vec<String> = Vec::new();
     let mut touched_samples: Vec<String> = Vec::new();
@@ -983,7 +1023,10 @@ pub(crate) async fn commit_plan(
             } else if let Some(other) = active_elsewhere {
                 ("skipped", Some(format!("already being imported by import {other}")))
             } else {
-                ("already_imported", Some("every file was imported before and verified".to_string()))
+                (
+                    "already_imported",
+                    Some("every file was imported before and verified".to_string()),
+                )
             };
         } else {
             // Where do the new files go?
@@ -999,7 +1042,10 @@ pub(crate) async fn commit_plan(
                 let existing_source = sample_source(&row.try_get::<String, _>("source")?);
                 let same_origin = existing_source.api_server == source.api_server
                     && ((!source.biosample_ids.is_empty()
-                        && source.biosample_ids.iter().all(|b| existing_source.biosample_ids.contains(b)))
+                        && source
+                            .biosample_ids
+                            .iter()
+                            .all(|b| existing_source.biosample_ids.contains(b)))
                         || known_sample.as_ref().is_some_and(|(id, _)| *id == existing_id));
                 if same_origin {
                     // New lanes or re-uploaded files of a sample imported before: add them to it.

@@ -117,7 +117,11 @@ pub(crate) async fn run_workers(inner: Arc<Inner>, shutdown: CancellationToken) 
 
 fn backoff(inner: &Inner, attempts: i64) -> i64 {
     let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
-    let delay = inner.config.retry_base.saturating_mul(2u32.saturating_pow(exponent)).min(MAX_BACKOFF);
+    let delay = inner
+        .config
+        .retry_base
+        .saturating_mul(2u32.saturating_pow(exponent))
+        .min(MAX_BACKOFF);
     i64::try_from(delay.as_millis()).unwrap_or(300_000)
 }
 
@@ -137,8 +141,20 @@ async fn run_planning(inner: &Inner, import: ClaimedImport, shutdown: &Cancellat
     match plan::plan(&client, &import.request, &lease).await {
         Ok(plan) => {
             let samples = plan.samples.len();
-            if queue::commit_plan(inner, &import, plan).await? {
-                tracing::info!(import = %import.id, samples, "import planned");
+            match queue::commit_plan(inner, &import, plan).await {
+                Ok(true) => tracing::info!(import = %import.id, samples, "import planned"),
+                Ok(false) => {}
+                Err(error) => {
+                    // For example two imports of the same files planned at once: the loser
+                    // plans again and then finds the winner's rows.
+                    let reason = format!("storing the plan failed: {error}");
+                    if import.attempts >= i64::from(inner.config.max_attempts) {
+                        queue::fail_import(inner, &import.id, &reason).await?;
+                    } else {
+                        tracing::warn!(import = %import.id, %reason, "planning will be retried");
+                        queue::retry_import(inner, &import.id, &reason, backoff(inner, import.attempts)).await?;
+                    }
+                }
             }
             Ok(())
         }
@@ -319,9 +335,18 @@ impl Digesters {
         drop(self.etag);
         drop(self.sha);
         drop(self.stats);
-        let etag = self.etag_done.await.map_err(|e| format!("checksum thread failed: {e}"))?;
-        let sha = self.sha_done.await.map_err(|e| format!("checksum thread failed: {e}"))?;
-        let stats = self.stats_done.await.map_err(|e| format!("statistics thread failed: {e}"))?;
+        let etag = self
+            .etag_done
+            .await
+            .map_err(|e| format!("checksum thread failed: {e}"))?;
+        let sha = self
+            .sha_done
+            .await
+            .map_err(|e| format!("checksum thread failed: {e}"))?;
+        let stats = self
+            .stats_done
+            .await
+            .map_err(|e| format!("statistics thread failed: {e}"))?;
         Ok((etag, sha, stats))
     }
 }
@@ -366,6 +391,7 @@ async fn transfer(
     }
     let mut digesters = Digesters::start();
     let mut written = writer.offset();
+    let mut resumed_from = 0;
     if written > 0 {
         // Resume: what is on disk goes through the digesters first.
         let on_disk = feed_partial(inner, &file.blob_key, written, &mut digesters).await?;
@@ -375,12 +401,16 @@ async fn transfer(
             written = 0;
         } else {
             tracing::info!(file = %file.name, resumed_from = written, "resuming a partial file");
+            resumed_from = written;
         }
     }
     beat.maybe(inner, file, written, true).await?;
 
     if written < file.size {
-        let meta = client.content_url(&file.bs_file_id).await.map_err(|e| client_failure(e, written))?;
+        let meta = client
+            .content_url(&file.bs_file_id)
+            .await
+            .map_err(|e| client_failure(e, written))?;
         let response = client
             .get_range(&meta.href_content, Some(written..file.size))
             .await
@@ -390,6 +420,7 @@ async fn transfer(
             writer.truncate_to(0).await?;
             digesters = Digesters::start();
             written = 0;
+            resumed_from = 0;
         }
         let mut stream = std::pin::pin!(response.bytes_stream());
         let mut buffer = BytesMut::with_capacity(CHUNK);
@@ -473,6 +504,16 @@ async fn transfer(
                     Etag::Md5(_) => digests.md5.clone(),
                     Etag::Multipart { .. } => digests.multipart.clone(),
                 };
+                if resumed_from > 0 {
+                    // The bytes kept from an interrupted attempt may be what is damaged: start over.
+                    return Err(Failure::Transient {
+                        reason: format!(
+                            "checksum mismatch after resuming at byte {resumed_from} (ETag {etag}, got {computed}); \
+                             the partial file was discarded and the download starts over"
+                        ),
+                        on_disk: 0,
+                    });
+                }
                 return Err(Failure::Permanent(format!(
                     "checksum mismatch: BaseSpace's ETag is {etag}, the downloaded bytes give {computed}; the \
                      partial file was discarded — import again to retry"

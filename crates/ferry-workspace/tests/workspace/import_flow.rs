@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ferry_client::{BiosampleQuery, Client, ClientOptions, DatasetQuery};
+use ferry_client::{BiosampleQuery, Client, ClientOptions};
 use ferry_db::Db;
 use ferry_fastq::stats::GzFastqStats;
 use ferry_hub::DemoOptions;
@@ -142,11 +142,16 @@ async fn wait_for(service: &ImportService, import_id: &str, timeout: Duration) -
 
 async fn fetch(client: &Client, file_id: &str) -> Bytes {
     let meta = client.content_url(file_id).await.unwrap();
-    client.get_range(&meta.href_content, None).await.unwrap().bytes().await.unwrap()
+    client
+        .get_range(&meta.href_content, None)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
 }
 
-async fn read_blob(store: &BlobStore, reader: ferry_store::BlobReader) -> Vec<u8> {
-    let _ = store;
+async fn read_blob(reader: ferry_store::BlobReader) -> Vec<u8> {
     let mut out = Vec::new();
     let mut stream = reader.stream;
     while let Some(chunk) = stream.next().await {
@@ -167,7 +172,10 @@ async fn assert_samples_match_hub(h: &Harness, service: &ImportService) -> usize
             let hub_bytes = fetch(&h.client, &file.source.file_id).await;
             assert_eq!(file.size, hub_bytes.len() as u64, "{}", file.name);
             assert_eq!(file.md5.as_deref(), Some(hex::encode(Md5::digest(&hub_bytes)).as_str()));
-            assert_eq!(file.sha256.as_deref(), Some(hex::encode(Sha256::digest(&hub_bytes)).as_str()));
+            assert_eq!(
+                file.sha256.as_deref(),
+                Some(hex::encode(Sha256::digest(&hub_bytes)).as_str())
+            );
             let mut stats = GzFastqStats::new();
             stats.update(&hub_bytes).unwrap();
             let stats = stats.finish().unwrap();
@@ -175,7 +183,11 @@ async fn assert_samples_match_hub(h: &Harness, service: &ImportService) -> usize
             assert_eq!(file.reads, Some(stats.reads), "{}", file.name);
             assert_eq!(file.bases, Some(stats.bases), "{}", file.name);
             let (_, reader) = service.open_sample_file(USER, &sample.id, &file.id).await.unwrap();
-            assert!(read_blob(&h.store, reader).await == hub_bytes, "stored bytes differ for {}", file.name);
+            assert!(
+                read_blob(reader).await == hub_bytes,
+                "stored bytes differ for {}",
+                file.name
+            );
             files += 1;
         }
     }
@@ -209,7 +221,10 @@ async fn import_of_a_demo_project_matches_the_hub_and_a_repeat_creates_nothing()
     assert_eq!(status.eta_seconds, None);
     let report_ids: Vec<_> = status.report.iter().map(|r| r.biosample_id.clone()).collect();
     for (biosample_id, _) in &biosamples {
-        assert!(report_ids.contains(biosample_id), "biosample {biosample_id} missing from the report");
+        assert!(
+            report_ids.contains(biosample_id),
+            "biosample {biosample_id} missing from the report"
+        );
     }
     for entry in &status.report {
         assert!(
@@ -219,6 +234,11 @@ async fn import_of_a_demo_project_matches_the_hub_and_a_repeat_creates_nothing()
     }
     let files = assert_samples_match_hub(&h, &service).await;
     assert_eq!(files as u64, status.files_total);
+    for summary in service.samples(USER).await.unwrap() {
+        for file in service.sample(USER, &summary.id).await.unwrap().files {
+            assert_eq!(file.reads, Some(DemoOptions::default().reads_per_file), "{}", file.name);
+        }
+    }
 
     // Paired files sit in one sample per biosample, R1 and R2 per lane.
     let samples = service.samples(USER).await.unwrap();
@@ -247,7 +267,12 @@ async fn import_of_a_demo_project_matches_the_hub_and_a_repeat_creates_nothing()
     let second = service.status(USER, &again).await.unwrap();
     assert_eq!(second.status, "completed", "{second:#?}");
     assert_eq!(second.files_total, 0, "nothing should be transferred again");
-    assert!(second.report.iter().all(|r| r.status == "already_imported" || r.status == "skipped"));
+    assert!(
+        second
+            .report
+            .iter()
+            .all(|r| r.status == "already_imported" || r.status == "skipped")
+    );
     assert_eq!(service.samples(USER).await.unwrap().len(), samples.len());
     let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM sample_files")
         .fetch_one(&h.db.pool)
@@ -289,7 +314,12 @@ async fn merge_and_name_conflicts() {
     assert_eq!(sample.genome.as_deref(), Some("GRCh38"));
     assert_eq!(sample.source.biosample_ids.len(), ids.len());
     assert_eq!(status.report.len(), ids.len());
-    assert!(status.report.iter().all(|r| r.sample_id.as_deref() == Some(sample.id.as_str())));
+    assert!(
+        status
+            .report
+            .iter()
+            .all(|r| r.sample_id.as_deref() == Some(sample.id.as_str()))
+    );
 
     // Deleting the sample lets the same files be imported again; a name clash is then handled
     // per the option.
@@ -336,8 +366,17 @@ async fn merge_and_name_conflicts() {
         assert_eq!(status.report[0].status, expect_status, "{status:#?}");
         assert_eq!(status.report[0].sample_name.as_deref(), expect_name);
     }
-    let names: Vec<_> = service.samples(USER).await.unwrap().into_iter().map(|s| s.name).collect();
-    assert!(names.contains(&"Clash".to_string()) && names.contains(&"Clash-2".to_string()), "{names:?}");
+    let names: Vec<_> = service
+        .samples(USER)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert!(
+        names.contains(&"Clash".to_string()) && names.contains(&"Clash-2".to_string()),
+        "{names:?}"
+    );
     // Another user sees none of it.
     assert!(service.samples("someone-else").await.unwrap().is_empty());
     assert!(service.status("someone-else", &first).await.is_err());
@@ -392,16 +431,33 @@ async fn a_truncated_gzip_fails_its_sample_while_the_others_finish() {
     assert_eq!(broken.status, "failed");
     let reason = broken.reason.clone().unwrap_or_default();
     assert!(reason.contains("Broken_S9_L001_R1_001.fastq.gz"), "{reason}");
-    assert!(reason.to_lowercase().contains("truncated"), "reason should say truncated: {reason}");
-    let fine = status.report.iter().find(|r| r.biosample_id == biosamples[0].0).unwrap();
+    assert!(
+        reason.to_lowercase().contains("truncated"),
+        "reason should say truncated: {reason}"
+    );
+    let fine = status
+        .report
+        .iter()
+        .find(|r| r.biosample_id == biosamples[0].0)
+        .unwrap();
     assert_eq!(fine.status, "completed", "{status:#?}");
-    assert!(status.errors.iter().any(|e| e.contains("Broken_S9_L001_R1_001.fastq.gz")));
+    assert!(
+        status
+            .errors
+            .iter()
+            .any(|e| e.contains("Broken_S9_L001_R1_001.fastq.gz"))
+    );
     // The damaged file's bytes are not kept as a completed file.
     let broken_sample = service.sample(USER, broken.sample_id.as_ref().unwrap()).await.unwrap();
     let file = &broken_sample.files[0];
     assert_eq!(file.status, "failed");
     assert!(file.md5.is_none() && file.reads.is_none());
-    assert!(service.open_sample_file(USER, &broken_sample.id, &file.id).await.is_err());
+    assert!(
+        service
+            .open_sample_file(USER, &broken_sample.id, &file.id)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -436,16 +492,9 @@ async fn cancel_stops_queued_files() {
     assert!(service.cancel("someone-else", &id).await.is_err());
 }
 
-#[tokio::test]
-async fn an_import_killed_mid_file_resumes_and_ends_verified() {
-    // Big enough files that the kill lands inside one.
-    let hub = TestHub::start_with(DemoOptions {
-        reads_per_file: 150_000,
-        ..DemoOptions::default()
-    })
-    .await;
-    let h = Harness::start(hub).await;
-    let (project_id, _) = h.demo_project().await;
+/// Starts an import with one worker, kills the worker while a file is half on disk, and returns
+/// the import ID, the file row's ID and its blob key.
+async fn import_and_kill_mid_file(h: &Harness, project_id: &str) -> (String, String, String) {
     let first = h.service(ImportConfig {
         max_parallel_files: 1,
         ..test_config()
@@ -454,46 +503,98 @@ async fn an_import_killed_mid_file_resumes_and_ends_verified() {
         .enqueue(
             USER,
             ImportRequest {
-                project_ids: vec![project_id],
+                project_ids: vec![project_id.to_string()],
                 ..ImportRequest::default()
             },
         )
         .await
         .unwrap();
     let workers = first.spawn_workers(CancellationToken::new());
-    // Wait until a file is partly on disk, then kill the worker abruptly.
     let start = Instant::now();
-    let partial_key = loop {
+    let (file_id, key) = loop {
         let row = sqlx::query(
-            "SELECT blob_key, bytes_done, size FROM sample_files WHERE status = 'running' AND bytes_done > 0 \
+            "SELECT id, blob_key FROM sample_files WHERE import_id = $1 AND status = 'running' AND bytes_done > 0 \
              AND bytes_done < size LIMIT 1",
         )
+        .bind(&id)
         .fetch_optional(&h.db.pool)
         .await
         .unwrap();
         if let Some(row) = row {
+            // Abrupt: no chance to release the lease or finish the chunk.
             workers.abort();
-            break row.get::<String, _>("blob_key");
+            break (row.get::<String, _>("id"), row.get::<String, _>("blob_key"));
         }
         assert!(start.elapsed() < Duration::from_secs(60), "never saw a file in flight");
         tokio::time::sleep(Duration::from_millis(2)).await;
     };
     let _ = workers.await;
-    let partial = h.store.open_partial(&partial_key).await.unwrap();
-    assert!(partial.size > 0, "the killed transfer should leave its bytes for resuming");
+    let partial = h.store.open_partial(&key).await.unwrap();
+    assert!(
+        partial.size > 0,
+        "the killed transfer should leave its bytes for resuming"
+    );
     assert_eq!(first.status(USER, &id).await.unwrap().status, "running");
+    (id, file_id, key)
+}
 
-    // A new worker (another process, as far as leases go) takes over after the lease expires.
+/// Runs a fresh service (another process, as far as leases go) until the import ends.
+async fn finish_with_new_worker(h: &Harness, import_id: &str) -> (ImportService, ImportStatus) {
     let second = h.service(test_config());
     let shutdown = CancellationToken::new();
     let workers = second.spawn_workers(shutdown.clone());
-    let status = wait_for(&second, &id, Duration::from_secs(120)).await;
+    let status = wait_for(&second, import_id, Duration::from_secs(120)).await;
     shutdown.cancel();
     workers.await.unwrap();
+    (second, status)
+}
+
+async fn attempts_of(h: &Harness, file_id: &str) -> i64 {
+    sqlx::query("SELECT attempts FROM sample_files WHERE id = $1")
+        .bind(file_id)
+        .fetch_one(&h.db.pool)
+        .await
+        .unwrap()
+        .get("attempts")
+}
+
+#[tokio::test]
+async fn an_import_killed_mid_file_resumes_and_ends_verified() {
+    // Big enough files that the kill lands inside one.
+    let hub = TestHub::start_with(DemoOptions {
+        reads_per_file: 150_000,
+    })
+    .await;
+    let h = Harness::start(hub).await;
+    let (project_id, _) = h.demo_project().await;
+
+    // 1. Killed mid-file; after the lease expires another worker resumes the partial file.
+    let (id, file_id, _) = import_and_kill_mid_file(&h, &project_id).await;
+    let (service, status) = finish_with_new_worker(&h, &id).await;
     assert_eq!(status.status, "completed", "{status:#?}");
     assert_eq!(status.files_done, status.files_total);
-    assert_samples_match_hub(&h, &second).await;
-    let _ = &h.db_url;
+    assert_eq!(attempts_of(&h, &file_id).await, 2);
+    assert_samples_match_hub(&h, &service).await;
+
+    // 2. The same, but the bytes left on disk get damaged before the restart: the resumed file
+    //    fails its checksum, is fetched again from the start, and ends verified.
+    for sample in service.samples(USER).await.unwrap() {
+        service.delete_sample(USER, &sample.id).await.unwrap();
+    }
+    let (id, file_id, key) = import_and_kill_mid_file(&h, &project_id).await;
+    let path = h.dir.path().join("files").join("partial").join(&key);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&path, &bytes).unwrap();
+    let (service, status) = finish_with_new_worker(&h, &id).await;
+    assert_eq!(status.status, "completed", "{status:#?}");
+    assert_eq!(
+        attempts_of(&h, &file_id).await,
+        3,
+        "the damaged partial file should have been read, caught and discarded"
+    );
+    assert_samples_match_hub(&h, &service).await;
 }
 
 #[tokio::test]
@@ -528,8 +629,12 @@ async fn two_workers_on_one_database_never_transfer_a_file_twice() {
         .unwrap();
     assert!(!rows.is_empty());
     for row in rows {
-        assert_eq!(row.get::<i64, _>("attempts"), 1, "{} was claimed twice", row.get::<String, _>("name"));
+        assert_eq!(
+            row.get::<i64, _>("attempts"),
+            1,
+            "{} was claimed twice",
+            row.get::<String, _>("name")
+        );
     }
     assert_samples_match_hub(&h, &a).await;
-    let _ = DatasetQuery::default();
 }
