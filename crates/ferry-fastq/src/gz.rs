@@ -69,14 +69,29 @@ impl GzDecoder {
                         self.state = State::Padding;
                         continue;
                     }
+                    // Parse straight from the input when a header starts in it; copy only
+                    // when a header spans chunks.
                     let before = self.header.len();
-                    self.header.extend_from_slice(input);
-                    match self.parse_header()? {
+                    let parsed = if before == 0 {
+                        self.parse_header(input)?
+                    } else {
+                        HeaderParse::Incomplete
+                    };
+                    let parsed = match parsed {
+                        HeaderParse::Incomplete => {
+                            self.header.extend_from_slice(input);
+                            self.parse_header(&self.header)?
+                        }
+                        complete => complete,
+                    };
+                    match parsed {
                         HeaderParse::Incomplete => {
                             self.offset += input.len() as u64;
                             input = &[];
                         }
                         HeaderParse::Complete(length) => {
+                            // `length` counts from the start of the header, part of which may
+                            // have come in earlier chunks.
                             let used = length - before;
                             self.offset += used as u64;
                             input = &input[used..];
@@ -169,8 +184,7 @@ impl GzDecoder {
         Ok(())
     }
 
-    fn parse_header(&self) -> Result<HeaderParse, FastqError> {
-        let h = &self.header;
+    fn parse_header(&self, h: &[u8]) -> Result<HeaderParse, FastqError> {
         let signature_ok = match h.len() {
             0 => true,
             1 => h[0] == 0x1f,

@@ -1,14 +1,17 @@
 //! Blob storage behind one interface.
 //!
-//! [`BlobStore`] dispatches to a backend; today that is [`LocalStore`], a directory on local disk.
-//! Everything streams: nothing holds a whole file in memory. Writes go to a temporary file next
-//! to their destination, are fsynced and renamed into place, so a reader never sees a partial
-//! object under its final key, and a failed or cancelled write leaves nothing behind.
+//! [`BlobStore`] dispatches to a backend: [`LocalStore`], a directory on local disk, or
+//! [`S3Store`], a bucket of an S3-compatible object store (see the `s3` module for its layout).
+//! Everything streams: nothing holds a whole file in memory. Local writes go to a temporary file
+//! next to their destination, are fsynced and renamed into place; S3 writes are published by the
+//! store only when complete. Either way a reader never sees a partial object under its final
+//! key, and a failed or cancelled write leaves nothing behind.
 //!
 //! Keys are relative paths such as `files/12/3456789`. Absolute keys, `.`/`..` and empty
 //! segments, backslashes and NUL are rejected ([`validate_key`]).
 
 mod local;
+mod s3;
 
 use std::ops::Range;
 use std::path::Path;
@@ -17,7 +20,8 @@ use bytes::Bytes;
 use futures_util::Stream;
 use futures_util::stream::BoxStream;
 
-pub use local::{LocalStore, ResumableWrite};
+pub use local::LocalStore;
+pub use s3::{S3Options, S3Store};
 
 /// Longest key accepted, in bytes.
 pub const MAX_KEY_LENGTH: usize = 1024;
@@ -146,6 +150,18 @@ pub enum StoreError {
         /// The key.
         key: String,
     },
+    /// The object store (S3) refused or failed a request.
+    #[error("{key:?}: cannot {action} in {location}: {source}")]
+    Remote {
+        /// The key (or upload id).
+        key: String,
+        /// What was being done.
+        action: &'static str,
+        /// The store, as `s3://bucket/prefix` (and its endpoint).
+        location: String,
+        /// The store's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The local file system failed.
     #[error("{key:?}: cannot {action}: {source}")]
     Io {
@@ -244,6 +260,8 @@ impl std::fmt::Debug for BlobReader {
 pub enum BlobStore {
     /// A directory on local disk.
     Local(LocalStore),
+    /// A bucket (and prefix) of an S3-compatible object store.
+    S3(S3Store),
 }
 
 impl BlobStore {
@@ -252,9 +270,21 @@ impl BlobStore {
         Ok(BlobStore::Local(LocalStore::new(root.as_ref())?))
     }
 
-    /// Opens a store from a URL: `file:///abs/path` or a plain path. Other schemes are refused
-    /// with an explanation (`s3://` is not built yet).
+    /// A store in an S3-compatible `bucket`, keys below `prefix` (may be empty).
+    pub fn s3(bucket: &str, prefix: &str, options: &S3Options) -> Result<BlobStore> {
+        Ok(BlobStore::S3(S3Store::new(bucket, prefix, options)?))
+    }
+
+    /// Opens a store from a URL: `file:///abs/path`, a plain path, or `s3://bucket[/prefix]`
+    /// configured from the standard AWS environment variables ([`S3Options::from_env`]).
+    /// Other schemes are refused with an explanation.
     pub fn from_url(url: &str) -> Result<BlobStore> {
+        BlobStore::from_url_with(url, &S3Options::from_env())
+    }
+
+    /// Like [`BlobStore::from_url`], with the endpoint, region, credentials etc. of an `s3://`
+    /// location taken from `s3` (e.g. [`S3Options::from_env`] overridden by command-line flags).
+    pub fn from_url_with(url: &str, s3: &S3Options) -> Result<BlobStore> {
         let unsupported = |reason: &str| StoreError::UnsupportedUrl {
             url: url.to_string(),
             reason: reason.to_string(),
@@ -270,13 +300,12 @@ impl BlobStore {
             return BlobStore::local(decoded);
         }
         if url.starts_with("s3://") {
-            return Err(unsupported(
-                "S3 storage is not available in this build yet; use a local directory (file:///path)",
-            ));
+            let (bucket, prefix) = s3::parse_s3_url(url).map_err(|reason| unsupported(&reason))?;
+            return BlobStore::s3(&bucket, &prefix, s3);
         }
         if let Some((scheme, _)) = url.split_once("://") {
             return Err(unsupported(&format!(
-                "unknown storage scheme {scheme:?}; use a local directory (file:///path or /path)"
+                "unknown storage scheme {scheme:?}; use a local directory (file:///path or /path) or s3://bucket/prefix"
             )));
         }
         if url.is_empty() {
@@ -289,6 +318,16 @@ impl BlobStore {
     pub fn root(&self) -> Option<&Path> {
         match self {
             BlobStore::Local(store) => Some(store.root()),
+            BlobStore::S3(_) => None,
+        }
+    }
+
+    /// A URL that lets its holder `GET` the object directly from the store for `expires_in`
+    /// (S3 presigned URL); `None` for a local store, whose bytes must be served by the process.
+    pub async fn presigned_get_url(&self, key: &str, expires_in: std::time::Duration) -> Result<Option<url::Url>> {
+        match self {
+            BlobStore::Local(store) => store.object_path(key).map(|_| None),
+            BlobStore::S3(store) => store.presigned_get_url(key, expires_in).await.map(Some),
         }
     }
 
@@ -314,6 +353,7 @@ impl BlobStore {
     {
         match self {
             BlobStore::Local(store) => store.put_stream(key, stream, expect).await,
+            BlobStore::S3(store) => store.put_stream(key, stream, expect).await,
         }
     }
 
@@ -321,6 +361,7 @@ impl BlobStore {
     pub async fn open(&self, key: &str, range: Option<Range<u64>>) -> Result<BlobReader> {
         match self {
             BlobStore::Local(store) => store.open(key, range).await,
+            BlobStore::S3(store) => store.open(key, range).await,
         }
     }
 
@@ -328,6 +369,7 @@ impl BlobStore {
     pub async fn stat(&self, key: &str) -> Result<Option<u64>> {
         match self {
             BlobStore::Local(store) => store.stat(key).await,
+            BlobStore::S3(store) => store.stat(key).await,
         }
     }
 
@@ -340,6 +382,7 @@ impl BlobStore {
     pub async fn delete(&self, key: &str) -> Result<()> {
         match self {
             BlobStore::Local(store) => store.delete(key).await,
+            BlobStore::S3(store) => store.delete(key).await,
         }
     }
 
@@ -358,6 +401,7 @@ impl BlobStore {
     {
         match self {
             BlobStore::Local(store) => store.put_part(upload_id, part_number, stream, max_part_size).await,
+            BlobStore::S3(store) => store.put_part(upload_id, part_number, stream, max_part_size).await,
         }
     }
 
@@ -365,6 +409,7 @@ impl BlobStore {
     pub async fn list_parts(&self, upload_id: &str) -> Result<Vec<(u32, u64, String)>> {
         match self {
             BlobStore::Local(store) => store.list_parts(upload_id).await,
+            BlobStore::S3(store) => store.list_parts(upload_id).await,
         }
     }
 
@@ -379,6 +424,7 @@ impl BlobStore {
     ) -> Result<CompleteOutcome> {
         match self {
             BlobStore::Local(store) => store.complete_multipart(upload_id, key, parts).await,
+            BlobStore::S3(store) => store.complete_multipart(upload_id, key, parts).await,
         }
     }
 
@@ -386,14 +432,28 @@ impl BlobStore {
     pub async fn abort_multipart(&self, upload_id: &str) -> Result<()> {
         match self {
             BlobStore::Local(store) => store.abort_multipart(upload_id).await,
+            BlobStore::S3(store) => store.abort_multipart(upload_id).await,
         }
     }
 
     /// Opens (creating) the resumable write of `key`: bytes go to a partial file that survives
-    /// restarts and only appears under `key` on [`ResumableWrite::finish`].
+    /// restarts and only appears under `key` on [`ResumableWrite::finish`]. For S3 the partial
+    /// file is in the local staging directory ([`S3Options::staging_dir`]) and is uploaded on
+    /// finish.
     pub async fn resumable(&self, key: &str) -> Result<ResumableWrite> {
         match self {
-            BlobStore::Local(store) => store.resumable(key).await,
+            BlobStore::Local(store) => Ok(ResumableWrite {
+                partial: store.resumable(key).await?,
+                upload_to: None,
+            }),
+            BlobStore::S3(store) => {
+                store.check_key(key)?;
+                let staging = store.staging()?;
+                Ok(ResumableWrite {
+                    partial: staging.resumable(key).await?,
+                    upload_to: Some((store.clone(), staging)),
+                })
+            }
         }
     }
 
@@ -401,6 +461,10 @@ impl BlobStore {
     pub async fn open_partial(&self, key: &str) -> Result<BlobReader> {
         match self {
             BlobStore::Local(store) => store.open_partial(key).await,
+            BlobStore::S3(store) => {
+                store.check_key(key)?;
+                store.staging()?.open_partial(key).await
+            }
         }
     }
 
@@ -408,7 +472,84 @@ impl BlobStore {
     pub async fn delete_partial(&self, key: &str) -> Result<()> {
         match self {
             BlobStore::Local(store) => store.delete_partial(key).await,
+            BlobStore::S3(store) => {
+                store.check_key(key)?;
+                store.staging()?.delete_partial(key).await
+            }
         }
+    }
+    /// Removes temporary files of writes that were killed and not touched for `older_than`
+    /// (call at startup, e.g. with a day). Returns how many were removed.
+    pub async fn remove_stale_temporaries(&self, older_than: std::time::Duration) -> Result<u64> {
+        match self {
+            BlobStore::Local(store) => store.remove_stale_temporaries(older_than).await,
+            BlobStore::S3(store) => store.remove_stale_temporaries(older_than).await,
+        }
+    }
+}
+
+/// An append-only write that survives restarts: bytes go to a partial file, and only
+/// [`ResumableWrite::finish`] makes them the object `key` (for S3, by uploading the partial file
+/// from the local staging directory). Reopening the same key continues from
+/// [`ResumableWrite::offset`]. One writer per key at a time in a process. After an error, drop
+/// the writer and open a new one (its offset is re-read from disk).
+#[derive(Debug)]
+pub struct ResumableWrite {
+    partial: local::ResumableWrite,
+    /// For S3: where `finish` uploads the bytes, and the staging store holding them.
+    upload_to: Option<(S3Store, LocalStore)>,
+}
+
+impl ResumableWrite {
+    /// The key being written.
+    pub fn key(&self) -> &str {
+        self.partial.key()
+    }
+
+    /// Bytes written so far (including those from earlier sessions).
+    pub fn offset(&self) -> u64 {
+        self.partial.offset()
+    }
+
+    /// Appends bytes at the end.
+    pub async fn append(&mut self, data: &[u8]) -> Result<()> {
+        self.partial.append(data).await
+    }
+
+    /// Makes the bytes written so far durable (they survive a crash or power loss).
+    pub async fn sync(&mut self) -> Result<()> {
+        self.partial.sync().await
+    }
+
+    /// Cuts the partial file back to `length` bytes (at most [`ResumableWrite::offset`]), e.g.
+    /// to 0 to start over.
+    pub async fn truncate_to(&mut self, length: u64) -> Result<()> {
+        self.partial.truncate_to(length).await
+    }
+
+    /// Makes the bytes durable and publishes them as the object `key` (replacing any object
+    /// there). Returns the size. For S3 the partial file is streamed up and removed once the
+    /// object is stored; if the upload fails, the partial file stays for another attempt.
+    pub async fn finish(mut self) -> Result<u64> {
+        let Some((store, staging)) = self.upload_to.take() else {
+            return self.partial.finish().await;
+        };
+        self.partial.sync().await?;
+        let size = self.partial.offset();
+        let key = self.partial.key().to_string();
+        let reader = staging.open_partial(&key).await?;
+        let expect = Expect {
+            size: Some(size),
+            md5_hex: None,
+        };
+        store.put_stream(&key, reader.stream, &expect).await?;
+        self.partial.discard().await?;
+        Ok(size)
+    }
+
+    /// Removes the partial file.
+    pub async fn discard(self) -> Result<()> {
+        self.partial.discard().await
     }
 }
 

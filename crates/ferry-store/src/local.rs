@@ -533,6 +533,45 @@ impl LocalStore {
         })
     }
 
+    /// Removes temporary files left by writes that were killed (a crash, `kill -9`) and not
+    /// modified for `older_than`. Returns how many were removed. Walks the whole store.
+    pub async fn remove_stale_temporaries(&self, older_than: std::time::Duration) -> Result<u64> {
+        let root = self.inner.root.clone();
+        let label = root.display().to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut removed = 0;
+            let mut pending = vec![root.join(OBJECTS), root.join(UPLOADS)];
+            while let Some(dir) = pending.pop() {
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(entries) => entries,
+                    Err(error) if is_absent(&error) => continue,
+                    Err(error) => return Err(error),
+                };
+                for entry in entries {
+                    let entry = entry?;
+                    let kind = entry.file_type()?;
+                    if kind.is_dir() {
+                        pending.push(entry.path());
+                    } else if kind.is_file() && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                        let age = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
+                        if age >= older_than {
+                            match std::fs::remove_file(entry.path()) {
+                                Ok(()) => removed += 1,
+                                Err(error) if is_absent(&error) => {}
+                                Err(error) => return Err(error),
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(removed)
+        })
+        .await
+        .map_err(|join| io::Error::other(join.to_string()))
+        .and_then(|result| result)
+        .map_err(io_error(&label, "remove stale temporary files"))
+    }
+
     pub(crate) async fn open_partial(&self, key: &str) -> Result<BlobReader> {
         let path = self.partial_path(key)?;
         self.open_path(key, &path, None).await

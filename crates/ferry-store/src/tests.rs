@@ -425,3 +425,34 @@ async fn urls() {
             .contains("not available")
     );
 }
+
+#[tokio::test]
+async fn stale_temporaries_are_swept() {
+    let (_dir, store) = store();
+    store.put_stream("a/b/c", chunks(b"kept", 2), None).await.unwrap();
+    let root = store.root().unwrap().to_path_buf();
+    let old = root.join("objects/a/b/.ferry-tmp-old");
+    let fresh = root.join("objects/a/.ferry-tmp-fresh");
+    let staged = root.join("uploads/u1/.ferry-tmp-part");
+    std::fs::create_dir_all(staged.parent().unwrap()).unwrap();
+    for path in [&old, &fresh, &staged] {
+        std::fs::write(path, b"partial").unwrap();
+    }
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    for path in [&old, &staged] {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+    }
+    let removed = store
+        .remove_stale_temporaries(std::time::Duration::from_secs(86_400))
+        .await
+        .unwrap();
+    assert_eq!(removed, 2);
+    assert!(!old.exists() && !staged.exists());
+    assert!(fresh.exists());
+    assert_eq!(store.stat("a/b/c").await.unwrap(), Some(4));
+}
