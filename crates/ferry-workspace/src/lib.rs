@@ -111,7 +111,13 @@ impl Workspace {
 
     /// The web pages, the JSON API and the OpenAPI document.
     pub fn router(&self) -> axum::Router {
-        web::router(self.state.clone()).merge(api::router(self.state.clone()))
+        web::router(self.state.clone())
+            .merge(api::router(self.state.clone()))
+            // Forms and JSON bodies are small; nothing is uploaded to the workspace.
+            .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+            .layer(tower_http::catch_panic::CatchPanicLayer::new())
+            // URIs and headers never carry BaseSpace tokens (those travel only in request bodies).
+            .layer(tower_http::trace::TraceLayer::new_for_http())
     }
 
     /// Serves on `listener` and runs the import workers until `shutdown` resolves; then stops
