@@ -981,4 +981,101 @@ mod tests {
         assert!(missing.to_string().contains("missing.fastq.gz"), "{missing}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// A straightforward line-based reference for well-formed input.
+    fn reference(text: &[u8]) -> FastqStats {
+        let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+        let mut stats = FastqStats::default();
+        for record in lines.chunks(4).filter(|r| r.len() == 4) {
+            stats.add_record(record[1], record[3]);
+        }
+        stats
+    }
+
+    fn random_bytes(state: &mut u64, alphabet: &[u8], len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                alphabet[(*state >> 33) as usize % alphabet.len()]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn random_input_gives_the_same_answer_for_any_chunking() {
+        let alphabet = b"@@+\n\n\n\rACGNacgtIII#~ :1\xff";
+        let mut state = 7u64;
+        for round in 0..3000 {
+            let len = (round % 120) + 1;
+            let mut data = random_bytes(&mut state, alphabet, len);
+            if round % 3 == 0 {
+                data.splice(0..0, b"@r\nACGT\n+\nIIII\n".iter().copied());
+            }
+            let whole = plain(&data).map_err(|e| e.to_string());
+            for chunk in 1..=7 {
+                let mut parser = FastqParser::new();
+                let mut result = Ok(());
+                for piece in data.chunks(chunk) {
+                    result = result.and_then(|()| parser.push(piece));
+                }
+                let chunked = result.and_then(|()| parser.finish()).map_err(|e| e.to_string());
+                assert_eq!(
+                    chunked,
+                    whole,
+                    "round {round} chunk {chunk}: {:?}",
+                    String::from_utf8_lossy(&data)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_reference_on_varied_lengths() {
+        let mut state = 11u64;
+        let mut text = Vec::new();
+        for i in 0..2000 {
+            let len = (i * 7919) % 300;
+            let seq = random_bytes(&mut state, b"ACGTNacgtn", len);
+            let qual = random_bytes(&mut state, b"!#+5?@AEFIJ~", len);
+            text.extend_from_slice(format!("@read{i}\n").as_bytes());
+            text.extend_from_slice(&seq);
+            text.extend_from_slice(b"\n+\n");
+            text.extend_from_slice(&qual);
+            text.push(b'\n');
+        }
+        let expected = reference(&text);
+        assert_eq!(expected.reads, 2000);
+        assert_eq!(plain(&text).unwrap(), expected);
+        let mut gz = GzFastqStats::new();
+        for piece in gzip(&text).chunks(4093) {
+            gz.update(piece).unwrap();
+        }
+        assert_eq!(gz.finish().unwrap(), expected);
+    }
+
+    #[test]
+    fn corrupted_gzip_never_panics_and_is_reported() {
+        let data = fastq_gz_bytes(&SynthSpec::new("Corrupt", 1, 1, 1, 500));
+        let mut state = 3u64;
+        let mut detected = 0;
+        for round in 0..300 {
+            let mut bad = data.clone();
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let at = (state >> 33) as usize % bad.len();
+            bad[at] ^= 1 << (round % 8);
+            let mut gz = GzFastqStats::new();
+            let result = gz.update(&bad).and_then(|()| gz.finish());
+            // A flipped bit is caught by inflate, the CRC, or the FASTQ parser; only a flip in
+            // gzip header fields that carry no data (mtime, OS, XFL) may pass.
+            match result {
+                Err(_) => detected += 1,
+                Ok(stats) => assert!(at < 10, "undetected corruption at byte {at}: {stats:?}"),
+            }
+        }
+        assert!(detected > 250, "{detected}");
+    }
 }
