@@ -468,6 +468,9 @@ pub struct UploadArgs {
     /// Only validate; send nothing.
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+    /// Bandwidth cap, bytes per second (suffixes K, M, G: 500K, 20M).
+    #[arg(long = "max-rate", value_name = "RATE")]
+    pub max_rate: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
     /// Files or directories.

@@ -386,7 +386,14 @@ pub async fn upload_dataset(
     } else {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
+    let rate_limit = args
+        .max_rate
+        .as_deref()
+        .map(crate::download::parse_rate)
+        .transpose()?
+        .map(|rate| Arc::new(ferry_client::progress::RateLimit::new(rate)));
     let options = UploadOptions {
+        rate_limit,
         concurrency: parts_in_flight,
         progress: Arc::new(Bar(bar.clone())),
         ..UploadOptions::default()

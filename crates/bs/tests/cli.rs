@@ -1,0 +1,15 @@
+//! End-to-end tests: the real `bs` binary against a real hub on an ephemeral port.
+
+#[path = "cli/support.rs"]
+mod support;
+
+#[path = "cli/auth.rs"]
+mod auth;
+#[path = "cli/browse.rs"]
+mod browse;
+#[path = "cli/download.rs"]
+mod download;
+#[path = "cli/profiles.rs"]
+mod profiles;
+#[path = "cli/upload.rs"]
+mod upload;
