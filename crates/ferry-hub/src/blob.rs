@@ -1,31 +1,33 @@
-//! The hub's blob storage: a local directory. Objects are written aside under `tmp/`, fsynced and
-//! renamed into `objects/`, so nothing partial is ever visible. Multipart uploads keep their parts
-//! under `parts/<upload>/` until completed (assembled by streaming) or aborted.
-//!
-//! This is a private adapter with the shape of `ferry-store`'s `BlobStore` (put_stream, open with
-//! a range, put_part / complete_multipart / abort_multipart) so the hub can move onto it.
+//! The hub's view of blob storage: `ferry-store`'s [`BlobStore`] with the hub's limits and
+//! errors. Objects live under `objects/<key>`; multipart parts stay in the store's staging area
+//! until completed (assembled with S3 ETags) or aborted. Nothing partial is ever visible.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::ops::Range;
+use std::path::PathBuf;
 
 use bytes::Bytes;
 use ferry_api::etag::EtagHasher;
+use ferry_store::{BlobReader, BlobStore, StoreError};
 use futures_util::{Stream, StreamExt};
-use md5::{Digest, Md5};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why a write failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
-    /// The body was larger than allowed.
+    /// The body was larger than allowed; nothing was kept.
     #[error("the body is larger than the {0}-byte limit")]
     TooLarge(u64),
-    /// The client's stream failed (disconnect, bad chunking).
+    /// The client's stream failed (disconnect, bad chunking); nothing was kept.
     #[error("the upload stream failed: {0}")]
     Body(String),
-    /// Local I/O failed.
-    #[error("blob storage I/O failed: {0}")]
-    Io(#[from] io::Error),
+    /// A part named at completion is missing or differs from what was stored.
+    #[error("{0}")]
+    Parts(String),
+    /// Storage failed.
+    #[error("blob storage failed: {0}")]
+    Store(String),
 }
 
 /// What a write produced.
@@ -35,293 +37,242 @@ pub struct Written {
     pub size: u64,
     /// MD5 of the bytes, hex.
     pub md5: String,
-    /// Multipart ETag for 8 MiB parts.
+    /// For a completed multipart upload: its S3 ETag (`md5-of-part-md5s-N`). For generated
+    /// content: the ETag of 8 MiB parts. Otherwise empty.
     pub multipart_etag: String,
 }
 
-/// A local-directory blob store.
-pub struct Blobs {
-    root: PathBuf,
+#[derive(Debug, thiserror::Error)]
+#[error("the body is larger than the {0}-byte limit")]
+struct LimitExceeded(u64);
+
+fn store_error(error: StoreError) -> BlobError {
+    match error {
+        StoreError::PartTooLarge { max, .. } => BlobError::TooLarge(max),
+        StoreError::Source { source, .. } => match source.downcast_ref::<LimitExceeded>() {
+            Some(LimitExceeded(limit)) => BlobError::TooLarge(*limit),
+            None => BlobError::Body(source.to_string()),
+        },
+        error @ (StoreError::MissingPart { .. }
+        | StoreError::PartEtagMismatch { .. }
+        | StoreError::InvalidPartList { .. }
+        | StoreError::InvalidPartNumber { .. }) => BlobError::Parts(error.to_string()),
+        other => BlobError::Store(other.to_string()),
+    }
 }
 
-fn valid_key(key: &str) -> io::Result<()> {
-    if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("invalid blob key {key:?}"),
-        ));
-    }
-    Ok(())
+/// Fails the stream once it carries more than `limit` bytes.
+fn limited<S>(stream: S, limit: u64) -> impl Stream<Item = Result<Bytes, BoxError>> + Send
+where
+    S: Stream<Item = Result<Bytes, String>> + Send,
+{
+    let mut seen = 0u64;
+    stream.map(move |item| match item {
+        Ok(chunk) => {
+            seen += chunk.len() as u64;
+            if seen > limit {
+                Err(Box::new(LimitExceeded(limit)) as BoxError)
+            } else {
+                Ok(chunk)
+            }
+        }
+        Err(message) => Err(message.into()),
+    })
+}
+
+fn object_key(key: &str) -> String {
+    format!("objects/{}/{key}", &key[..key.len().min(2)])
+}
+
+/// The hub's blob store.
+pub struct Blobs {
+    store: BlobStore,
 }
 
 impl Blobs {
-    /// Opens (creating) the store under `root`.
+    /// Opens (creating) a local store under `root`, removing temporaries of killed writes.
     pub async fn create(root: PathBuf) -> io::Result<Blobs> {
-        for sub in ["objects", "tmp", "parts"] {
-            tokio::fs::create_dir_all(root.join(sub)).await?;
+        let store = BlobStore::local(&root).map_err(io::Error::other)?;
+        match store
+            .remove_stale_temporaries(std::time::Duration::from_secs(24 * 3600))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "removed temporaries of interrupted writes"),
+            Err(error) => tracing::warn!(%error, "cannot clean the blob store's temporaries"),
         }
-        Ok(Blobs { root })
-    }
-
-    fn object_path(&self, key: &str) -> io::Result<PathBuf> {
-        valid_key(key)?;
-        let shard = &key[..key.len().min(2)];
-        Ok(self.root.join("objects").join(shard).join(key))
-    }
-
-    fn parts_dir(&self, upload: &str) -> io::Result<PathBuf> {
-        valid_key(upload)?;
-        Ok(self.root.join("parts").join(upload))
-    }
-
-    fn temp_path(&self) -> PathBuf {
-        self.root
-            .join("tmp")
-            .join(format!("{}.partial", crate::ids::blob_key()))
-    }
-
-    async fn write_aside<S, E>(&self, stream: S, limit: u64) -> Result<(PathBuf, Written), BlobError>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
-    {
-        let temp = self.temp_path();
-        let result = write_stream(&temp, stream, limit).await;
-        match result {
-            Ok(written) => Ok((temp, written)),
-            Err(error) => {
-                let _ = tokio::fs::remove_file(&temp).await;
-                Err(error)
-            }
-        }
+        Ok(Blobs { store })
     }
 
     /// Stores a stream under `key`, atomically; at most `limit` bytes.
-    pub async fn put_stream<S, E>(&self, key: &str, stream: S, limit: u64) -> Result<Written, BlobError>
+    pub async fn put_stream<S>(&self, key: &str, stream: S, limit: u64) -> Result<Written, BlobError>
     where
-        S: Stream<Item = Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
+        S: Stream<Item = Result<Bytes, String>> + Send,
     {
-        let target = self.object_path(key)?;
-        let (temp, written) = self.write_aside(stream, limit).await?;
-        publish(&temp, &target).await?;
-        Ok(written)
+        let outcome = self
+            .store
+            .put_stream(&object_key(key), limited(stream, limit), None)
+            .await
+            .map_err(store_error)?;
+        Ok(Written {
+            size: outcome.size,
+            md5: outcome.md5_hex,
+            multipart_etag: String::new(),
+        })
     }
 
     /// Stores one part of a multipart upload (replacing an earlier try of the same part).
-    pub async fn put_part<S, E>(&self, upload: &str, part: u32, stream: S, limit: u64) -> Result<Written, BlobError>
+    pub async fn put_part<S>(&self, upload: &str, part: u32, stream: S, limit: u64) -> Result<Written, BlobError>
     where
-        S: Stream<Item = Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
+        S: Stream<Item = Result<Bytes, String>> + Send,
     {
-        let dir = self.parts_dir(upload)?;
-        tokio::fs::create_dir_all(&dir).await?;
-        let (temp, written) = self.write_aside(stream, limit).await?;
-        publish(&temp, &dir.join(format!("{part:05}"))).await?;
-        Ok(written)
+        let outcome = self
+            .store
+            .put_part(upload, part, stream, limit)
+            .await
+            .map_err(store_error)?;
+        Ok(Written {
+            size: outcome.size,
+            md5: outcome.md5_hex,
+            multipart_etag: String::new(),
+        })
     }
 
-    /// Assembles parts (in the order given) into the object `key`; the parts stay until aborted.
-    pub async fn complete_multipart(&self, upload: &str, parts: &[u32], key: &str) -> Result<Written, BlobError> {
-        let dir = self.parts_dir(upload)?;
-        let target = self.object_path(key)?;
-        let temp = self.temp_path();
-        let result = async {
-            let mut out = tokio::fs::File::create(&temp).await?;
-            let mut whole = Md5::new();
-            let mut part_md5s = Vec::with_capacity(parts.len());
-            let mut size = 0u64;
-            let mut buf = vec![0u8; 256 * 1024];
-            for part in parts {
-                let mut input = tokio::fs::File::open(dir.join(format!("{part:05}"))).await?;
-                let mut md5 = Md5::new();
-                loop {
-                    let n = input.read(&mut buf).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    whole.update(&buf[..n]);
-                    md5.update(&buf[..n]);
-                    out.write_all(&buf[..n]).await?;
-                    size += n as u64;
-                }
-                part_md5s.push(<[u8; 16]>::from(md5.finalize()));
-            }
-            out.sync_all().await?;
-            Ok::<_, io::Error>(Written {
-                size,
-                md5: hex::encode(whole.finalize()),
-                multipart_etag: ferry_api::etag::multipart_etag(&part_md5s),
-            })
-        }
-        .await;
-        match result {
-            Ok(written) => {
-                publish(&temp, &target).await?;
-                Ok(written)
-            }
-            Err(error) => {
-                let _ = tokio::fs::remove_file(&temp).await;
-                Err(error.into())
-            }
-        }
-    }
-
-    /// Drops one stored part (a part that failed its checks).
-    pub async fn abort_part(&self, upload: &str, part: u32) -> io::Result<()> {
-        match tokio::fs::remove_file(self.parts_dir(upload)?.join(format!("{part:05}"))).await {
-            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
-            _ => Ok(()),
-        }
+    /// Assembles the listed parts `(number, md5)` into the object `key`.
+    pub async fn complete_multipart(
+        &self,
+        upload: &str,
+        parts: &[(u32, String)],
+        key: &str,
+    ) -> Result<Written, BlobError> {
+        // Driven on a blocking-pool thread with owned arguments: the assembly finishes even if the
+        // client disconnects meanwhile, and the store's future (not provably `Send` for every
+        // lifetime, which axum handlers need) never crosses threads.
+        let store = self.store.clone();
+        let (upload, key, parts) = (upload.to_string(), object_key(key), parts.to_vec());
+        let runtime = tokio::runtime::Handle::current();
+        let outcome = tokio::task::spawn_blocking(move || {
+            runtime.block_on(async move { store.complete_multipart(&upload, &key, &parts).await })
+        })
+        .await
+        .map_err(|e| BlobError::Store(e.to_string()))?
+        .map_err(store_error)?;
+        Ok(Written {
+            size: outcome.size,
+            md5: outcome.md5_hex,
+            multipart_etag: outcome.etag,
+        })
     }
 
     /// Drops all parts of an upload.
-    pub async fn abort_multipart(&self, upload: &str) -> io::Result<()> {
-        match tokio::fs::remove_dir_all(self.parts_dir(upload)?).await {
-            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
-            _ => Ok(()),
-        }
+    pub async fn abort_multipart(&self, upload: &str) -> Result<(), BlobError> {
+        self.store.abort_multipart(upload).await.map_err(store_error)
     }
 
-    /// Opens an object for reading from `start`, returning the whole object's size.
-    pub async fn open(&self, key: &str, start: u64) -> io::Result<(u64, tokio::fs::File)> {
-        let mut file = tokio::fs::File::open(self.object_path(key)?).await?;
-        let size = file.metadata().await?.len();
-        if start > 0 {
-            file.seek(io::SeekFrom::Start(start.min(size))).await?;
-        }
-        Ok((size, file))
+    /// Reads an object, or a byte range of it (end exclusive).
+    pub async fn open(&self, key: &str, range: Option<Range<u64>>) -> Result<BlobReader, BlobError> {
+        self.store.open(&object_key(key), range).await.map_err(store_error)
+    }
+
+    /// The size of an object, `None` when absent.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        self.store.stat(&object_key(key)).await.map_err(store_error)
     }
 
     /// Deletes an object (missing is fine).
-    pub async fn delete(&self, key: &str) -> io::Result<()> {
-        match tokio::fs::remove_file(self.object_path(key)?).await {
-            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
-            _ => Ok(()),
-        }
+    pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        self.store.delete(&object_key(key)).await.map_err(store_error)
     }
 
-    /// Whether an object exists.
-    #[cfg(test)]
-    pub async fn exists(&self, key: &str) -> bool {
-        match self.object_path(key) {
-            Ok(path) => tokio::fs::metadata(path).await.is_ok(),
-            Err(_) => false,
-        }
-    }
-
-    /// Writes an object with a blocking writer function (run on a blocking thread), atomically.
-    /// Used for generated content (demo data): `produce` writes the bytes into the given writer.
+    /// Stores generated content: `produce` writes the bytes on a blocking thread into a writer
+    /// that streams them to the store (bounded buffering). Returns what `produce` returned.
     pub async fn put_with<F, T>(&self, key: &str, produce: F) -> Result<(Written, T), BlobError>
     where
         F: FnOnce(&mut dyn std::io::Write) -> io::Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let target = self.object_path(key)?;
-        let temp = self.temp_path();
-        let temp_for_thread = temp.clone();
-        let result = tokio::task::spawn_blocking(move || -> io::Result<(Written, T)> {
-            let file = std::fs::File::create(&temp_for_thread)?;
-            let mut writer = HashingWriter {
-                inner: std::io::BufWriter::with_capacity(1024 * 1024, file),
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(8);
+        let producer = tokio::task::spawn_blocking(move || -> io::Result<(T, String)> {
+            let mut writer = ChannelWriter {
+                sender,
+                buffer: Vec::with_capacity(CHUNK),
                 hasher: EtagHasher::new(ferry_api::BASESPACE_PART_SIZE),
             };
             let value = produce(&mut writer)?;
-            let file = writer.inner.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            let digests = writer.hasher.finish();
-            let written = Written {
-                size: digests.size,
-                md5: digests.md5,
-                multipart_etag: digests.multipart,
-            };
-            Ok((written, value))
-        })
-        .await
-        .map_err(io::Error::other)
-        .and_then(|r| r);
-        match result {
-            Ok(written) => {
-                publish(&temp, &target).await?;
-                Ok(written)
+            writer.send_buffer()?;
+            let etag = writer.hasher.finish().multipart;
+            Ok((value, etag))
+        });
+        let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|item| (item, receiver))
+        });
+        let stored = self.put_stream(key, stream, u64::MAX).await;
+        let produced = producer.await.map_err(|e| BlobError::Store(e.to_string()))?;
+        match (stored, produced) {
+            (Ok(mut written), Ok((value, multipart_etag))) => {
+                written.multipart_etag = multipart_etag;
+                Ok((written, value))
             }
-            Err(error) => {
-                let _ = tokio::fs::remove_file(&temp).await;
-                Err(error.into())
+            (Ok(_), Err(error)) => {
+                let _ = self.delete(key).await;
+                Err(BlobError::Store(format!("generating the content failed: {error}")))
             }
+            (Err(error), _) => Err(error),
         }
-    }
-
-    /// Entries left in `tmp/` (tests check nothing partial is left behind).
-    #[cfg(test)]
-    pub fn temp_dir(&self) -> PathBuf {
-        self.root.join("tmp")
     }
 }
 
-struct HashingWriter<W> {
-    inner: W,
+const CHUNK: usize = 256 * 1024;
+
+struct ChannelWriter {
+    sender: tokio::sync::mpsc::Sender<Result<Bytes, String>>,
+    buffer: Vec<u8>,
     hasher: EtagHasher,
 }
 
-impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
+impl ChannelWriter {
+    fn send_buffer(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK)));
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the blob store stopped reading"))
+    }
+}
+
+impl std::io::Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
+        self.hasher.update(buf);
+        self.buffer.extend_from_slice(buf);
+        if self.buffer.len() >= CHUNK {
+            self.send_buffer()?;
+        }
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        Ok(())
     }
-}
-
-async fn write_stream<S, E>(path: &Path, mut stream: S, limit: u64) -> Result<Written, BlobError>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    let mut out = tokio::fs::File::create(path).await?;
-    let mut hasher = EtagHasher::new(ferry_api::BASESPACE_PART_SIZE);
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| BlobError::Body(e.to_string()))?;
-        if hasher.len() + chunk.len() as u64 > limit {
-            return Err(BlobError::TooLarge(limit));
-        }
-        hasher.update(&chunk);
-        out.write_all(&chunk).await?;
-    }
-    out.sync_all().await?;
-    let digests = hasher.finish();
-    Ok(Written {
-        size: digests.size,
-        md5: digests.md5,
-        multipart_etag: digests.multipart,
-    })
-}
-
-async fn publish(temp: &Path, target: &Path) -> io::Result<()> {
-    if let Some(parent) = target.parent() {
-        tokio::fs::create_dir_all(parent).await?;
-    }
-    if let Err(error) = tokio::fs::rename(temp, target).await {
-        let _ = tokio::fs::remove_file(temp).await;
-        return Err(error);
-    }
-    if let Some(parent) = target.parent()
-        && let Ok(dir) = tokio::fs::File::open(parent).await
-    {
-        let _ = dir.sync_all().await;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use md5::{Digest, Md5};
 
-    fn chunks(data: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, io::Error>> + Unpin {
+    fn chunks(data: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, String>> + Send + use<> {
         futures_util::stream::iter(data.iter().map(|c| Ok(Bytes::from_static(c))).collect::<Vec<_>>())
+    }
+
+    async fn read_all(reader: BlobReader) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut stream = reader.stream;
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk.unwrap());
+        }
+        out
     }
 
     #[tokio::test]
@@ -334,30 +285,42 @@ mod tests {
             .unwrap();
         assert_eq!(written.size, 11);
         assert_eq!(written.md5, ferry_api::etag::single_part_etag(b"hello world"));
-        let (size, mut file) = blobs.open("abc", 6).await.unwrap();
-        let mut rest = String::new();
-        file.read_to_string(&mut rest).await.unwrap();
-        assert_eq!((size, rest.as_str()), (11, "world"));
+        let reader = blobs.open("abc", Some(6..11)).await.unwrap();
+        assert_eq!(reader.size, 11);
+        assert_eq!(read_all(reader).await, b"world");
         assert!(matches!(
             blobs.put_stream("big", chunks(&[b"0123456789", b"x"]), 10).await,
             Err(BlobError::TooLarge(10))
         ));
-        assert!(!blobs.exists("big").await);
-        assert_eq!(std::fs::read_dir(blobs.temp_dir()).unwrap().count(), 0);
-        assert!(blobs.open("../etc", 0).await.is_err());
+        assert_eq!(blobs.size("big").await.unwrap(), None);
     }
 
     #[tokio::test]
-    async fn assembles_parts_with_the_s3_etag() {
+    async fn assembles_parts_with_the_s3_etag_and_streams_generated_content() {
         let dir = tempfile::tempdir().unwrap();
         let blobs = Blobs::create(dir.path().to_path_buf()).await.unwrap();
-        blobs.put_part("up1", 2, chunks(&[b"world"]), 100).await.unwrap();
-        blobs.put_part("up1", 1, chunks(&[b"hello "]), 100).await.unwrap();
-        let written = blobs.complete_multipart("up1", &[1, 2], "obj").await.unwrap();
+        let two = blobs.put_part("up1", 2, chunks(&[b"world"]), 100).await.unwrap();
+        let one = blobs.put_part("up1", 1, chunks(&[b"hello "]), 100).await.unwrap();
+        assert!(matches!(
+            blobs.put_part("up1", 3, chunks(&[b"too long"]), 4).await,
+            Err(BlobError::TooLarge(4))
+        ));
+        let written = blobs
+            .complete_multipart("up1", &[(1, one.md5), (2, two.md5)], "obj")
+            .await
+            .unwrap();
         let expected = ferry_api::etag::multipart_etag(&[Md5::digest(b"hello ").into(), Md5::digest(b"world").into()]);
         assert_eq!(written.multipart_etag, expected);
         assert_eq!(written.md5, ferry_api::etag::single_part_etag(b"hello world"));
-        blobs.abort_multipart("up1").await.unwrap();
-        assert!(blobs.exists("obj").await);
+
+        let data: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        let copy = data.clone();
+        let (written, value) = blobs
+            .put_with("gen", move |out| out.write_all(&copy).map(|_| 7))
+            .await
+            .unwrap();
+        assert_eq!((written.size, value), (600_000, 7));
+        assert_eq!(written.md5, ferry_api::etag::single_part_etag(&data));
+        assert_eq!(read_all(blobs.open("gen", None).await.unwrap()).await, data);
     }
 }

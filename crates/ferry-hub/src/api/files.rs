@@ -9,8 +9,6 @@ use axum::response::{IntoResponse, Response};
 use ferry_api::paging::SortDir;
 use ferry_api::{ContentMeta, File, ItemList};
 use sqlx::Row;
-use tokio::io::AsyncReadExt;
-use tokio_util::io::ReaderStream;
 
 use super::{St, v1};
 use crate::auth::Auth;
@@ -255,11 +253,16 @@ pub async fn serve_signed(
     let name: String = row.get("name");
     let content_type: String = row.get("content_type");
     let recorded_size: i64 = row.get("size");
-    let (size, _) = state
-        .blobs
-        .open(&key, 0)
-        .await
-        .map_err(|e| ApiError::internal("open the file's bytes in the blob store", e))?;
+    let size = match state.blobs.size(&key).await {
+        Ok(Some(size)) => size,
+        Ok(None) => {
+            return Err(ApiError::internal(
+                "find a file's bytes in the blob store",
+                format!("file {file_id}: blob {key} is missing"),
+            ));
+        }
+        Err(error) => return Err(ApiError::internal("open the file's bytes in the blob store", error)),
+    };
     if size != recorded_size as u64 {
         return Err(ApiError::internal(
             "serve a file whose stored size differs from its record",
@@ -282,12 +285,12 @@ pub async fn serve_signed(
     };
     let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
     let length = if size == 0 { 0 } else { end - start + 1 };
-    let (_, file) = state
+    let reader = state
         .blobs
-        .open(&key, start)
+        .open(&key, range.map(|(start, end)| start..end + 1))
         .await
         .map_err(|e| ApiError::internal("open the file's bytes in the blob store", e))?;
-    let stream = ReaderStream::with_capacity(file.take(length), 256 * 1024);
+    let stream = reader.stream;
     let mut response = Response::new(Body::from_stream(stream));
     *response.status_mut() = if range.is_some() {
         StatusCode::PARTIAL_CONTENT

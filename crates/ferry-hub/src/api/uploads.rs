@@ -44,7 +44,12 @@ fn blob_error(error: BlobError, limit: u64) -> ApiError {
         BlobError::Body(message) => ApiError::bad_request(format!(
             "The upload body could not be read completely ({message}); nothing was kept, send it again."
         )),
-        BlobError::Io(error) => ApiError::internal("store uploaded bytes", error),
+        BlobError::Parts(message) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BASESPACE.UPLOAD.PART_MISMATCH",
+            format!("{message}. Upload the part again, then complete."),
+        ),
+        BlobError::Store(message) => ApiError::internal("store uploaded bytes", message),
     }
 }
 
@@ -235,7 +240,12 @@ async fn store_part(
     if let Some(expected) = expected_md5
         && expected != written.md5
     {
-        let _ = state.blobs.abort_part(&upload_id, part).await;
+        // The stored bytes are not what the client meant: forget the part so it is sent again.
+        sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1 AND part_number = $2")
+            .bind(&upload_id)
+            .bind(i64::from(part))
+            .execute(&state.db.pool)
+            .await?;
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "BASESPACE.UPLOAD.BAD_DIGEST",
@@ -356,17 +366,17 @@ async fn assemble(
             "No bytes were uploaded for this file yet; PUT the parts first, then complete.",
         ));
     }
-    let mut chosen: Vec<u32> = Vec::new();
+    let mut chosen: Vec<(u32, String)> = Vec::new();
     let mut total: i64 = 0;
     if part_etags.is_empty() {
-        for (i, (n, part_size, _)) in recorded.iter().enumerate() {
+        for (i, (n, part_size, md5)) in recorded.iter().enumerate() {
             if *n as usize != i + 1 {
                 return Err(ApiError::bad_request(format!(
                     "Part {} is missing; upload it, then complete again.",
                     i + 1
                 )));
             }
-            chosen.push(*n);
+            chosen.push((*n, md5.clone()));
             total += part_size;
         }
     } else {
@@ -395,7 +405,7 @@ async fn assemble(
                     ),
                 ));
             }
-            chosen.push(given.part);
+            chosen.push((given.part, md5.clone()));
             total += part_size;
         }
     }
@@ -426,31 +436,7 @@ async fn assemble(
         .filter(|c| !c.is_empty() && c.len() < 200 && !c.chars().any(char::is_control))
         .unwrap_or(content_type_for(&name))
         .to_string();
-    let published = async {
-        let mut tx = state.db.pool.begin().await?;
-        sqlx::query(
-            "UPDATE files SET status = 'complete', size = $1, etag = $2, blob_key = $3, content_type = $4, \
-             modified = $5 WHERE id = $6 AND status = 'pending'",
-        )
-        .bind(written.size as i64)
-        .bind(&etag)
-        .bind(&key)
-        .bind(&content_type)
-        .bind(now)
-        .bind(&file_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE uploads SET status = 'complete' WHERE id = $1")
-            .bind(&upload_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
-            .bind(&upload_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await
-    }
-    .await;
+    let published = publish_upload(state, &upload_id, &file_id, &written, &etag, &key, &content_type, now).await;
     if let Err(error) = published {
         let _ = state.blobs.delete(&key).await;
         if is_unique_violation(&error) {
@@ -463,6 +449,42 @@ async fn assemble(
     }
     tracing::info!(%upload_id, %file_id, %path, size = written.size, %etag, "upload completed");
     any_file_row(state, &file_id).await
+}
+
+/// Marks the file complete and the upload done, in one transaction.
+#[allow(clippy::too_many_arguments)]
+async fn publish_upload(
+    state: &crate::State,
+    upload_id: &str,
+    file_id: &str,
+    written: &crate::blob::Written,
+    etag: &str,
+    key: &str,
+    content_type: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = state.db.pool.begin().await?;
+    sqlx::query(
+        "UPDATE files SET status = 'complete', size = $1, etag = $2, blob_key = $3, content_type = $4, \
+         modified = $5 WHERE id = $6 AND status = 'pending'",
+    )
+    .bind(written.size as i64)
+    .bind(etag)
+    .bind(key)
+    .bind(content_type)
+    .bind(now)
+    .bind(file_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE uploads SET status = 'complete' WHERE id = $1")
+        .bind(upload_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
+        .bind(upload_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
 }
 
 async fn any_file_row(state: &crate::State, file_id: &str) -> ApiResult<AnyRow> {
