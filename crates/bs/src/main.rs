@@ -21,7 +21,10 @@ fn ordered_globs(matches: &clap::ArgMatches) -> Vec<(usize, bool, String)> {
     }
     let mut raw = Vec::new();
     for (id, include) in [("include", true), ("exclude", false)] {
-        if let (Ok(Some(values)), Some(indices)) = (current.try_get_many::<String>(id), current.indices_of(id)) {
+        // `indices_of` panics for arguments a subcommand does not define: ask `try_get_many` first.
+        if let Ok(Some(values)) = current.try_get_many::<String>(id)
+            && let Some(indices) = current.indices_of(id)
+        {
             for (value, index) in values.zip(indices) {
                 raw.push((index, include, value.clone()));
             }
