@@ -41,21 +41,33 @@ async fn device_login_writes_profile_and_refuses_to_overwrite() {
     let url = env.hub.url.clone();
     let (child, code) = start_auth(&env, &["-c", "lab", "auth", "--api-server", &url]).await;
     assert!(url.starts_with("http://127.0.0.1:"));
-    env.hub.approve_device_code(&code, DEMO_EMAIL, DEMO_PASSWORD, None).await;
+    env.hub
+        .approve_device_code(&code, DEMO_EMAIL, DEMO_PASSWORD, None)
+        .await;
     let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
         .await
         .expect("bs auth did not finish")
         .expect("wait");
-    assert!(output.status.success(), "bs auth failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "bs auth failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let path = env.basespace_dir().join("lab.cfg");
     let text = std::fs::read_to_string(&path).expect("profile written");
     assert!(text.contains(&format!("apiServer   = {url}")), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("accessToken = ") && l.len() > 20), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("accessToken = ") && l.len() > 20),
+        "{text}"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(std::fs::metadata(env.basespace_dir()).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(env.basespace_dir()).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
     // The new token works.
     let me = env.json(&["-c", "lab", "whoami", "-f", "json"]).await;

@@ -26,41 +26,98 @@ async fn whoami_lists_gets_and_contents() {
     let project_id = project["Id"].as_str().unwrap().to_string();
     let table = env.ok(&["project", "list"]).await;
     assert!(table.contains(DEMO_PROJECT) && table.contains("| Name"), "{table}");
-    let csv = env.ok(&["list", "projects", "-f", "csv", "-F", "Id", "-F", "Name"]).await;
-    assert!(csv.starts_with("Id,Name\n") && csv.contains(&format!("{project_id},{DEMO_PROJECT}")), "{csv}");
+    let csv = env
+        .ok(&["list", "projects", "-f", "csv", "-F", "Id", "-F", "Name"])
+        .await;
+    assert!(
+        csv.starts_with("Id,Name\n") && csv.contains(&format!("{project_id},{DEMO_PROJECT}")),
+        "{csv}"
+    );
     let terse = env.ok(&["list", "projects", "--terse"]).await;
     assert!(terse.lines().any(|l| l == project_id), "{terse}");
-    let one = env.json(&["list", "projects", "-f", "json", "--filter-term", &format!("^{DEMO_PROJECT}$")]).await;
+    let one = env
+        .json(&[
+            "list",
+            "projects",
+            "-f",
+            "json",
+            "--filter-term",
+            &format!("^{DEMO_PROJECT}$"),
+        ])
+        .await;
     assert_eq!(ids(&one), vec![project_id.clone()], "a list of one is still an array");
     let ndjson = env.ok(&["list", "projects", "-f", "ndjson"]).await;
     assert_eq!(ndjson.lines().count(), projects.as_array().unwrap().len());
 
     // Biosamples and datasets of the project, by ID and by name.
-    let biosamples = env.json(&["list", "biosamples", "--project-id", &project_id, "-f", "json"]).await;
+    let biosamples = env
+        .json(&["list", "biosamples", "--project-id", &project_id, "-f", "json"])
+        .await;
     for name in DEMO_BIOSAMPLES {
-        assert!(biosamples.as_array().unwrap().iter().any(|b| b["BioSampleName"] == name), "{biosamples}");
+        assert!(
+            biosamples
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|b| b["BioSampleName"] == name),
+            "{biosamples}"
+        );
     }
-    let datasets = env.json(&["list", "datasets", "--project-name", DEMO_PROJECT, "-f", "json"]).await;
+    let datasets = env
+        .json(&["list", "datasets", "--project-name", DEMO_PROJECT, "-f", "json"])
+        .await;
     let datasets = datasets.as_array().unwrap().clone();
     assert!(!datasets.is_empty());
-    let by_id = env.json(&["dataset", "list", "--project-id", &project_id, "-f", "json"]).await;
+    let by_id = env
+        .json(&["dataset", "list", "--project-id", &project_id, "-f", "json"])
+        .await;
     assert_eq!(by_id.as_array().unwrap().len(), datasets.len());
-    let typed = env.json(&["list", "datasets", "--is-type", "illumina.fastq.v1.8", "-F", "Project.Name", "-f", "json"]).await;
-    assert!(typed.as_array().unwrap().iter().all(|d| d["Project"]["Name"].is_string()), "{typed}");
+    let typed = env
+        .json(&[
+            "list",
+            "datasets",
+            "--is-type",
+            "illumina.fastq.v1.8",
+            "-F",
+            "Project.Name",
+            "-f",
+            "json",
+        ])
+        .await;
+    assert!(
+        typed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["Project"]["Name"].is_string()),
+        "{typed}"
+    );
     let biosample_id = biosamples[0]["Id"].as_str().unwrap().to_string();
-    let of_biosample = env.json(&["list", "datasets", "--input-biosample", &biosample_id, "-f", "json"]).await;
+    let of_biosample = env
+        .json(&["list", "datasets", "--input-biosample", &biosample_id, "-f", "json"])
+        .await;
     assert!(!of_biosample.as_array().unwrap().is_empty());
     assert!(of_biosample.as_array().unwrap().len() < datasets.len() || DEMO_BIOSAMPLES.len() == 1);
 
     let runs = env.json(&["list", "runs", "-f", "json"]).await;
-    let run = runs.as_array().unwrap().iter().find(|r| r["Name"] == DEMO_RUN).expect("demo run").clone();
+    let run = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ExperimentName"] == DEMO_RUN)
+        .expect("demo run")
+        .clone();
     let appsessions = env.json(&["list", "appsessions", "-f", "json"]).await;
     assert!(appsessions.is_array());
     let workgroups = env.json(&["list", "workgroups", "-f", "json"]).await;
     assert!(workgroups.is_array());
-    let old = env.json(&["list", "projects", "-f", "json", "--newer-than", "1d"]).await;
+    let old = env
+        .json(&["list", "projects", "-f", "json", "--newer-than", "1d"])
+        .await;
     assert_eq!(old.as_array().unwrap().len(), projects.as_array().unwrap().len());
-    let none = env.json(&["list", "projects", "-f", "json", "--older-than", "1d"]).await;
+    let none = env
+        .json(&["list", "projects", "-f", "json", "--older-than", "1d"])
+        .await;
     assert!(none.as_array().unwrap().is_empty());
 
     // get: objects, by ID and by exact name.
@@ -68,7 +125,9 @@ async fn whoami_lists_gets_and_contents() {
     assert_eq!(got["Id"], project_id.as_str());
     let got = env.json(&["project", "get", "-i", &project_id, "-f", "json"]).await;
     assert_eq!(got["Name"], DEMO_PROJECT);
-    let got = env.json(&["get", "biosample", "-n", DEMO_BIOSAMPLES[0], "-f", "json"]).await;
+    let got = env
+        .json(&["get", "biosample", "-n", DEMO_BIOSAMPLES[0], "-f", "json"])
+        .await;
     assert_eq!(got["BioSampleName"], DEMO_BIOSAMPLES[0]);
     let dataset_id = datasets[0]["Id"].as_str().unwrap().to_string();
     let dataset_name = datasets[0]["Name"].as_str().unwrap().to_string();
@@ -84,17 +143,26 @@ async fn whoami_lists_gets_and_contents() {
     assert!(stderr.contains("No Such Project"), "{stderr}");
 
     // contents, then get file and link file.
-    let files = env.json(&["contents", "dataset", "-i", &dataset_id, "-f", "json"]).await;
+    let files = env
+        .json(&["contents", "dataset", "-i", &dataset_id, "-f", "json"])
+        .await;
     let files = files.as_array().unwrap().clone();
     assert!(!files.is_empty());
-    assert!(files.iter().all(|f| f["FilePath"].as_str().is_some_and(|p| p.ends_with(".fastq.gz"))), "{files:?}");
+    assert!(
+        files
+            .iter()
+            .all(|f| f["FilePath"].as_str().is_some_and(|p| p.ends_with(".fastq.gz"))),
+        "{files:?}"
+    );
     let file_id = files[0]["Id"].as_str().unwrap().to_string();
     let got = env.json(&["get", "file", "-i", &file_id, "-f", "json"]).await;
     assert_eq!(got["Id"], file_id.as_str());
     assert!(got["ETag"].is_string() && got["Size"].is_number(), "{got}");
     let table = env.ok(&["contents", "project", "-i", &project_id]).await;
     assert!(table.contains("FilePath") && table.contains(".fastq.gz"), "{table}");
-    let of_biosample = env.json(&["contents", "biosample", "-n", DEMO_BIOSAMPLES[0], "-f", "json"]).await;
+    let of_biosample = env
+        .json(&["contents", "biosample", "-n", DEMO_BIOSAMPLES[0], "-f", "json"])
+        .await;
     assert!(!of_biosample.as_array().unwrap().is_empty());
     let run_files = env.json(&["contents", "run", "-n", DEMO_RUN, "-f", "json"]).await;
     assert!(run_files.is_array());
@@ -102,28 +170,49 @@ async fn whoami_lists_gets_and_contents() {
     let link = link.trim();
     assert!(link.starts_with("http"), "{link}");
     let bytes = reqwest::get(link).await.unwrap().bytes().await.unwrap();
-    assert_eq!(bytes.len() as u64, got["Size"].as_u64().unwrap(), "the link serves the file without a token");
+    assert_eq!(
+        bytes.len() as u64,
+        got["Size"].as_u64().unwrap(),
+        "the link serves the file without a token"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_tokens_and_creation() {
     let env = Env::new().await;
     // A rejected token: the error names the profile and the server and says what to do.
-    env.write_profile("broken", &format!("apiServer = {}\naccessToken = 0123456789abcdef0123456789abcdef\n", env.hub.url));
+    env.write_profile(
+        "broken",
+        &format!(
+            "apiServer = {}\naccessToken = 0123456789abcdef0123456789abcdef\n",
+            env.hub.url
+        ),
+    );
     let stderr = env.fails(&["-c", "broken", "list", "projects"]).await;
     assert!(stderr.contains("'broken'") && stderr.contains(&env.hub.url), "{stderr}");
-    assert!(stderr.contains("bs -c broken auth --force") && stderr.contains("--api-server"), "{stderr}");
+    assert!(
+        stderr.contains("bs -c broken auth --force") && stderr.contains("--api-server"),
+        "{stderr}"
+    );
 
     // Creating a project, then again with and without --exist-ok.
-    let created = env.json(&["create", "project", "-n", "Fresh Project", "-f", "json"]).await;
+    let created = env
+        .json(&["create", "project", "-n", "Fresh Project", "-f", "json"])
+        .await;
     let id = created["Id"].as_str().unwrap().to_string();
     let stderr = env.fails(&["create", "project", "-n", "Fresh Project"]).await;
     assert!(stderr.contains("--exist-ok") && stderr.contains(&id), "{stderr}");
-    let again = env.ok(&["create", "project", "-n", "Fresh Project", "--exist-ok", "--terse"]).await;
+    let again = env
+        .ok(&["create", "project", "-n", "Fresh Project", "--exist-ok", "--terse"])
+        .await;
     assert_eq!(again.trim(), id);
-    let biosample = env.json(&["create", "biosample", "-n", "S-new", "-p", &id, "-f", "json"]).await;
+    let biosample = env
+        .json(&["create", "biosample", "-n", "S-new", "-p", &id, "-f", "json"])
+        .await;
     assert_eq!(biosample["BioSampleName"], "S-new");
-    let listed = env.json(&["list", "biosamples", "--project-id", &id, "-f", "json"]).await;
+    let listed = env
+        .json(&["list", "biosamples", "--project-id", &id, "-f", "json"])
+        .await;
     assert_eq!(ids(&listed), vec![biosample["Id"].as_str().unwrap().to_string()]);
 
     // Revoking the token makes it fail afterwards.

@@ -17,7 +17,9 @@ async fn project_download_layout_filters_skip_and_overwrite() {
     let env = Env::new().await;
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().to_str().unwrap();
-    let datasets = env.json(&["list", "datasets", "--project-name", DEMO_PROJECT, "-f", "json"]).await;
+    let datasets = env
+        .json(&["list", "datasets", "--project-name", DEMO_PROJECT, "-f", "json"])
+        .await;
     let datasets = datasets.as_array().unwrap().clone();
     let mut expected = Vec::new();
     let mut etags = std::collections::HashMap::new();
@@ -33,9 +35,25 @@ async fn project_download_layout_filters_skip_and_overwrite() {
     }
     expected.sort();
 
-    let stdout = env.ok(&["download", "project", "-n", DEMO_PROJECT, "-o", dir, "--summary", "-f", "json"]).await;
+    let stdout = env
+        .ok(&[
+            "download",
+            "project",
+            "-n",
+            DEMO_PROJECT,
+            "-o",
+            dir,
+            "--summary",
+            "-f",
+            "json",
+        ])
+        .await;
     let first = summary(&stdout);
-    assert_eq!(files_under(out.path()), expected, "Illumina's layout with metadata JSON");
+    assert_eq!(
+        files_under(out.path()),
+        expected,
+        "Illumina's layout with metadata JSON"
+    );
     assert_eq!(first["Downloaded"], etags.len());
     assert_eq!(first["Verified"], etags.len(), "every file checked against its ETag");
     for (path, etag) in &etags {
@@ -44,7 +62,20 @@ async fn project_download_layout_filters_skip_and_overwrite() {
     }
 
     // Again: everything is present and verified, so nothing moves.
-    let again = summary(&env.ok(&["download", "project", "-n", DEMO_PROJECT, "-o", dir, "--summary", "-f", "json"]).await);
+    let again = summary(
+        &env.ok(&[
+            "download",
+            "project",
+            "-n",
+            DEMO_PROJECT,
+            "-o",
+            dir,
+            "--summary",
+            "-f",
+            "json",
+        ])
+        .await,
+    );
     assert_eq!(again["Skipped"], etags.len());
     assert_eq!(again["Downloaded"], 0);
 
@@ -57,7 +88,8 @@ async fn project_download_layout_filters_skip_and_overwrite() {
     let stderr = env.fails(&["download", "project", "-n", DEMO_PROJECT, "-o", dir]).await;
     assert!(stderr.contains(&victim) && stderr.contains("--overwrite"), "{stderr}");
     assert_eq!(std::fs::read(out.path().join(&victim)).unwrap(), changed);
-    env.ok(&["download", "project", "-n", DEMO_PROJECT, "-o", dir, "--overwrite"]).await;
+    env.ok(&["download", "project", "-n", DEMO_PROJECT, "-o", dir, "--overwrite"])
+        .await;
     assert_eq!(std::fs::read(out.path().join(&victim)).unwrap(), original);
 
     // Flat layout, no metadata, ordered globs: exclude everything, then include R1 files.
@@ -102,7 +134,13 @@ async fn project_download_layout_filters_skip_and_overwrite() {
     ])
     .await;
     let got = files_under(sample.path());
-    assert!(!got.is_empty() && got.iter().all(|p| p.contains(DEMO_BIOSAMPLES[0]) && p.ends_with(".fastq.gz")), "{got:?}");
+    assert!(
+        !got.is_empty()
+            && got
+                .iter()
+                .all(|p| p.contains(DEMO_BIOSAMPLES[0]) && p.ends_with(".fastq.gz")),
+        "{got:?}"
+    );
 }
 
 /// Finds the hub's stored copy of some bytes.
@@ -126,14 +164,19 @@ fn find_blob(root: &Path, content: &[u8]) -> Option<std::path::PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupted_byte_on_the_server_is_detected() {
     let env = Env::new().await;
-    let datasets = env.json(&["list", "datasets", "--project-name", DEMO_PROJECT, "-f", "json"]).await;
+    let datasets = env
+        .json(&["list", "datasets", "--project-name", DEMO_PROJECT, "-f", "json"])
+        .await;
     let dataset_id = datasets[0]["Id"].as_str().unwrap().to_string();
-    let files = env.json(&["contents", "dataset", "-i", &dataset_id, "-f", "json"]).await;
+    let files = env
+        .json(&["contents", "dataset", "-i", &dataset_id, "-f", "json"])
+        .await;
     let file_id = files[0]["Id"].as_str().unwrap().to_string();
     let name = files[0]["Name"].as_str().unwrap().to_string();
 
     let good = tempfile::tempdir().unwrap();
-    env.ok(&["download", "file", "-i", &file_id, "-o", good.path().to_str().unwrap()]).await;
+    env.ok(&["download", "file", "-i", &file_id, "-o", good.path().to_str().unwrap()])
+        .await;
     let content = std::fs::read(good.path().join(&name)).unwrap();
     let blob = find_blob(&env.hub.data_dir, &content).expect("the hub's copy of the file");
     let mut corrupted = content.clone();
@@ -142,16 +185,32 @@ async fn corrupted_byte_on_the_server_is_detected() {
     std::fs::write(&blob, &corrupted).unwrap();
 
     let bad = tempfile::tempdir().unwrap();
-    let stderr = env.fails(&["download", "file", "-i", &file_id, "-o", bad.path().to_str().unwrap()]).await;
-    assert!(stderr.contains("checksum mismatch") && stderr.contains(&name), "{stderr}");
-    assert!(stderr.contains(&md5_hex(&content)) && stderr.contains(&md5_hex(&corrupted)), "{stderr}");
-    assert_eq!(files_under(bad.path()), Vec::<String>::new(), "nothing is left under the final name or as partial");
+    let stderr = env
+        .fails(&["download", "file", "-i", &file_id, "-o", bad.path().to_str().unwrap()])
+        .await;
+    assert!(
+        stderr.contains("checksum mismatch") && stderr.contains(&name),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&md5_hex(&content)) && stderr.contains(&md5_hex(&corrupted)),
+        "{stderr}"
+    );
+    assert_eq!(
+        files_under(bad.path()),
+        Vec::<String>::new(),
+        "nothing is left under the final name or as partial"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn download_resumes_after_the_process_is_killed() {
     let env = Env::new().await;
-    let project = env.ok(&["get", "project", "-n", DEMO_PROJECT, "--terse"]).await.trim().to_string();
+    let project = env
+        .ok(&["get", "project", "-n", DEMO_PROJECT, "--terse"])
+        .await
+        .trim()
+        .to_string();
     // A 20 MiB file (one stream) and a 40 MiB file (parallel ranges), random bytes.
     let source = tempfile::tempdir().unwrap();
     let mut seed = 0x9e3779b97f4a7c15u64;
@@ -185,7 +244,9 @@ async fn download_resumes_after_the_process_is_killed() {
         ])
         .await;
     let dataset_id = uploaded[0]["Id"].as_str().unwrap().to_string();
-    let files = env.json(&["contents", "dataset", "-i", &dataset_id, "-f", "json"]).await;
+    let files = env
+        .json(&["contents", "dataset", "-i", &dataset_id, "-f", "json"])
+        .await;
     let id_of = |name: &str| {
         files
             .as_array()
@@ -219,11 +280,35 @@ async fn download_resumes_after_the_process_is_killed() {
         .await;
         assert!(progressed, "{name}: the download made no visible progress");
         child.kill().await.unwrap();
-        assert!(!out.path().join(name).exists(), "{name}: nothing under the final name after a kill");
-        let resumed = summary(&env.ok(&["download", "file", "-i", &file_id, "-o", &dir, "--summary", "-f", "json"]).await);
+        assert!(
+            !out.path().join(name).exists(),
+            "{name}: nothing under the final name after a kill"
+        );
+        let resumed = summary(
+            &env.ok(&[
+                "download",
+                "file",
+                "-i",
+                &file_id,
+                "-o",
+                &dir,
+                "--summary",
+                "-f",
+                "json",
+            ])
+            .await,
+        );
         assert!(resumed["ResumedBytes"].as_u64().unwrap() > 0, "{name}: {resumed}");
         assert_eq!(resumed["Verified"], 1);
-        assert_eq!(md5_hex(&std::fs::read(out.path().join(name)).unwrap()), md5_hex(content), "{name}");
-        assert_eq!(files_under(out.path()), vec![name.to_string()], "{name}: partial files are cleaned up");
+        assert_eq!(
+            md5_hex(&std::fs::read(out.path().join(name)).unwrap()),
+            md5_hex(content),
+            "{name}"
+        );
+        assert_eq!(
+            files_under(out.path()),
+            vec![name.to_string()],
+            "{name}: partial files are cleaned up"
+        );
     }
 }

@@ -29,24 +29,36 @@ async fn illumina_profiles_and_precedence() {
     command.env("BASESPACE_ACCESS_TOKEN", &token);
     let out = env.run_with(command).await;
     assert!(!out.success(), "the flag should win over the environment");
-    assert!(out.stderr.contains("--access-token/BASESPACE_ACCESS_TOKEN"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--access-token/BASESPACE_ACCESS_TOKEN"),
+        "{}",
+        out.stderr
+    );
 
     // Environment only, no profile file at all (containers).
     std::fs::remove_dir_all(env.basespace_dir()).unwrap();
     let mut command = env.command(&["whoami", "-f", "json"]);
-    command.env("BASESPACE_ACCESS_TOKEN", &token).env("BASESPACE_API_SERVER", &url);
+    command
+        .env("BASESPACE_ACCESS_TOKEN", &token)
+        .env("BASESPACE_API_SERVER", &url);
     assert!(env.run_with(command).await.success());
 
     // No token anywhere: say how to log in.
     let stderr = env.fails(&["whoami"]).await;
     assert!(stderr.contains("bs auth"), "{stderr}");
     let stderr = env.fails(&["-c", "nope", "whoami"]).await;
-    assert!(stderr.contains("'nope'") && stderr.contains("bs -c nope auth"), "{stderr}");
+    assert!(
+        stderr.contains("'nope'") && stderr.contains("bs -c nope auth"),
+        "{stderr}"
+    );
 
     // load config and list configs.
     env.write_profile("default", &format!("apiServer   = {url}\naccessToken = {token}\n"));
     let exports = env.ok(&["load", "config"]).await;
-    assert_eq!(exports, format!("export BASESPACE_API_SERVER={url}\nexport BASESPACE_ACCESS_TOKEN={token}\n"));
+    assert_eq!(
+        exports,
+        format!("export BASESPACE_API_SERVER={url}\nexport BASESPACE_ACCESS_TOKEN={token}\n")
+    );
     let configs = env.json(&["list", "configs", "-f", "json"]).await;
     assert_eq!(configs[0]["Name"], "default");
     assert_eq!(configs[0]["ApiServer"], url.as_str());

@@ -39,7 +39,10 @@ impl Env {
             home: tempfile::tempdir().expect("temp home"),
             token,
         };
-        env.write_profile("default", &format!("apiServer   = {}\naccessToken = {}\n", env.hub.url, env.token));
+        env.write_profile(
+            "default",
+            &format!("apiServer   = {}\naccessToken = {}\n", env.hub.url, env.token),
+        );
         env
     }
 

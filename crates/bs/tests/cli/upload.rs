@@ -27,8 +27,14 @@ fn gzip(text: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validation_lists_every_problem_and_sends_nothing() {
     let env = Env::new().await;
-    let project = env.ok(&["get", "project", "-n", DEMO_PROJECT, "--terse"]).await.trim().to_string();
-    let before = env.json(&["list", "biosamples", "--project-id", &project, "-f", "json"]).await;
+    let project = env
+        .ok(&["get", "project", "-n", DEMO_PROJECT, "--terse"])
+        .await
+        .trim()
+        .to_string();
+    let before = env
+        .json(&["list", "biosamples", "--project-id", &project, "-f", "json"])
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("reads.fastq.gz"), gzip("@r\nACGT\n+\nIIII\n")).unwrap();
@@ -59,21 +65,47 @@ async fn validation_lists_every_problem_and_sends_nothing() {
     ] {
         assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
     }
-    let after = env.json(&["list", "biosamples", "--project-id", &project, "-f", "json"]).await;
+    let after = env
+        .json(&["list", "biosamples", "--project-id", &project, "-f", "json"])
+        .await;
     assert_eq!(before, after, "nothing was created");
     // --allow-invalid-readnames drops only the header problem.
-    let stderr = env.fails(&["upload", "dataset", "-p", &project, "--allow-invalid-readnames", dir_arg]).await;
-    assert!(stderr.contains("4 problems found") && !stderr.contains("read header"), "{stderr}");
+    let stderr = env
+        .fails(&[
+            "upload",
+            "dataset",
+            "-p",
+            &project,
+            "--allow-invalid-readnames",
+            dir_arg,
+        ])
+        .await;
+    assert!(
+        stderr.contains("4 problems found") && !stderr.contains("read header"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_prints_ids_and_round_trips() {
     let env = Env::new().await;
-    let project = env.ok(&["get", "project", "-n", DEMO_PROJECT, "--terse"]).await.trim().to_string();
+    let project = env
+        .ok(&["get", "project", "-n", DEMO_PROJECT, "--terse"])
+        .await
+        .trim()
+        .to_string();
     let dir = tempfile::tempdir().unwrap();
     let (r1, r2) = write_pair(dir.path(), "Fresh", 7, 300);
     let created = env
-        .json(&["dataset", "upload", "-p", &project, "-f", "json", dir.path().to_str().unwrap()])
+        .json(&[
+            "dataset",
+            "upload",
+            "-p",
+            &project,
+            "-f",
+            "json",
+            dir.path().to_str().unwrap(),
+        ])
         .await;
     let rows = created.as_array().expect("an array");
     assert_eq!(rows.len(), 1);
@@ -94,8 +126,18 @@ async fn upload_prints_ids_and_round_trips() {
     assert_eq!(biosample["Id"], row["BioSampleId"]);
 
     let out = tempfile::tempdir().unwrap();
-    env.ok(&["download", "dataset", "-i", &dataset_id, "-o", out.path().to_str().unwrap(), "--layout", "flat", "--no-metadata"])
-        .await;
+    env.ok(&[
+        "download",
+        "dataset",
+        "-i",
+        &dataset_id,
+        "-o",
+        out.path().to_str().unwrap(),
+        "--layout",
+        "flat",
+        "--no-metadata",
+    ])
+    .await;
     let r1_name = SynthSpec::new("Fresh", 7, 1, 1, 300).file_name();
     let r2_name = SynthSpec::new("Fresh", 7, 1, 2, 300).file_name();
     assert_eq!(std::fs::read(out.path().join(&r1_name)).unwrap(), r1);
@@ -104,7 +146,9 @@ async fn upload_prints_ids_and_round_trips() {
     // A table by default, naming what was created.
     let dir2 = tempfile::tempdir().unwrap();
     write_pair(dir2.path(), "Fresh", 7, 40);
-    let table = env.ok(&["upload", "dataset", "-p", &project, dir2.path().to_str().unwrap()]).await;
+    let table = env
+        .ok(&["upload", "dataset", "-p", &project, dir2.path().to_str().unwrap()])
+        .await;
     assert!(table.contains("Fresh_L001") && table.contains("ds."), "{table}");
     assert!(table.contains("false"), "the existing biosample is reused: {table}");
 }
@@ -112,7 +156,11 @@ async fn upload_prints_ids_and_round_trips() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_resumes_after_the_process_is_killed() {
     let env = Env::new().await;
-    let project = env.ok(&["get", "project", "-n", DEMO_PROJECT, "--terse"]).await.trim().to_string();
+    let project = env
+        .ok(&["get", "project", "-n", DEMO_PROJECT, "--terse"])
+        .await
+        .trim()
+        .to_string();
     let dir = tempfile::tempdir().unwrap();
     let mut seed = 0x2545f4914f6cdd1du64;
     let content: Vec<u8> = (0..(40usize << 20))
@@ -164,13 +212,44 @@ async fn upload_resumes_after_the_process_is_killed() {
     assert!(out.success(), "{}", out.stderr);
     let created: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let dataset_id = created[0]["Id"].as_str().unwrap().to_string();
-    let same = env.json(&["list", "datasets", "--project-id", &project, "-f", "json", "--filter-term", "^killed-upload$"]).await;
-    assert_eq!(same.as_array().unwrap().len(), 1, "the resumed upload reused its dataset: {same}");
+    let same = env
+        .json(&[
+            "list",
+            "datasets",
+            "--project-id",
+            &project,
+            "-f",
+            "json",
+            "--filter-term",
+            "^killed-upload$",
+        ])
+        .await;
+    assert_eq!(
+        same.as_array().unwrap().len(),
+        1,
+        "the resumed upload reused its dataset: {same}"
+    );
     assert_eq!(same[0]["Id"], dataset_id.as_str());
     let outdir = tempfile::tempdir().unwrap();
-    env.ok(&["download", "dataset", "-i", &dataset_id, "-o", outdir.path().to_str().unwrap(), "--layout", "flat", "--no-metadata"])
-        .await;
+    env.ok(&[
+        "download",
+        "dataset",
+        "-i",
+        &dataset_id,
+        "-o",
+        outdir.path().to_str().unwrap(),
+        "--layout",
+        "flat",
+        "--no-metadata",
+    ])
+    .await;
     assert_eq!(files_under(outdir.path()), vec!["archive.tar".to_string()]);
-    assert_eq!(md5_hex(&std::fs::read(outdir.path().join("archive.tar")).unwrap()), md5_hex(&content));
-    assert!(std::fs::read_dir(&journals).unwrap().next().is_none(), "the journal is removed when done");
+    assert_eq!(
+        md5_hex(&std::fs::read(outdir.path().join("archive.tar")).unwrap()),
+        md5_hex(&content)
+    );
+    assert!(
+        std::fs::read_dir(&journals).unwrap().next().is_none(),
+        "the journal is removed when done"
+    );
 }
