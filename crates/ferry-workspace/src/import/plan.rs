@@ -15,6 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ImportRequest, Inner, SampleSource};
 
+/// Biosamples resolved at the same time.
+const PLAN_CONCURRENCY: usize = 8;
+
 /// Dataset types holding FASTQ files.
 const FASTQ_TYPES: &str = "~common.fastq";
 
@@ -134,7 +137,6 @@ async fn dataset_fastqs(
     client: &Client,
     dataset: &Dataset,
     biosample_id: Option<&str>,
-    seen: &mut HashSet<String>,
 ) -> Result<Vec<PlannedFile>, PlanError> {
     let files: Vec<File> = client
         .dataset_files(&dataset.id, &FileQuery::default())
@@ -155,9 +157,6 @@ async fn dataset_fastqs(
             Some(Read::R2) => Some(2),
             None => None,
         };
-        if !seen.insert(file.id.clone()) {
-            continue;
-        }
         out.push(PlannedFile {
             file_id: file.id.clone(),
             size: file.size.unwrap_or(0).max(0) as u64,
@@ -177,12 +176,7 @@ async fn dataset_fastqs(
     Ok(out)
 }
 
-async fn biosample_files(
-    client: &Client,
-    biosample: &Biosample,
-    project_id: Option<&str>,
-    seen: &mut HashSet<String>,
-) -> Result<Found, PlanError> {
+async fn biosample_files(client: &Client, biosample: &Biosample, project_id: Option<&str>) -> Result<Found, PlanError> {
     let query = DatasetQuery {
         project_ids: project_id.map(|p| vec![p.to_string()]).unwrap_or_default(),
         input_biosamples: vec![biosample.id.clone()],
@@ -200,7 +194,7 @@ async fn biosample_files(
         if dataset.is_deleted == Some(true) {
             continue;
         }
-        let found = dataset_fastqs(client, dataset, Some(&biosample.id), seen).await?;
+        let found = dataset_fastqs(client, dataset, Some(&biosample.id)).await?;
         for file in &found {
             if let Some(p) = &file.project_id
                 && !project_ids.contains(p)
@@ -260,7 +254,7 @@ pub(crate) async fn plan(client: &Client, request: &ImportRequest, lease: &Lease
             .project(project_id)
             .await
             .map_err(|e| plan_error(&format!("project {project_id}"), e))?;
-        let biosamples: Vec<Biosample> = client
+        let mut biosamples: Vec<Biosample> = client
             .biosamples(&BiosampleQuery {
                 project_ids: vec![project_id.clone()],
                 ..BiosampleQuery::default()
@@ -268,12 +262,17 @@ pub(crate) async fn plan(client: &Client, request: &ImportRequest, lease: &Lease
             .try_collect()
             .await
             .map_err(|e| plan_error(&format!("listing the biosamples of project {project_id}"), e))?;
-        for biosample in biosamples {
-            if !seen_biosamples.insert(biosample.id.clone()) {
-                continue;
-            }
+        biosamples.retain(|b| seen_biosamples.insert(b.id.clone()));
+        // Several biosamples at a time: a project of a thousand biosamples needs thousands of calls.
+        for batch in biosamples.chunks(PLAN_CONCURRENCY) {
             lease.renew().await?;
-            found.push(biosample_files(client, &biosample, Some(project_id), &mut seen_files).await?);
+            let mut lookups = Vec::with_capacity(batch.len());
+            for biosample in batch {
+                lookups.push(biosample_files(client, biosample, Some(project_id)));
+            }
+            for result in futures_util::future::join_all(lookups).await {
+                found.push(result?);
+            }
         }
     }
     for biosample_id in &request.biosample_ids {
@@ -285,7 +284,7 @@ pub(crate) async fn plan(client: &Client, request: &ImportRequest, lease: &Lease
             .biosample(biosample_id)
             .await
             .map_err(|e| plan_error(&format!("biosample {biosample_id}"), e))?;
-        found.push(biosample_files(client, &biosample, None, &mut seen_files).await?);
+        found.push(biosample_files(client, &biosample, None).await?);
     }
     for run_id in &request.run_ids {
         lease.renew().await?;
@@ -309,7 +308,7 @@ pub(crate) async fn plan(client: &Client, request: &ImportRequest, lease: &Lease
                 continue;
             }
             lease.renew().await?;
-            for file in dataset_fastqs(client, dataset, None, &mut seen_files).await? {
+            for file in dataset_fastqs(client, dataset, None).await? {
                 let sample_name = IlluminaName::parse(&file.name)
                     .or_else(|| IlluminaName::parse_relaxed(&file.name))
                     .map(|n| n.sample_name)
@@ -335,14 +334,15 @@ pub(crate) async fn plan(client: &Client, request: &ImportRequest, lease: &Lease
         found.extend(by_sample.into_values());
     }
 
-    // Leave out what the options exclude.
+    // Leave out what the options exclude, and files met twice (a biosample asked for by ID and
+    // through its project, or a run's data that is also a biosample's).
     let mut kept: Vec<Found> = Vec::new();
-    for item in found {
+    for mut item in found {
+        item.files.retain(|f| seen_files.insert(f.file_id.clone()));
         if options.skip_undetermined && is_undetermined(&item.target.biosample_name) {
             skipped.push(skip(&item.target, "Undetermined reads are skipped (skip_undetermined)"));
             continue;
         }
-        let mut item = item;
         if options.skip_undetermined {
             item.files.retain(|f| {
                 !IlluminaName::parse(&f.name)
