@@ -114,9 +114,50 @@ pub async fn download(hub: &TestHub, token: &str, file_id: &str) -> Vec<u8> {
     response.bytes().await.unwrap().to_vec()
 }
 
-/// Files left in the blob store's temporary directory (must be none after any request).
+/// Temporary files left anywhere in the blob store (must be none after any request).
 pub fn leftover_temp_files(hub: &TestHub) -> usize {
-    std::fs::read_dir(hub.data_dir.join("blobs").join("tmp"))
-        .map(|d| d.count())
-        .unwrap_or(0)
+    fn walk(dir: &std::path::Path) -> usize {
+        let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+        entries
+            .flatten()
+            .map(|entry| {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path)
+                } else if entry.file_name().to_string_lossy().starts_with(".ferry-tmp-") {
+                    1
+                } else {
+                    0
+                }
+            })
+            .sum()
+    }
+    walk(&hub.data_dir.join("blobs"))
+}
+
+/// A fresh personal dataset (appsession + biosample + dataset) in the demo project.
+pub async fn new_dataset(hub: &TestHub, token: &str, name: &str) -> String {
+    let project = demo_project_id(hub, token).await;
+    let (status, session) = post_json(
+        hub,
+        token,
+        "/v2/appsessions",
+        serde_json::json!({"Name": "test upload"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    let (status, dataset) = post_json(
+        hub,
+        token,
+        &format!("/v2/projects/{project}/datasets"),
+        serde_json::json!({"Name": name, "AppSessionId": session["Id"], "DatasetTypeId": "common.files"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{dataset}");
+    dataset["Id"].as_str().unwrap().to_string()
+}
+
+/// Deterministic test bytes.
+pub fn bytes_of(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| ((i * 31 + seed as usize * 7) % 251) as u8).collect()
 }
