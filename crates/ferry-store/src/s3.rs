@@ -132,11 +132,15 @@ impl S3Options {
     /// Like [`S3Options::from_env`] with the variables read through `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> S3Options {
         let get = |names: &[&str]| {
-            names
-                .iter()
-                .find_map(|name| lookup(name).map(|value| value.trim().to_string()).filter(|v| !v.is_empty()))
+            names.iter().find_map(|name| {
+                lookup(name)
+                    .map(|value| value.trim().to_string())
+                    .filter(|v| !v.is_empty())
+            })
         };
-        let flag = |name: &str| get(&[name]).is_some_and(|value| matches!(value.to_ascii_lowercase().as_str(), "1" | "true" | "yes"));
+        let flag = |name: &str| {
+            get(&[name]).is_some_and(|value| matches!(value.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+        };
         S3Options {
             endpoint: get(&["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"]),
             region: get(&["AWS_REGION", "AWS_DEFAULT_REGION"]),
@@ -156,14 +160,17 @@ pub(crate) fn parse_s3_url(url: &str) -> std::result::Result<(String, String), S
         .strip_prefix("s3://")
         .ok_or_else(|| "an S3 location starts with s3://".to_string())?;
     if rest.contains(['?', '#']) {
-        return Err("an S3 location takes no query or fragment; give the endpoint, region and credentials \
+        return Err(
+            "an S3 location takes no query or fragment; give the endpoint, region and credentials \
                     as options or AWS_* environment variables"
-            .to_string());
+                .to_string(),
+        );
     }
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     validate_bucket(bucket)?;
-    let prefix = crate::percent_decode(prefix).ok_or_else(|| "the prefix is not valid percent-encoded UTF-8".to_string())?;
-    Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
+    let prefix =
+        crate::percent_decode(prefix).ok_or_else(|| "the prefix is not valid percent-encoded UTF-8".to_string())?;
+    Ok((bucket.to_string(), prefix.trim_end_matches('/').to_string()))
 }
 
 fn validate_bucket(bucket: &str) -> std::result::Result<(), String> {
@@ -172,7 +179,9 @@ fn validate_bucket(bucket: &str) -> std::result::Result<(), String> {
     }
     if bucket.len() > 255
         || bucket.starts_with('.')
-        || !bucket.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        || !bucket
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
     {
         return Err(format!(
             "{bucket:?} is not a bucket name (letters, digits, '.', '-' and '_' only)"
@@ -182,7 +191,11 @@ fn validate_bucket(bucket: &str) -> std::result::Result<(), String> {
 }
 
 fn cache_dir() -> PathBuf {
-    let from_env = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty()).map(PathBuf::from);
+    let from_env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from)
+    };
     from_env("XDG_CACHE_HOME")
         .or_else(|| from_env("HOME").map(|home| home.join(".cache")))
         .unwrap_or_else(std::env::temp_dir)
@@ -219,7 +232,11 @@ impl std::fmt::Debug for S3Store {
 }
 
 /// An object-store failure, named after the key and the action.
-fn remote<'a>(store: &'a S3Store, key: &'a str, action: &'static str) -> impl FnOnce(object_store::Error) -> StoreError + 'a {
+fn remote<'a>(
+    store: &'a S3Store,
+    key: &'a str,
+    action: &'static str,
+) -> impl FnOnce(object_store::Error) -> StoreError + 'a {
     move |error| match error {
         object_store::Error::NotFound { .. } => StoreError::NotFound { key: key.to_string() },
         other => {
@@ -248,7 +265,9 @@ struct AbortOnDrop {
 
 impl AbortOnDrop {
     fn writer(&mut self) -> &mut WriteMultipart {
-        self.writer.as_mut().expect("the multipart writer is present until finished or aborted")
+        self.writer
+            .as_mut()
+            .expect("the multipart writer is present until finished or aborted")
     }
 
     async fn abort(mut self) {
@@ -260,7 +279,10 @@ impl AbortOnDrop {
     }
 
     async fn finish(mut self) -> object_store::Result<()> {
-        let writer = self.writer.take().expect("the multipart writer is present until finished or aborted");
+        let writer = self
+            .writer
+            .take()
+            .expect("the multipart writer is present until finished or aborted");
         writer.finish().await.map(|_| ())
     }
 }
@@ -301,7 +323,7 @@ impl S3Store {
             reason,
         };
         validate_bucket(bucket).map_err(unsupported)?;
-        let prefix = prefix.trim_matches('/').to_string();
+        let prefix = prefix.trim_end_matches('/').to_string();
         if !prefix.is_empty() {
             validate_key(&prefix).map_err(|error| unsupported(format!("the prefix cannot be used: {error}")))?;
         }
@@ -347,7 +369,10 @@ impl S3Store {
         let client = builder
             .build()
             .map_err(|error| unsupported(format!("the S3 settings are not usable: {error}")))?;
-        let staging_dir = options.staging_dir.clone().unwrap_or_else(|| cache_dir().join("ferry").join("s3-staging"));
+        let staging_dir = options
+            .staging_dir
+            .clone()
+            .unwrap_or_else(|| cache_dir().join("ferry").join("s3-staging"));
         let staging_dir = staging_dir
             .join(bucket)
             .join(if prefix.is_empty() { "_" } else { prefix.as_str() });
@@ -526,12 +551,12 @@ impl S3Store {
             return Ok(streamed);
         }
 
-        let upload = self
-            .inner
-            .client
-            .put_multipart(path)
-            .await
-            .map_err(remote(self, label, "start a multipart upload"))?;
+        let upload =
+            self.inner
+                .client
+                .put_multipart(path)
+                .await
+                .map_err(remote(self, label, "start a multipart upload"))?;
         let mut writer = AbortOnDrop {
             writer: Some(WriteMultipart::new_with_chunk_size(upload, part_size)),
             key: label.to_string(),
@@ -599,7 +624,9 @@ impl S3Store {
             Ok(())
         };
         let part_size = self.part_size_for(expect.size);
-        let streamed = self.write_stream(key, &path, stream, expect.size, part_size, check).await?;
+        let streamed = self
+            .write_stream(key, &path, stream, expect.size, part_size, check)
+            .await?;
         Ok(PutOutcome {
             size: streamed.size,
             md5_hex: hex::encode(streamed.md5),
@@ -702,7 +729,10 @@ impl S3Store {
                 Err(error) => return Err(remote(self, label, "list the staged parts")(error)),
             };
             let Some(name) = meta.location.prefix_match(dir).map(|parts| {
-                parts.map(|part| part.as_ref().to_string()).collect::<Vec<_>>().join("/")
+                parts
+                    .map(|part| part.as_ref().to_string())
+                    .collect::<Vec<_>>()
+                    .join("/")
             }) else {
                 continue;
             };
@@ -730,7 +760,9 @@ impl S3Store {
             });
         }
         let label = format!("{upload_id}/{part_number}");
-        let temp = dir.clone().join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4().simple()));
+        let temp = dir
+            .clone()
+            .join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4().simple()));
         let part_size = self.part_size_for(Some(max_part_size));
         let too_large = || StoreError::PartTooLarge {
             upload_id: upload_id.to_string(),
@@ -775,8 +807,9 @@ impl S3Store {
                         .await?
                 }
                 Some(chunk) => {
-                    let rest = futures_util::stream::iter(first.into_iter().chain([chunk]).map(Ok::<_, std::io::Error>))
-                        .chain(stream.map(|item| item.map_err(|error| std::io::Error::other(error.into()))));
+                    let rest =
+                        futures_util::stream::iter(first.into_iter().chain([chunk]).map(Ok::<_, std::io::Error>))
+                            .chain(stream.map(|item| item.map_err(|error| std::io::Error::other(error.into()))));
                     let streamed = match self
                         .write_stream(&label, &temp, rest, Some(max_part_size), part_size, |_| Ok(()))
                         .await
@@ -922,12 +955,10 @@ impl S3Store {
                 let store = store.clone();
                 let upload = upload.clone();
                 async move {
-                    let reader = store
-                        .inner
-                        .client
-                        .get(&location)
-                        .await
-                        .map_err(|error| std::io::Error::other(format!("cannot read staged part {number}: {error}")))?;
+                    let reader =
+                        store.inner.client.get(&location).await.map_err(|error| {
+                            std::io::Error::other(format!("cannot read staged part {number}: {error}"))
+                        })?;
                     let checked = VerifiedPart {
                         inner: reader.into_stream().map_err(std::io::Error::from).boxed(),
                         md5: Md5::new(),
@@ -953,7 +984,9 @@ impl S3Store {
             Ok(())
         };
         let part_size = self.part_size_for(Some(total));
-        let streamed = self.write_stream(key, &path, parts_stream, Some(total), part_size, check).await?;
+        let streamed = self
+            .write_stream(key, &path, parts_stream, Some(total), part_size, check)
+            .await?;
         self.abort_multipart(upload_id).await.unwrap_or_else(|error| {
             tracing::warn!(upload_id, %error, "cannot remove the staged parts of a completed upload");
         });
@@ -985,7 +1018,10 @@ impl S3Store {
         let cutoff = SystemTime::now() - older_than;
         let mut removed = 0;
         for (name, meta) in self.list_dir(UPLOADS, &dir).await? {
-            let is_temp = name.rsplit('/').next().is_some_and(|file| file.starts_with(TEMP_PREFIX));
+            let is_temp = name
+                .rsplit('/')
+                .next()
+                .is_some_and(|file| file.starts_with(TEMP_PREFIX));
             if is_temp && SystemTime::from(meta.last_modified) <= cutoff {
                 match self.inner.client.delete(&meta.location).await {
                     Ok(()) => removed += 1,

@@ -414,16 +414,11 @@ async fn urls() {
     assert!(path.join("objects").is_dir());
     let plain = BlobStore::from_url(dir.path().join("plain").to_str().unwrap()).unwrap();
     assert!(plain.root().unwrap().ends_with("plain"));
-    for bad in ["s3://bucket/prefix", "ftp://host/x", "file://relative/x", ""] {
+    for bad in ["ftp://host/x", "file://relative/x", "", "s3://"] {
         let error = BlobStore::from_url(bad).unwrap_err();
         assert!(matches!(error, StoreError::UnsupportedUrl { .. }), "{bad}: {error}");
     }
-    assert!(
-        BlobStore::from_url("s3://b")
-            .unwrap_err()
-            .to_string()
-            .contains("not available")
-    );
+    // S3 locations are covered by tests/s3.rs.
 }
 
 #[tokio::test]

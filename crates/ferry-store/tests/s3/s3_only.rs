@@ -1,0 +1,167 @@
+//! Behaviour only the S3 backend has: configuration, errors, staging clean-up.
+
+use std::time::Duration;
+
+use ferry_store::{BlobStore, S3Options, StoreError};
+use object_store::ObjectStoreExt;
+
+use crate::harness::Harness;
+use crate::suite::{chunks, data, read_all};
+
+#[test]
+fn options_from_the_aws_environment() {
+    let vars = [
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "very-secret"),
+        ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ("AWS_ENDPOINT", "http://127.0.0.1:9000"),
+        ("AWS_ALLOW_HTTP", "TRUE"),
+        ("AWS_SESSION_TOKEN", ""),
+    ];
+    let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+    let options = S3Options::from_lookup(lookup);
+    assert_eq!(options.access_key_id.as_deref(), Some("AKIDEXAMPLE"));
+    assert_eq!(options.secret_access_key.as_deref(), Some("very-secret"));
+    assert_eq!(options.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(options.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+    assert!(options.allow_http);
+    assert!(!options.virtual_hosted);
+    assert_eq!(options.session_token, None, "empty values count as unset");
+    let shown = format!("{options:?}");
+    assert!(!shown.contains("very-secret"), "{shown}");
+
+    // AWS_REGION wins over AWS_DEFAULT_REGION, AWS_ENDPOINT_URL over AWS_ENDPOINT.
+    let vars = [
+        ("AWS_REGION", "us-west-2"),
+        ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ("AWS_ENDPOINT_URL", "https://s3.example.org"),
+        ("AWS_ENDPOINT", "http://other"),
+    ];
+    let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+    let options = S3Options::from_lookup(lookup);
+    assert_eq!(options.region.as_deref(), Some("us-west-2"));
+    assert_eq!(options.endpoint.as_deref(), Some("https://s3.example.org"));
+    assert!(!options.allow_http);
+}
+
+#[test]
+fn s3_urls() {
+    let options = S3Options {
+        endpoint: Some("http://127.0.0.1:1".into()),
+        access_key_id: Some("a".into()),
+        secret_access_key: Some("b".into()),
+        staging_dir: Some(std::env::temp_dir().join("ferry-store-url-test")),
+        ..S3Options::default()
+    };
+    for (url, bucket, prefix) in [
+        ("s3://bucket", "bucket", ""),
+        ("s3://bucket/", "bucket", ""),
+        ("s3://my-bucket.v2/ferry/hub/", "my-bucket.v2", "ferry/hub"),
+        ("s3://bucket/with%20space", "bucket", "with space"),
+    ] {
+        let Ok(BlobStore::S3(store)) = BlobStore::from_url_with(url, &options) else {
+            panic!("{url} is not an S3 store");
+        };
+        assert_eq!((store.bucket(), store.prefix()), (bucket, prefix), "{url}");
+        assert!(store.url().starts_with(&format!("s3://{bucket}")), "{}", store.url());
+        assert!(BlobStore::S3(store).root().is_none());
+    }
+    for bad in [
+        "s3://",
+        "s3:///prefix",
+        "s3://Bad Bucket/x",
+        "s3://bucket/a/../b",
+        "s3://bucket/x?region=eu",
+        "s3://bucket//x",
+    ] {
+        let error = BlobStore::from_url_with(bad, &options).unwrap_err();
+        assert!(matches!(error, StoreError::UnsupportedUrl { .. }), "{bad}: {error}");
+    }
+    let half = S3Options {
+        access_key_id: Some("a".into()),
+        ..options.clone()
+    };
+    let half = S3Options {
+        secret_access_key: None,
+        ..half
+    };
+    let error = BlobStore::from_url_with("s3://bucket", &half).unwrap_err();
+    assert!(error.to_string().contains("AWS_SECRET_ACCESS_KEY"), "{error}");
+    assert!(matches!(
+        BlobStore::from_url_with("gs://bucket", &options),
+        Err(StoreError::UnsupportedUrl { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_store_from_url_reaches_the_server() {
+    let harness = Harness::s3().await;
+    let target = harness.s3.as_ref().unwrap();
+    let url = format!("s3://{}/{}/by-url", target.bucket, target.prefix);
+    let store = BlobStore::from_url_with(&url, &target.options).unwrap();
+    store.put_stream("a/b", chunks(b"hello", 2), Some(5)).await.unwrap();
+    assert_eq!(harness.visible().await, ["by-url/a/b"]);
+    assert_eq!(
+        read_all(harness.store.open("by-url/a/b", None).await.unwrap()).await,
+        b"hello"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_wrong_credentials_say_what_to_check() {
+    let harness = Harness::s3().await;
+    if harness.s3.as_ref().unwrap().server.is_none() {
+        return; // moto accepts any credentials.
+    }
+    let target = harness.s3.as_ref().unwrap();
+    let options = S3Options {
+        secret_access_key: Some("not-the-secret".into()),
+        ..target.options.clone()
+    };
+    let store = BlobStore::s3(&target.bucket, &target.prefix, &options).unwrap();
+    let error = store.put_stream("x", chunks(b"data", 4), None).await.unwrap_err();
+    assert!(matches!(error, StoreError::Remote { .. }), "{error}");
+    let message = error.to_string();
+    assert!(message.contains("\"x\""), "{message}");
+    assert!(
+        message.contains(&format!("s3://{}/{}", target.bucket, target.prefix)),
+        "{message}"
+    );
+    assert!(message.contains("AWS_SECRET_ACCESS_KEY"), "{message}");
+    assert!(!message.contains("not-the-secret"), "{message}");
+
+    let nowhere = S3Options {
+        endpoint: Some("http://127.0.0.1:1".into()),
+        ..target.options.clone()
+    };
+    let store = BlobStore::s3(&target.bucket, "p", &nowhere).unwrap();
+    let started = std::time::Instant::now();
+    let error = store.stat("x").await.unwrap_err();
+    assert!(matches!(error, StoreError::Remote { .. }), "{error}");
+    assert!(error.to_string().contains("127.0.0.1:1"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(120));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_stale_temporary_parts_are_swept() {
+    let harness = Harness::s3().await;
+    let target = harness.s3.as_ref().unwrap();
+    let raw = target.raw();
+    let temp = object_store::path::Path::parse(format!("{}/.uploads/u1/.tmp-killed", target.prefix)).unwrap();
+    raw.put(&temp, data(10, 1).into()).await.unwrap();
+    harness.store.put_part("u1", 1, chunks(b"kept", 2), 100).await.unwrap();
+    harness.store.put_stream("obj", chunks(b"kept", 2), None).await.unwrap();
+    assert_eq!(
+        harness
+            .store
+            .remove_stale_temporaries(Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0,
+        "a fresh temporary may belong to a running upload"
+    );
+    assert_eq!(harness.store.remove_stale_temporaries(Duration::ZERO).await.unwrap(), 1);
+    let left = harness.visible().await;
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.contains(&"obj".to_string()) && left.iter().any(|n| n.starts_with(".uploads/u1/00001.")));
+}
