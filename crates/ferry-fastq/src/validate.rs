@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::names::{IlluminaName, Read};
-use crate::stats::{FastqError, FastqStats, GzFastqStats, RecordSink, feed_file};
+use crate::stats::{FastqStats, RecordSink, parse_gz_file};
 
 /// At most this many header problems are listed per file (then a count of the rest).
 pub const MAX_LISTED_PROBLEMS: usize = 20;
@@ -84,42 +84,30 @@ pub fn validate_fastq_gz(path: impl AsRef<Path>, opts: ValidateOptions) -> Resul
         Read::I1 | Read::I2 => None,
     });
     let checker = HeaderChecker::new(opts, expected_read);
-    let mut parser = GzFastqStats::with_sink(checker);
-    let fed = feed_file(path, |chunk| parser.update(chunk));
-    let problem_of = |error: FastqError| Problem {
-        file: path.to_path_buf(),
-        line: error.line(),
-        record: error.record(),
-        message: error.to_string(),
-    };
-    let listed = |checker: &HeaderChecker| -> Vec<Problem> {
-        checker
-            .problems
-            .iter()
-            .map(|(line, record, message)| Problem {
-                file: path.to_path_buf(),
-                line: Some(*line),
-                record: Some(*record),
-                message: message.clone(),
-            })
-            .collect()
-    };
+    let (result, checker) = parse_gz_file(path, checker);
     // Header problems found before a fatal error still count: they come first.
-    if let Err(error) = fed {
-        let mut problems = listed(parser.sink());
-        problems.push(problem_of(error));
-        return Err(problems);
-    }
-    let earlier = listed(parser.sink());
-    let (stats, checker) = match parser.finish_with_sink() {
-        Ok(done) => done,
+    let mut problems: Vec<Problem> = checker
+        .problems
+        .iter()
+        .map(|(line, record, message)| Problem {
+            file: path.to_path_buf(),
+            line: Some(*line),
+            record: Some(*record),
+            message: message.clone(),
+        })
+        .collect();
+    let stats = match result {
+        Ok(stats) => stats,
         Err(error) => {
-            let mut problems = earlier;
-            problems.push(problem_of(error));
+            problems.push(Problem {
+                file: path.to_path_buf(),
+                line: error.line(),
+                record: error.record(),
+                message: error.to_string(),
+            });
             return Err(problems);
         }
     };
-    let mut problems = earlier;
     if checker.unlisted > 0 {
         problems.push(Problem {
             file: path.to_path_buf(),
