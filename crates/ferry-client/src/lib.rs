@@ -17,3 +17,6 @@ pub mod upload;
 pub use client::{AppSessionQuery, BiosampleQuery, Client, ClientOptions, DatasetQuery, FileQuery, RunQuery};
 pub use error::{ClientError, Result};
 pub use region::Region;
+
+#[cfg(test)]
+mod tests;

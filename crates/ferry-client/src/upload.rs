@@ -30,7 +30,7 @@ use tokio::sync::Mutex;
 
 use crate::client::{BiosampleQuery, Client, seg};
 use crate::error::ClientError;
-use crate::progress::{NoProgress, TransferProgress};
+use crate::progress::{NoProgress, RateLimit, TransferProgress};
 
 /// One local file to upload.
 #[derive(Debug, Clone)]
@@ -78,6 +78,8 @@ pub struct UploadOptions {
     pub journal_dir: Option<PathBuf>,
     /// Receives byte counts.
     pub progress: Arc<dyn TransferProgress>,
+    /// Bandwidth cap shared by every part.
+    pub rate_limit: Option<Arc<RateLimit>>,
 }
 
 impl Default for UploadOptions {
@@ -87,6 +89,7 @@ impl Default for UploadOptions {
             part_size: ferry_api::BASESPACE_PART_SIZE,
             journal_dir: None,
             progress: Arc::new(NoProgress),
+            rate_limit: None,
         }
     }
 }
@@ -547,6 +550,9 @@ async fn upload_one_file(
         async move {
             let offset = (u64::from(number) - 1) * part_size;
             let len = part_len(size, part_size, u64::from(number));
+            if let Some(limit) = &options.rate_limit {
+                limit.consume(len).await;
+            }
             let data = read_part(&file.path, offset, len).await?;
             let md5 = hex::encode(Md5::digest(&data));
             let url = match (&template, &single) {

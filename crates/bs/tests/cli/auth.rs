@@ -7,7 +7,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::support::Env;
 
-async fn start_auth(env: &Env, args: &[&str]) -> (tokio::process::Child, String) {
+async fn start_auth(env: &Env, args: &[&str]) -> (tokio::process::Child, String, tokio::task::JoinHandle<String>) {
     let mut child = env.command(args).spawn().expect("spawn bs auth");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
@@ -30,16 +30,14 @@ async fn start_auth(env: &Env, args: &[&str]) -> (tokio::process::Child, String)
         }
         text
     });
-    child.stdout = None;
-    let _ = rest;
-    (child, code)
+    (child, code, rest)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_login_writes_profile_and_refuses_to_overwrite() {
     let env = Env::new().await;
     let url = env.hub.url.clone();
-    let (child, code) = start_auth(&env, &["-c", "lab", "auth", "--api-server", &url]).await;
+    let (child, code, rest) = start_auth(&env, &["-c", "lab", "auth", "--api-server", &url]).await;
     assert!(url.starts_with("http://127.0.0.1:"));
     env.hub
         .approve_device_code(&code, DEMO_EMAIL, DEMO_PASSWORD, None)
@@ -54,6 +52,8 @@ async fn device_login_writes_profile_and_refuses_to_overwrite() {
         String::from_utf8_lossy(&output.stderr)
     );
     let path = env.basespace_dir().join("lab.cfg");
+    let printed = rest.await.unwrap();
+    assert_eq!(printed, format!("Created config file {}\n", path.display()));
     let text = std::fs::read_to_string(&path).expect("profile written");
     assert!(text.contains(&format!("apiServer   = {url}")), "{text}");
     assert!(
@@ -82,7 +82,7 @@ async fn device_login_writes_profile_and_refuses_to_overwrite() {
 async fn refused_login_fails_and_writes_nothing() {
     let env = Env::new().await;
     let url = env.hub.url.clone();
-    let (child, code) = start_auth(&env, &["-c", "denied", "auth", "--api-server", &url]).await;
+    let (child, code, _rest) = start_auth(&env, &["-c", "denied", "auth", "--api-server", &url]).await;
     env.hub.deny_device_code(&code, DEMO_EMAIL, DEMO_PASSWORD).await;
     let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
         .await
