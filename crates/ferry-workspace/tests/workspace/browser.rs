@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::common::{Api, demo_token, hub_file_facts, start};
 
-const ELEMENT: &str = "element-6066-11e4-a52f-4d4b2b18f5a1";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 struct Driver {
     http: reqwest::Client,
