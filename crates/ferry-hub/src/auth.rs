@@ -166,7 +166,9 @@ pub async fn create_user(db: &ferry_db::Db, email: &str, password: &str, name: O
         anyhow::bail!("the password must not be empty");
     }
     let id = ids::numeric_from(&format!("user:{email}"));
-    create_user_with_id(db, &id, &email, password, name).await?;
+    if !create_user_with_id(db, &id, &email, password, name).await? {
+        anyhow::bail!("a user with email {email} already exists");
+    }
     Ok(id)
 }
 

@@ -115,13 +115,6 @@ pub async fn run(args: HubArgs) -> anyhow::Result<()> {
                     command: UserCommand::Add { email, password, name },
                 } => {
                     let id = auth::create_user(db, email, password, name.as_deref()).await?;
-                    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
-                        .bind(&id)
-                        .fetch_optional(&db.pool)
-                        .await?;
-                    if exists.is_none() {
-                        anyhow::bail!("a user with email {email} already exists");
-                    }
                     eprintln!("user {email} ready (ID {id})");
                 }
                 HubCommand::Workgroup {

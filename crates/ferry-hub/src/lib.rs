@@ -149,6 +149,27 @@ impl Hub {
         &self.state.db
     }
 
+    /// Adds a user (`ferry hub user add`); returns its ID.
+    pub async fn add_user(&self, email: &str, password: &str, name: Option<&str>) -> anyhow::Result<String> {
+        auth::create_user(&self.state.db, email, password, name).await
+    }
+
+    /// Adds a workgroup, or members to an existing one (`ferry hub workgroup add`); returns its ID.
+    pub async fn add_workgroup(&self, name: &str, members: &[String]) -> anyhow::Result<String> {
+        auth::create_workgroup(&self.state.db, name, members).await
+    }
+
+    /// Issues an access token for `email`, personal or in `workgroup`, with `scopes` (default:
+    /// READ, CREATE, BROWSE, MOVETOTRASH, WRITE GLOBAL), as `ferry hub token` does.
+    pub async fn issue_token(
+        &self,
+        email: &str,
+        workgroup: Option<&str>,
+        scopes: Option<&str>,
+    ) -> anyhow::Result<String> {
+        auth::issue_token_for(&self.state.db, email, workgroup, scopes).await
+    }
+
     /// Changes the largest accepted upload part (tests use a small one to check refusal).
     pub fn with_max_part_size(self, bytes: u64) -> anyhow::Result<Hub> {
         let state = Arc::try_unwrap(self.state)

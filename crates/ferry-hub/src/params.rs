@@ -190,9 +190,18 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonBody<
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|error| ApiError::bad_request(format!("Cannot read the request body: {error}")))?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|error| {
+            let status = error.status();
+            if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    status,
+                    "BASESPACE.COMMON.REQUEST_TOO_LARGE",
+                    "The JSON body is larger than the 1 MiB this call accepts.",
+                )
+            } else {
+                ApiError::bad_request(format!("Cannot read the request body: {error}"))
+            }
+        })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonBody(T::default()));
         }
