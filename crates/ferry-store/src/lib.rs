@@ -554,7 +554,8 @@ impl ResumableWrite {
 }
 
 /// Checks that `key` is a safe relative path: not empty, not absolute, no empty, `.` or `..`
-/// segments, no backslash or NUL, at most [`MAX_KEY_LENGTH`] bytes and 255 bytes per segment.
+/// segments, no backslash or NUL, at most [`MAX_KEY_LENGTH`] bytes and 255 bytes per segment,
+/// and no segment named like the store's temporary files (`.ferry-tmp-…`).
 pub fn validate_key(key: &str) -> Result<()> {
     let invalid = |reason| StoreError::InvalidKey {
         key: key.to_string(),
@@ -579,6 +580,11 @@ pub fn validate_key(key: &str) -> Result<()> {
         match segment {
             "" => return Err(invalid("it has an empty path segment")),
             "." | ".." => return Err(invalid("it has a '.' or '..' segment")),
+            _ if segment.starts_with(".ferry-tmp-") => {
+                return Err(invalid(
+                    "names starting with '.ferry-tmp-' are reserved for temporary files",
+                ));
+            }
             _ if segment.len() > 255 => return Err(invalid("a path segment is longer than 255 bytes")),
             _ => {}
         }

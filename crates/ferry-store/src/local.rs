@@ -677,10 +677,17 @@ impl ResumableWrite {
         self.offset
     }
 
-    /// Appends bytes at the end.
+    /// Appends bytes at the end. When this returns, the bytes are in the file (handed to the
+    /// operating system; call [`ResumableWrite::sync`] to make them durable), so a writer opened
+    /// later sees them even if this one is dropped right away.
     pub async fn append(&mut self, data: &[u8]) -> Result<()> {
         self.file
             .write_all(data)
+            .await
+            .map_err(io_error(&self.key, "write the partial file"))?;
+        // tokio writes in the background; wait so no write is in flight after we return.
+        self.file
+            .flush()
             .await
             .map_err(io_error(&self.key, "write the partial file"))?;
         self.offset += data.len() as u64;

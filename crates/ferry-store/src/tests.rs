@@ -241,6 +241,8 @@ async fn traversal_and_malformed_keys_are_rejected() {
         );
     }
     assert!(validate_key(&"a".repeat(256)).is_err());
+    assert!(validate_key("a/.ferry-tmp-123").is_err());
+    assert!(validate_key("a/.hidden").is_ok());
     assert!(validate_key("datasets/ds.1/Sample_S1_L001_R1_001.fastq.gz").is_ok());
     for upload in ["", "..", "a/b", "/x"] {
         assert!(
