@@ -321,33 +321,46 @@ pub async fn download_file(
     let parallel = size.is_some_and(|s| s >= options.parallel_threshold.max(1))
         && meta.supports_range
         && options.range_concurrency > 1;
-    let (resumed_from, precomputed) = if parallel {
-        download_ranges(
-            client,
-            &file.id,
-            meta.href_content,
-            size.unwrap_or(0),
-            etag_text.as_deref(),
-            &partial,
-            dest,
-            options,
-        )
-        .await?
-    } else {
-        download_stream(
-            client,
-            &file.id,
-            meta.href_content,
-            size,
-            etag_text.as_deref(),
-            &partial,
-            options,
-        )
-        .await?
-    };
-    let check = match precomputed {
-        Some(check) => check,
-        None => verify_path(&partial, size, etag_text.as_deref()).await?,
+    let mut fresh_start = false;
+    let (resumed_from, check) = loop {
+        let (resumed_from, precomputed) = if parallel {
+            download_ranges(
+                client,
+                &file.id,
+                meta.href_content.clone(),
+                size.unwrap_or(0),
+                etag_text.as_deref(),
+                &partial,
+                dest,
+                options,
+            )
+            .await?
+        } else {
+            download_stream(
+                client,
+                &file.id,
+                meta.href_content.clone(),
+                size,
+                etag_text.as_deref(),
+                &partial,
+                options,
+            )
+            .await?
+        };
+        let check = match precomputed {
+            Some(check) => check,
+            None => verify_path(&partial, size, etag_text.as_deref()).await?,
+        };
+        // Bytes kept from an earlier run may belong to an older version of the file: when the
+        // result does not verify, start once more from nothing before reporting a mismatch.
+        if resumed_from > 0 && !fresh_start && !matches!(check, Check::Ok(_)) {
+            tracing::warn!("{}: resumed data did not verify; downloading from the start", dest.display());
+            options.progress.rewind(size.unwrap_or(resumed_from));
+            discard(&partial, dest).await;
+            fresh_start = true;
+            continue;
+        }
+        break (resumed_from, check);
     };
     let verified = match check {
         Check::Ok(verified) => verified,

@@ -1,6 +1,6 @@
 //! whoami, every list/get/contents, output formats and error messages.
 
-use ferry_hub::demo::{DEMO_BIOSAMPLES, DEMO_EMAIL, DEMO_PROJECT, DEMO_RUN};
+use ferry_hub::demo::{DEMO_BIOSAMPLES, DEMO_EMAIL, DEMO_PROJECT, DEMO_RUN, DEMO_WORKGROUP, DEMO_WORKGROUP_PROJECT};
 
 use crate::support::{Env, ids};
 
@@ -214,6 +214,28 @@ async fn bad_tokens_and_creation() {
         .json(&["list", "biosamples", "--project-id", &id, "-f", "json"])
         .await;
     assert_eq!(ids(&listed), vec![biosample["Id"].as_str().unwrap().to_string()]);
+
+    // A workgroup token: whoami says so, and the lists show the workgroup's data only.
+    let workgroup_token = env.hub.token(DEMO_EMAIL, Some(DEMO_WORKGROUP)).await;
+    env.write_profile(
+        "lab",
+        &format!("apiServer = {}\naccessToken = {workgroup_token}\n", env.hub.url),
+    );
+    let table = env.ok(&["-c", "lab", "whoami"]).await;
+    assert!(table.contains(&format!("workgroup {DEMO_WORKGROUP}")), "{table}");
+    let names: Vec<String> = env
+        .json(&["-c", "lab", "list", "projects", "-f", "json"])
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["Name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(names.contains(&DEMO_WORKGROUP_PROJECT.to_string()), "{names:?}");
+    assert!(
+        !names.contains(&DEMO_PROJECT.to_string()),
+        "no personal data in the workgroup context: {names:?}"
+    );
 
     // Revoking the token makes it fail afterwards.
     env.ok(&["revoke", "token"]).await;
