@@ -1,5 +1,6 @@
 //! Prints FASTQ statistics of files (gzip or plain) as TSV, one line per file, in the spirit of
-//! `seqkit stats -a -T`. Files are processed in parallel (`--threads N`, default: all CPUs).
+//! `seqkit stats -a -T`. Files are processed in parallel (`--threads N`, default: all CPUs); each
+//! gzip file is also decompressed on a helper thread while its records are parsed.
 //!
 //! Usage: `cargo run --release -p ferry-fastq --example fastq-stats -- [--threads N] FILES...`
 
