@@ -72,7 +72,8 @@ pub struct S3Options {
     /// Allow plain `http://` endpoints (also implied by an endpoint that starts with `http://`).
     pub allow_http: bool,
     /// Address buckets as `bucket.endpoint` instead of `endpoint/bucket` (path style, the default,
-    /// which is what most self-hosted stores expect).
+    /// which is what most self-hosted stores expect). A custom endpoint is then given without the
+    /// bucket (`https://s3.example.org`); the bucket is put in front of its host.
     pub virtual_hosted: bool,
     /// Local directory for the partial bytes of resumable writes. `None`: `ferry/s3-staging` in the
     /// user's cache directory (`$XDG_CACHE_HOME`, else `~/.cache`, else the temporary directory).
@@ -188,6 +189,22 @@ fn validate_bucket(bucket: &str) -> std::result::Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The endpoint of a virtual-hosted bucket: `https://host` → `https://bucket.host` (unless the
+/// host already starts with the bucket).
+fn bucket_endpoint(endpoint: &str, bucket: &str) -> std::result::Result<String, String> {
+    let mut url =
+        url::Url::parse(endpoint).map_err(|error| format!("the endpoint {endpoint:?} is not a URL: {error}"))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| format!("the endpoint {endpoint:?} names no host"))?
+        .to_string();
+    if !host.starts_with(&format!("{bucket}.")) {
+        url.set_host(Some(&format!("{bucket}.{host}")))
+            .map_err(|error| format!("cannot address bucket {bucket:?} at {endpoint:?}: {error}"))?;
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 fn cache_dir() -> PathBuf {
@@ -348,7 +365,13 @@ impl S3Store {
             .with_client_options(client_options)
             .with_retry(retry);
         if let Some(endpoint) = &options.endpoint {
-            builder = builder.with_endpoint(endpoint.trim_end_matches('/'));
+            let endpoint = endpoint.trim_end_matches('/');
+            let endpoint = if options.virtual_hosted {
+                bucket_endpoint(endpoint, bucket).map_err(unsupported)?
+            } else {
+                endpoint.to_string()
+            };
+            builder = builder.with_endpoint(endpoint);
         }
         match (&options.access_key_id, &options.secret_access_key) {
             (Some(id), Some(secret)) => {
@@ -427,8 +450,13 @@ impl S3Store {
         })
     }
 
+    /// The object's full key in the bucket (prefix included).
+    pub fn object_key(&self, key: &str) -> Result<String> {
+        self.object_path(key).map(|path| path.to_string())
+    }
+
     /// Where the object `key` lives in the bucket.
-    pub fn object_path(&self, key: &str) -> Result<ObjectPath> {
+    fn object_path(&self, key: &str) -> Result<ObjectPath> {
         validate_key(key)?;
         if key == UPLOADS || key.starts_with(".uploads/") {
             return Err(StoreError::InvalidKey {
@@ -815,13 +843,6 @@ impl S3Store {
                         .await
                     {
                         Err(StoreError::SizeMismatch { .. }) => return Err(too_large()),
-                        Err(StoreError::Source { received, source, .. }) => {
-                            return Err(StoreError::Source {
-                                key: label,
-                                received,
-                                source,
-                            });
-                        }
                         other => other?,
                     };
                     let md5_hex = hex::encode(streamed.md5);

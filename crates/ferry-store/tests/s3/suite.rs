@@ -493,11 +493,18 @@ pub async fn presigned_urls(h: &Harness) {
     let (status, body) = http_get(&url).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(body, content);
-    // The signature covers the object: another key with the same query is refused.
-    let mut other = url.clone();
-    other.set_path(&url.path().replace("share/me", "share/you"));
-    let (status, _) = http_get(&other).await;
-    assert_eq!(status, 403);
+    // The signature covers the object: another key with the same query is refused (moto does
+    // not check signatures at all).
+    if h.is_s3s_fs() {
+        store
+            .put_stream("share/you", chunks(b"private", 3), None)
+            .await
+            .unwrap();
+        let mut other = url.clone();
+        other.set_path(&url.path().replace("share/me", "share/you"));
+        let (status, _) = http_get(&other).await;
+        assert_eq!(status, 403);
+    }
 }
 
 /// A plain HTTP/1.0 GET (no client library), returning the status and the body.
