@@ -274,6 +274,12 @@ mod tests {
         for chunk in [1, 2, 3, 7, 10, 4096, 1 << 20] {
             assert_eq!(decode_chunked(&data, chunk).unwrap(), text, "chunk {chunk}");
         }
+        // Empty members (like BGZF's end-of-file marker) in between and at the end.
+        let mut with_empty = gzip(&text[..1000]);
+        with_empty.extend(gzip(b""));
+        with_empty.extend(gzip(&text[1000..]));
+        with_empty.extend(gzip(b""));
+        assert_eq!(decode_chunked(&with_empty, 5).unwrap(), text);
         let mut padded = data.clone();
         padded.extend([0u8; 100]);
         assert_eq!(decode_chunked(&padded, 33).unwrap(), text);
