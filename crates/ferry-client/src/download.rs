@@ -354,7 +354,10 @@ pub async fn download_file(
         // Bytes kept from an earlier run may belong to an older version of the file: when the
         // result does not verify, start once more from nothing before reporting a mismatch.
         if resumed_from > 0 && !fresh_start && !matches!(check, Check::Ok(_)) {
-            tracing::warn!("{}: resumed data did not verify; downloading from the start", dest.display());
+            tracing::warn!(
+                "{}: resumed data did not verify; downloading from the start",
+                dest.display()
+            );
             options.progress.rewind(size.unwrap_or(resumed_from));
             discard(&partial, dest).await;
             fresh_start = true;

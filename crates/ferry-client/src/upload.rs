@@ -288,6 +288,7 @@ pub async fn upload(client: &Client, plan: &UploadPlan, options: &UploadOptions)
         state: Mutex::new(existing.unwrap_or_default()),
     });
     let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let permits = Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
 
     let appsession_id = {
         let current = journal.state.lock().await.appsession_id.clone();
@@ -321,7 +322,19 @@ pub async fn upload(client: &Client, plan: &UploadPlan, options: &UploadOptions)
 
     let mut results = Vec::new();
     for dataset in &plan.datasets {
-        results.push(upload_dataset(client, plan, dataset, &appsession_id, &journal, options, &sent).await?);
+        results.push(
+            upload_dataset(
+                client,
+                plan,
+                dataset,
+                &appsession_id,
+                &journal,
+                options,
+                &sent,
+                &permits,
+            )
+            .await?,
+        );
     }
 
     let names: Vec<&str> = plan.datasets.iter().map(|d| d.name.as_str()).collect();
@@ -341,6 +354,7 @@ pub async fn upload(client: &Client, plan: &UploadPlan, options: &UploadOptions)
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn upload_dataset(
     client: &Client,
     plan: &UploadPlan,
@@ -349,6 +363,7 @@ async fn upload_dataset(
     journal: &Arc<JournalFile>,
     options: &UploadOptions,
     sent: &Arc<std::sync::atomic::AtomicU64>,
+    permits: &Arc<tokio::sync::Semaphore>,
 ) -> Result<UploadedDataset, UploadError> {
     let entry = journal
         .state
@@ -417,10 +432,22 @@ async fn upload_dataset(
         }
     };
 
-    let mut files = Vec::new();
-    for file in &dataset.files {
-        files.push(upload_one_file(client, &dataset.name, &dataset_id, file, journal, options, sent).await?);
-    }
+    // Files go in parallel; the permits bound the parts in flight (and their buffers) overall.
+    let files: Vec<File> = futures_util::stream::iter(dataset.files.iter().map(|file| {
+        upload_one_file(
+            client,
+            &dataset.name,
+            &dataset_id,
+            file,
+            journal,
+            options,
+            sent,
+            permits,
+        )
+    }))
+    .buffered(options.concurrency.max(1))
+    .try_collect()
+    .await?;
     let completed: Dataset = client
         .post_json_idempotent(
             &format!("v2/datasets/{}", seg(&dataset_id)),
@@ -469,6 +496,7 @@ async fn read_part(path: &Path, offset: u64, len: u64) -> Result<Bytes, UploadEr
     })?
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn upload_one_file(
     client: &Client,
     dataset_name: &str,
@@ -477,6 +505,7 @@ async fn upload_one_file(
     journal: &Arc<JournalFile>,
     options: &UploadOptions,
     sent: &Arc<std::sync::atomic::AtomicU64>,
+    permits: &Arc<tokio::sync::Semaphore>,
 ) -> Result<File, UploadError> {
     let size = std::fs::metadata(&file.path)
         .map_err(io_err("reading", &file.path))?
@@ -548,6 +577,11 @@ async fn upload_one_file(
         let single = single.clone();
         let sent = sent.clone();
         async move {
+            let _permit = permits.acquire().await.map_err(|_| UploadError::Io {
+                action: "uploading",
+                path: file.path.clone(),
+                source: std::io::Error::other("upload cancelled"),
+            })?;
             let offset = (u64::from(number) - 1) * part_size;
             let len = part_len(size, part_size, u64::from(number));
             if let Some(limit) = &options.rate_limit {
