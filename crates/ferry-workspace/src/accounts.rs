@@ -155,6 +155,11 @@ pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<User, 
 pub async fn create_session(db: &Db, user: &User) -> Result<String, AccountError> {
     let token = random_token();
     let now = ferry_api::dates::now_millis();
+    // Expired sessions are useless; drop them whenever someone logs in.
+    sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now)
+        .execute(&db.pool)
+        .await?;
     sqlx::query(
         "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
     )

@@ -236,7 +236,8 @@ impl Links {
     /// Checks `token` against the target's `/v2/users/current` and, if accepted, stores it sealed.
     pub async fn link(&self, user_id: &str, token: &str, target: Target) -> Result<LinkInfo, LinkError> {
         let token = check_token_text(token)?;
-        let client = ferry_client::Client::new(&target.api_server, token)
+        // Someone is waiting on the form: one retry, short timeouts.
+        let client = ferry_client::Client::with_options(&target.api_server, token, interactive_options(1))
             .map_err(|error| LinkError::Invalid(error.to_string()))?;
         let me = client
             .current_user()
@@ -329,8 +330,17 @@ impl Links {
         }))
     }
 
-    /// A client for the user's linked account.
+    /// A client for the user's linked account, for pages and API calls someone waits on.
     pub async fn client(&self, user_id: &str) -> Result<ferry_client::Client, LinkError> {
+        self.client_with(user_id, interactive_options(2)).await
+    }
+
+    /// A client for the user's linked account with these options.
+    pub async fn client_with(
+        &self,
+        user_id: &str,
+        options: ferry_client::ClientOptions,
+    ) -> Result<ferry_client::Client, LinkError> {
         let row = sqlx::query("SELECT api_server, key_id, token_ciphertext FROM basespace_links WHERE user_id = $1")
             .bind(user_id)
             .fetch_optional(&self.db.pool)
@@ -342,7 +352,8 @@ impl Links {
             ciphertext: row.try_get(2)?,
         };
         let token = self.keyring.open(user_id, PURPOSE, &sealed)?;
-        ferry_client::Client::new(&api_server, &token).map_err(|error| LinkError::Invalid(error.to_string()))
+        ferry_client::Client::with_options(&api_server, &token, options)
+            .map_err(|error| LinkError::Invalid(error.to_string()))
     }
 
     /// Removes the link; with `revoke`, first asks the server to revoke the token. Returns a
@@ -383,8 +394,32 @@ impl Links {
 impl crate::import::ClientProvider for Links {
     fn client_for(&self, user_id: &str) -> BoxFuture<'_, Result<ferry_client::Client, String>> {
         let user_id = user_id.to_string();
-        Box::pin(async move { self.client(&user_id).await.map_err(|error| error.to_string()) })
+        // Background imports: the client's default, patient retries.
+        Box::pin(async move {
+            self.client_with(&user_id, workspace_options(ferry_client::ClientOptions::default()))
+                .await
+                .map_err(|error| error.to_string())
+        })
     }
+}
+
+fn workspace_options(options: ferry_client::ClientOptions) -> ferry_client::ClientOptions {
+    ferry_client::ClientOptions {
+        user_agent: format!("ferry-workspace/{}", env!("CARGO_PKG_VERSION")),
+        ..options
+    }
+}
+
+/// Client options for requests a person is waiting on.
+fn interactive_options(retries: u32) -> ferry_client::ClientOptions {
+    workspace_options(ferry_client::ClientOptions {
+        retries,
+        initial_backoff: std::time::Duration::from_millis(300),
+        max_backoff: std::time::Duration::from_secs(2),
+        connect_timeout: std::time::Duration::from_secs(10),
+        api_timeout: std::time::Duration::from_secs(60),
+        ..ferry_client::ClientOptions::default()
+    })
 }
 
 /// Regions offered in the profile form: (value, label).

@@ -103,7 +103,8 @@
         .then(function (s) {
           var status = document.getElementById("import-status");
           if (status) { status.textContent = s.status; status.className = "status status-" + s.status; }
-          set("progress-files", s.files_done + " of " + s.files_total + " files");
+          var finished = ["completed", "failed", "cancelled"].indexOf(s.status) >= 0;
+          set("progress-files", s.files_total === 0 && !finished ? "finding the files…" : s.files_done + " of " + s.files_total + " files");
           set("progress-bytes", human(s.bytes_done) + " of " + human(s.bytes_total));
           set("progress-rate", human(Math.round(s.rate_bytes_per_sec || 0)) + "/s");
           set("progress-eta", s.eta_seconds == null ? "—" : duration(s.eta_seconds));

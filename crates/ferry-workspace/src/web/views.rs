@@ -494,7 +494,11 @@ impl ImportPage {
             base,
             id: s.id.clone(),
             status: s.status.clone(),
-            files: format!("{} of {} files", s.files_done, s.files_total),
+            files: if s.files_total == 0 && !finished {
+                "finding the files…".to_string()
+            } else {
+                format!("{} of {} files", s.files_done, s.files_total)
+            },
             bytes: format!("{} of {}", human_bytes(s.bytes_done), human_bytes(s.bytes_total)),
             percent: (s.bytes_done.saturating_mul(100))
                 .checked_div(s.bytes_total)

@@ -14,7 +14,7 @@ use std::time::Duration;
 use ferry_workspace::testing::TEST_PASSWORD;
 use serde_json::{Value, json};
 
-use super::common::{Api, demo_token, hub_file_facts, start};
+use super::common::{Api, demo_token, hub_file_facts, start, start_with_reads};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -225,7 +225,8 @@ impl Driver {
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver (run with --run-ignored all)"]
 async fn browser_sign_up_link_import_and_read_counts() {
-    let (hub, workspace) = start().await;
+    // Files of about 11 MB (multipart ETags), so the import takes long enough to watch.
+    let (hub, workspace) = start_with_reads(100_000).await;
     let token = demo_token(&hub).await;
     let email = "browser@example.org";
     let driver = Driver::start().await;
@@ -277,17 +278,50 @@ async fn browser_sign_up_link_import_and_read_counts() {
     driver.click("#start-import").await;
     driver.find("#progress").await;
     assert!(driver.url().await.contains("/imports/"));
-    driver.screenshot("workspace-import-progress.png").await;
 
-    // Live progress: the page updates itself (no reload) until the import completes.
-    driver.script("window.__same_page = true; return null").await;
+    // Live progress: the page updates itself (no reload), showing data arriving, until the end.
     driver
-        .wait_text("#import-status", "completed", |t| t == "completed")
+        .script(
+            "window.__same_page = true; window.__seen = []; \
+             new MutationObserver(function () { window.__seen.push(document.getElementById('progress-bar').value); }) \
+               .observe(document.getElementById('progress'), {subtree: true, childList: true, characterData: true, attributes: true}); \
+             return null",
+        )
         .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut captured_midway = false;
+    loop {
+        let state = driver
+            .script("return [document.getElementById('progress-bar').value, document.getElementById('import-status').textContent]")
+            .await;
+        let percent = state[0].as_f64().unwrap_or(0.0);
+        if !captured_midway && percent > 0.0 && percent < 100.0 {
+            driver.screenshot("workspace-import-progress.png").await;
+            captured_midway = true;
+        }
+        if state[1] == "completed" || state[1] == "failed" || state[1] == "cancelled" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "import did not finish: {state}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(driver.text("#import-status").await, "completed");
     assert_eq!(
         driver.script("return window.__same_page === true").await,
         json!(true),
         "updated in place"
+    );
+    let seen = driver.script("return window.__seen").await;
+    let midway = seen
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_f64)
+        .filter(|p| *p > 0.0 && *p < 100.0)
+        .count();
+    assert!(
+        captured_midway && midway > 0,
+        "the page showed the import part-way: {seen}"
     );
     let files = driver.text("#progress-files").await;
     let (done, total) = files.split_once(" of ").unwrap();

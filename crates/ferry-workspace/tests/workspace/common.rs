@@ -59,6 +59,14 @@ pub async fn start() -> (TestHub, TestWorkspace) {
     (hub, workspace)
 }
 
+/// Like [`start`], with `reads` reads in every demo FASTQ file (bigger files, slower imports).
+pub async fn start_with_reads(reads: u64) -> (TestHub, TestWorkspace) {
+    capture_logs();
+    let hub = TestHub::start_with(ferry_hub::DemoOptions { reads_per_file: reads }).await;
+    let workspace = TestWorkspace::start().await;
+    (hub, workspace)
+}
+
 /// A hub token of the demo user in the personal context.
 pub async fn demo_token(hub: &TestHub) -> String {
     hub.token(ferry_hub::demo::DEMO_EMAIL, None).await
