@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use ferry_hub::demo::{DEMO_BIOSAMPLES, DEMO_PROJECT};
+use ferry_hub::demo::{DEMO_BIOSAMPLES, DEMO_PROJECT, DEMO_RUN};
 use serde_json::Value;
 
 use crate::support::{Env, files_under, md5_hex, wait_for};
