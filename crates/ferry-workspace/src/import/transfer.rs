@@ -244,8 +244,14 @@ async fn run_file(inner: &Inner, file: ClaimedFile, shutdown: &CancellationToken
                     "file imported and verified"
                 );
             } else {
-                // Cancelled or deleted while it was being finished.
-                discard_blob_logged(inner, &file.blob_key).await;
+                match queue::file_fate(inner, &file.id).await? {
+                    // Cancelled or deleted while it was being finished: its bytes go.
+                    FileFate::Gone => discard_blob_logged(inner, &file.blob_key).await,
+                    // Another worker holds it now and will finish it itself.
+                    FileFate::TakenOver => {
+                        tracing::warn!(file = %file.name, "another worker took this file over (lease expired)");
+                    }
+                }
             }
             Ok(())
         }

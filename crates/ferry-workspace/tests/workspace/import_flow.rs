@@ -458,6 +458,34 @@ async fn a_truncated_gzip_fails_its_sample_while_the_others_finish() {
             .await
             .is_err()
     );
+
+    // Importing again retries the failed file in its sample (no duplicate) and leaves the good
+    // sample alone.
+    let samples_before = service.samples(USER).await.unwrap().len();
+    let again = service
+        .enqueue(
+            USER,
+            ImportRequest {
+                biosample_ids: vec![biosamples[0].0.clone(), broken_id.clone()],
+                ..ImportRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    drain(&service).await;
+    let status = service.status(USER, &again).await.unwrap();
+    assert_eq!(
+        status.files_total, 1,
+        "only the failed file is tried again: {status:#?}"
+    );
+    assert_eq!(status.status, "failed");
+    assert_eq!(service.samples(USER).await.unwrap().len(), samples_before);
+    let fine = status
+        .report
+        .iter()
+        .find(|r| r.biosample_id == biosamples[0].0)
+        .unwrap();
+    assert_eq!(fine.status, "already_imported");
 }
 
 #[tokio::test]
@@ -559,7 +587,7 @@ async fn attempts_of(h: &Harness, file_id: &str) -> i64 {
 }
 
 #[tokio::test]
-async fn an_import_killed_mid_file_resumes_and_ends_verified() {
+async fn an_import_killed_mid_file_resumes_verified_and_cancel_stops_a_transfer() {
     // Big enough files that the kill lands inside one.
     let hub = TestHub::start_with(DemoOptions {
         reads_per_file: 150_000,
@@ -595,6 +623,65 @@ async fn an_import_killed_mid_file_resumes_and_ends_verified() {
         "the damaged partial file should have been read, caught and discarded"
     );
     assert_samples_match_hub(&h, &service).await;
+
+    // 3. Cancel while a file is in flight: the transfer stops and its bytes are removed.
+    for sample in service.samples(USER).await.unwrap() {
+        service.delete_sample(USER, &sample.id).await.unwrap();
+    }
+    let id = service
+        .enqueue(
+            USER,
+            ImportRequest {
+                project_ids: vec![project_id.clone()],
+                ..ImportRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let workers = service.spawn_workers(shutdown.clone());
+    let start = Instant::now();
+    let key = loop {
+        let row = sqlx::query(
+            "SELECT blob_key FROM sample_files WHERE import_id = $1 AND status = 'running' AND bytes_done > 0 \
+             AND bytes_done < size LIMIT 1",
+        )
+        .bind(&id)
+        .fetch_optional(&h.db.pool)
+        .await
+        .unwrap();
+        if let Some(row) = row {
+            service.cancel(USER, &id).await.unwrap();
+            break row.get::<String, _>("blob_key");
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "never saw a file in flight");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    let start = Instant::now();
+    while h.store.open_partial(&key).await.is_ok() || h.store.exists(&key).await.unwrap() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the cancelled transfer kept its bytes"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    shutdown.cancel();
+    workers.await.unwrap();
+    let status = service.status(USER, &id).await.unwrap();
+    assert_eq!(status.status, "cancelled");
+    let statuses: Vec<String> = sqlx::query("SELECT status FROM sample_files WHERE import_id = $1")
+        .bind(&id)
+        .fetch_all(&h.db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("status"))
+        .collect();
+    assert!(
+        statuses.iter().all(|s| s == "cancelled" || s == "completed"),
+        "{statuses:?}"
+    );
+    assert!(statuses.iter().any(|s| s == "cancelled"));
 }
 
 #[tokio::test]
