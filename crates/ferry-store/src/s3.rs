@@ -2,12 +2,12 @@
 //!
 //! Layout in the bucket, below the store's prefix:
 //! - `<prefix>/<key>`: stored objects;
-//! - `<prefix>/.uploads/<upload_id>/<part:05>.<md5>`: staged multipart parts. The part's MD5 is
-//!   part of its name, so listing the staging area gives every part's number, size and ETag
-//!   without one request per part; a part re-uploaded later gets a newer object and the older
-//!   one is removed. Parts larger than one write buffer are streamed to
-//!   `<prefix>/.uploads/<upload_id>/.tmp-<uuid>` first and copied (server side) to their
-//!   final name once their MD5 is known;
+//! - `<prefix>/.uploads/<upload_id>/<part:05>/<stored at, unix ns:020>.<md5>`: staged multipart
+//!   parts. The part's MD5 is part of its name, so listing the staging area gives every part's
+//!   number, size and ETag without one request per part; a part uploaded again gets a later
+//!   name, which wins (as in S3), and the older ones are removed. Parts larger than one write
+//!   buffer are streamed to `<prefix>/.uploads/<upload_id>/.tmp-<uuid>` first and copied
+//!   (server side) to their final name once their MD5 is known;
 //! - the key `.uploads` (and everything below it) is therefore reserved.
 //!
 //! Writes are only published by S3 when they complete: a single `PUT` for objects smaller than
@@ -825,7 +825,7 @@ impl S3Store {
             match more {
                 None => {
                     let md5_hex = hex::encode(md5.finalize());
-                    let name = dir.clone().join(format!("{part_number:05}.{md5_hex}"));
+                    let name = part_location(&dir, part_number, &md5_hex);
                     self.inner
                         .client
                         .put(&name, PutPayload::from_iter(first))
@@ -846,7 +846,7 @@ impl S3Store {
                         other => other?,
                     };
                     let md5_hex = hex::encode(streamed.md5);
-                    let name = dir.clone().join(format!("{part_number:05}.{md5_hex}"));
+                    let name = part_location(&dir, part_number, &md5_hex);
                     let copied = self.inner.client.copy(&temp, &name).await;
                     if let Err(error) = self.inner.client.delete(&temp).await {
                         tracing::warn!(upload_id, part_number, %error, "cannot remove a temporary part object");
@@ -860,8 +860,8 @@ impl S3Store {
         Ok(outcome)
     }
 
-    /// Removes older uploads of the same part (those listed before `name`, by modification time
-    /// then name) and describes the stored part.
+    /// Removes older uploads of the same part (names sort by the time they were stored) and
+    /// describes the stored part.
     async fn finish_part(
         &self,
         upload_id: &str,
@@ -871,19 +871,12 @@ impl S3Store {
         size: u64,
         md5_hex: String,
     ) -> Result<PartOutcome> {
-        let listed = self.list_dir(upload_id, dir).await?;
-        let ours = listed
-            .iter()
-            .find(|(_, meta)| &meta.location == name)
-            .map(|(file, meta)| (SystemTime::from(meta.last_modified), file.clone()));
-        if let Some(ours) = ours {
-            for (file, meta) in &listed {
-                if parse_part_name(file).is_some_and(|(number, _)| number == part_number)
-                    && (SystemTime::from(meta.last_modified), file.clone()) < ours
-                    && let Err(error) = self.inner.client.delete(&meta.location).await
-                {
-                    tracing::warn!(upload_id, part_number, %error, "cannot remove an older upload of a part");
-                }
+        let versions = dir.clone().join(format!("{part_number:05}"));
+        for (_, meta) in self.list_dir(upload_id, &versions).await? {
+            if meta.location.as_ref() < name.as_ref()
+                && let Err(error) = self.inner.client.delete(&meta.location).await
+            {
+                tracing::warn!(upload_id, part_number, %error, "cannot remove an older upload of a part");
             }
         }
         Ok(PartOutcome {
@@ -896,16 +889,16 @@ impl S3Store {
     /// Stored parts: part number → (size, md5, location), the newest when several exist.
     async fn stored_parts(&self, upload_id: &str) -> Result<BTreeMap<u32, (u64, String, ObjectPath)>> {
         let dir = self.upload_path(upload_id)?;
-        let mut newest: BTreeMap<u32, ((SystemTime, String), u64, String, ObjectPath)> = BTreeMap::new();
+        let mut newest: BTreeMap<u32, (String, u64, String, ObjectPath)> = BTreeMap::new();
         for (file, meta) in self.list_dir(upload_id, &dir).await? {
             let Some((number, md5)) = parse_part_name(&file) else {
                 continue;
             };
-            let key = (SystemTime::from(meta.last_modified), file.clone());
-            if newest.get(&number).is_some_and(|seen| seen.0 > key) {
+            if newest.get(&number).is_some_and(|seen| seen.0 > file) {
                 continue;
             }
-            newest.insert(number, (key, meta.size, md5.to_string(), meta.location));
+            let md5 = md5.to_string();
+            newest.insert(number, (file, meta.size, md5, meta.location));
         }
         Ok(newest
             .into_iter()
@@ -1021,9 +1014,12 @@ impl S3Store {
 
     pub(crate) async fn abort_multipart(&self, upload_id: &str) -> Result<()> {
         let dir = self.upload_path(upload_id)?;
-        for (_, meta) in self.list_dir(upload_id, &dir).await? {
-            match self.inner.client.delete(&meta.location).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+        let locations = self.list_dir(upload_id, &dir).await?;
+        let locations = futures_util::stream::iter(locations.into_iter().map(|(_, meta)| Ok(meta.location))).boxed();
+        let mut deleted = self.inner.client.delete_stream(locations);
+        while let Some(result) = deleted.next().await {
+            match result {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(error) => return Err(remote(self, upload_id, "remove the staged parts")(error)),
             }
         }
@@ -1071,10 +1067,28 @@ impl S3Store {
     }
 }
 
-/// `NNNNN.<32 hex>` → (part number, md5).
+/// Where a part is stored: `<dir>/<part:05>/<unix nanoseconds:020>.<md5>`, so that the names of
+/// one part's uploads sort by the time they were stored.
+fn part_location(dir: &ObjectPath, part_number: u32, md5_hex: &str) -> ObjectPath {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or_default();
+    dir.clone()
+        .join(format!("{part_number:05}"))
+        .join(format!("{nanos:020}.{md5_hex}"))
+}
+
+/// `NNNNN/<20 digits>.<32 hex>` → (part number, md5).
 fn parse_part_name(name: &str) -> Option<(u32, &str)> {
-    let (number, md5) = name.split_once('.')?;
-    if number.len() != 5 || md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let (number, file) = name.split_once('/')?;
+    let (stamp, md5) = file.split_once('.')?;
+    if number.len() != 5
+        || stamp.len() != 20
+        || !stamp.bytes().all(|b| b.is_ascii_digit())
+        || md5.len() != 32
+        || !md5.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return None;
     }
     Some((number.parse().ok()?, md5))

@@ -172,7 +172,7 @@ async fn s3_stale_temporary_parts_are_swept() {
     assert_eq!(harness.store.remove_stale_temporaries(Duration::ZERO).await.unwrap(), 1);
     let left = harness.visible().await;
     assert_eq!(left.len(), 2, "{left:?}");
-    assert!(left.contains(&"obj".to_string()) && left.iter().any(|n| n.starts_with(".uploads/u1/00001.")));
+    assert!(left.contains(&"obj".to_string()) && left.iter().any(|n| n.starts_with(".uploads/u1/00001/")));
 }
 
 #[tokio::test]
