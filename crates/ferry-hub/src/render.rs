@@ -156,7 +156,14 @@ impl<'a> Renderer<'a> {
             .fetch_optional(&self.state.db.pool)
             .await?;
         let project = match row {
-            Some(row) => Some(self.project(&row).await?),
+            // Embedded projects are the compact form: no list Hrefs.
+            Some(row) => Some(Project {
+                href_samples: None,
+                href_app_results: None,
+                href_datasets: None,
+                href_base_space_ui: None,
+                ..self.project(&row).await?
+            }),
             None => None,
         };
         self.projects.insert(id.to_string(), project.clone());

@@ -212,7 +212,8 @@ pub struct NewBiosample {
 }
 
 /// `POST /v2/biosamples {BioSampleName, DefaultProjectId}`: names are unique per project; asking
-/// again for an existing (name, project) returns the existing biosample.
+/// again for an existing (name, project) returns the existing biosample. 200 either way (as the
+/// definition declares); the hub logs which.
 pub async fn v2_create_biosample(state: St, auth: Auth, JsonBody(body): JsonBody<NewBiosample>) -> ApiResult<Response> {
     auth.require_write()?;
     let name = clean_name("BioSampleName", body.bio_sample_name.as_deref())?;
@@ -240,12 +241,10 @@ pub async fn v2_create_biosample(state: St, auth: Auth, JsonBody(body): JsonBody
         .bind(&auth.context_id)
         .fetch_one(&state.db.pool)
         .await?;
-    let status = if inserted == 1 {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(Renderer::new(&state, true).biosample(&row).await?)).into_response())
+    if inserted == 1 {
+        tracing::info!(biosample = %row.get::<String, _>("id"), "biosample created");
+    }
+    Ok(Json(Renderer::new(&state, true).biosample(&row).await?).into_response())
 }
 
 // ---------------------------------------------------------------- datasets
