@@ -284,3 +284,67 @@ async fn the_api_needs_a_valid_key_and_changes_need_a_key_not_a_cookie() {
     let user_keys = workspace.workspace.create_api_key("api@example.org").await.unwrap();
     assert_ne!(user_keys, key, "every key is new");
 }
+
+#[tokio::test]
+async fn link_set_a_new_token_and_unlink_with_revocation_in_the_browser() {
+    let (hub, workspace) = super::common::start().await;
+    let web = Web::new(&workspace);
+    let csrf = web.sign_up("forms@example.org").await;
+    let first = super::common::demo_token(&hub).await;
+    let link = |token: String| {
+        let web = &web;
+        let csrf = csrf.clone();
+        let url = hub.url.clone();
+        async move {
+            web.post(
+                "/profile/basespace",
+                &[
+                    ("csrf", &csrf),
+                    ("access_token", &token),
+                    ("region", "custom"),
+                    ("api_server", &url),
+                ],
+            )
+            .await
+        }
+    };
+    let response = link(first.clone()).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/profile?done=linked");
+
+    // Linked: no token field until "Set new token".
+    let (_, page) = web.get("/profile").await;
+    assert!(page.contains("Set new token") && !page.contains("name=\"access_token\""));
+    let (_, page) = web.get("/profile?edit=1").await;
+    assert!(page.contains("name=\"access_token\""));
+
+    // A second token replaces the first.
+    let second = super::common::demo_token(&hub).await;
+    assert_eq!(link(second.clone()).await.status(), StatusCode::SEE_OTHER);
+    let (_, page) = web.get("/profile").await;
+    assert!(page.contains(&format!("…{}", &second[second.len() - 4..])));
+
+    // Unlink and revoke: the hub refuses the token afterwards; the first token still works.
+    let response = web
+        .post("/profile/basespace/unlink", &[("csrf", &csrf), ("revoke", "on")])
+        .await;
+    assert_eq!(response.headers()[LOCATION], "/profile?done=revoked");
+    let (_, page) = web.get("/profile?done=revoked").await;
+    assert!(page.contains("unlinked and the token revoked") && page.contains("name=\"access_token\""));
+    let revoked = ferry_client::Client::new(&hub.url, &second)
+        .unwrap()
+        .current_user()
+        .await;
+    assert!(revoked.is_err_and(|e| e.is_unauthorized()));
+    assert!(
+        ferry_client::Client::new(&hub.url, &first)
+            .unwrap()
+            .current_user()
+            .await
+            .is_ok()
+    );
+
+    // The import page asks to link first.
+    let (_, page) = web.get("/samples/import").await;
+    assert!(page.contains("Link your BaseSpace account first"));
+}

@@ -330,3 +330,68 @@ async fn the_openapi_document_lists_every_endpoint() {
         assert!(status_fields.as_array().unwrap().contains(&json!(field)), "{field}");
     }
 }
+
+#[tokio::test]
+async fn runs_and_workgroup_contexts_can_be_browsed() {
+    let (hub, workspace) = start().await;
+    let api = Api::new(&workspace, &workspace.user("core@example.org").await);
+    api.link_demo(&hub).await;
+
+    let (status, runs) = api.get("/api/v1/basespace/runs").await;
+    assert_eq!(status, StatusCode::OK, "{runs}");
+    let run = runs["items"][0].clone();
+    assert_eq!(run["experiment_name"], ferry_hub::demo::DEMO_RUN, "{runs}");
+    let (_, found) = api.get("/api/v1/basespace/runs?q=demo%20RUN").await;
+    assert_eq!(
+        found["items"].as_array().unwrap().len(),
+        1,
+        "search matches the experiment name: {found}"
+    );
+    let (status, datasets) = api
+        .get(&format!(
+            "/api/v1/basespace/runs/{}/datasets",
+            run["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{datasets}");
+    let datasets = datasets["items"].as_array().unwrap();
+    assert!(!datasets.is_empty());
+    assert!(
+        datasets
+            .iter()
+            .all(|d| d["lane"].is_u64() && d["size"].as_u64().unwrap() > 0),
+        "{datasets:?}"
+    );
+    let (status, found) = api.get("/api/v1/basespace/runs?q=no-such-run").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["items"], json!([]));
+
+    // A workgroup token: the context is shown, and only that workgroup's data is listed.
+    let token = hub
+        .token(ferry_hub::demo::DEMO_EMAIL, Some(ferry_hub::demo::DEMO_WORKGROUP))
+        .await;
+    let (status, body) = api
+        .put(
+            "/api/v1/basespace-account",
+            json!({"access_token": token, "api_server": hub.url}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["context"],
+        format!("Workgroup: {}", ferry_hub::demo::DEMO_WORKGROUP)
+    );
+    assert_eq!(
+        body["basespace_user"]["email"],
+        ferry_hub::demo::DEMO_EMAIL,
+        "the person behind the workgroup token"
+    );
+    let (_, projects) = api.get("/api/v1/basespace/projects").await;
+    let names: Vec<&str> = projects["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, vec![ferry_hub::demo::DEMO_WORKGROUP_PROJECT]);
+}
