@@ -238,6 +238,25 @@ impl Lease<'_> {
     }
 }
 
+/// The biosample a run's sample name stands for, when exactly one matches in the run's projects.
+async fn biosample_named(client: &Client, name: &str, project_ids: &[String]) -> Result<Option<Biosample>, PlanError> {
+    let matches: Vec<Biosample> = client
+        .biosamples(&BiosampleQuery {
+            project_ids: project_ids.to_vec(),
+            names: vec![name.to_string()],
+        })
+        .try_collect()
+        .await
+        .map_err(|e| plan_error(&format!("looking up biosample {name:?}"), e))?;
+    let mut exact = matches
+        .into_iter()
+        .filter(|b| b.bio_sample_name.as_deref() == Some(name));
+    Ok(match (exact.next(), exact.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    })
+}
+
 /// Resolves the request against BaseSpace.
 pub(crate) async fn plan(client: &Client, request: &ImportRequest, lease: &Lease<'_>) -> Result<Plan, PlanError> {
     let api_server = client.api_server().trim_end_matches('/').to_string();
@@ -331,7 +350,21 @@ pub(crate) async fn plan(client: &Client, request: &ImportRequest, lease: &Lease
                 entry.files.push(file);
             }
         }
-        found.extend(by_sample.into_values());
+        for (name, mut entry) in by_sample {
+            if !is_undetermined(&name) {
+                lease.renew().await?;
+                if let Some(biosample) = biosample_named(client, &name, &entry.project_ids).await? {
+                    for file in &mut entry.files {
+                        file.biosample_id = Some(biosample.id.clone());
+                    }
+                    entry.target = Target {
+                        biosample_id: biosample.id.clone(),
+                        biosample_name: biosample.bio_sample_name.clone().unwrap_or(name),
+                    };
+                }
+            }
+            found.push(entry);
+        }
     }
 
     // Leave out what the options exclude, and files met twice (a biosample asked for by ID and

@@ -725,3 +725,66 @@ async fn two_workers_on_one_database_never_transfer_a_file_twice() {
     }
     assert_samples_match_hub(&h, &a).await;
 }
+
+#[tokio::test]
+async fn a_run_imports_per_sample_linked_to_its_biosamples() {
+    let h = Harness::start(TestHub::start().await).await;
+    let service = h.service(test_config());
+    let (project_id, biosamples) = h.demo_project().await;
+    let runs: Vec<_> = h
+        .client
+        .runs(&ferry_client::RunQuery::default())
+        .try_collect()
+        .await
+        .unwrap();
+    let run = runs
+        .iter()
+        .find(|r| {
+            r.name.as_deref() == Some(ferry_hub::demo::DEMO_RUN)
+                || r.experiment_name.as_deref() == Some(ferry_hub::demo::DEMO_RUN)
+        })
+        .or_else(|| runs.first())
+        .expect("the demo hub has a run");
+    let id = service
+        .enqueue(
+            USER,
+            ImportRequest {
+                run_ids: vec![run.id.clone()],
+                ..ImportRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    drain(&service).await;
+    let status = service.status(USER, &id).await.unwrap();
+    assert_eq!(status.status, "completed", "{status:#?}");
+    assert!(status.files_total >= 4);
+    for entry in &status.report {
+        assert_eq!(entry.status, "completed", "{entry:?}");
+        assert!(
+            biosamples
+                .iter()
+                .any(|(bid, name)| *bid == entry.biosample_id && *name == entry.biosample_name),
+            "run sample {entry:?} should be linked to its biosample"
+        );
+    }
+    for summary in service.samples(USER).await.unwrap() {
+        assert_eq!(summary.source.run_ids, vec![run.id.clone()]);
+    }
+    assert_samples_match_hub(&h, &service).await;
+
+    // The project holds the same files: nothing to do.
+    let again = service
+        .enqueue(
+            USER,
+            ImportRequest {
+                project_ids: vec![project_id],
+                ..ImportRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    drain(&service).await;
+    let status = service.status(USER, &again).await.unwrap();
+    assert_eq!(status.files_total, 0, "{status:#?}");
+}
