@@ -8,7 +8,7 @@ use anyhow::{Context as _, anyhow, bail};
 use ferry_api::CommonFastq;
 use ferry_client::progress::TransferProgress;
 use ferry_client::upload::{DatasetUpload, UploadFile, UploadOptions, UploadPlan, upload};
-use ferry_fastq::{FastqStats, GzFastqStats, IlluminaName, Read, RecordSink};
+use ferry_fastq::{FileReport, IlluminaName, Read, ValidateOptions, check_pairs, validate_fastq_gz};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
@@ -63,74 +63,6 @@ fn walk(root: &Path, dir: &Path, recursive: bool, rules: &[Rule], out: &mut Vec<
         }
     }
     Ok(())
-}
-
-/// Records the first malformed Illumina read header.
-#[derive(Default)]
-struct HeaderCheck {
-    first_bad: Option<(u64, String)>,
-}
-
-/// Whether a header (without `@`) has Illumina's form
-/// `Instrument:Run:Flowcell:Lane:Tile:X:Y[:UMI] Read:Filter:0:SampleNumber`.
-pub fn illumina_header_ok(header: &str) -> bool {
-    let mut parts = header.splitn(2, ' ');
-    let id = parts.next().unwrap_or_default();
-    let fields: Vec<&str> = id.split(':').collect();
-    if !(7..=8).contains(&fields.len()) || fields[0].is_empty() {
-        return false;
-    }
-    if !fields[3..7]
-        .iter()
-        .all(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return false;
-    }
-    let Some(comment) = parts.next() else {
-        return false;
-    };
-    let info: Vec<&str> = comment
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .split(':')
-        .collect();
-    info.len() == 4 && matches!(info[0], "1" | "2" | "3" | "4") && matches!(info[1], "Y" | "N")
-}
-
-impl RecordSink for HeaderCheck {
-    fn header(&mut self, _record: u64, line: u64, header: &[u8]) {
-        if self.first_bad.is_none() {
-            let text = String::from_utf8_lossy(header);
-            if !illumina_header_ok(&text) {
-                self.first_bad = Some((line, text.chars().take(80).collect()));
-            }
-        }
-    }
-}
-
-fn check_fastq(path: &Path, check_headers: bool) -> Result<FastqStats, String> {
-    use std::io::Read as _;
-    let mut file = std::fs::File::open(path).map_err(|err| format!("cannot read: {err}"))?;
-    let mut parser = GzFastqStats::with_sink(HeaderCheck::default());
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let read = file.read(&mut buffer).map_err(|err| format!("cannot read: {err}"))?;
-        if read == 0 {
-            break;
-        }
-        parser.update(&buffer[..read]).map_err(|err| err.to_string())?;
-    }
-    let (stats, sink) = parser.finish_with_sink().map_err(|err| err.to_string())?;
-    if check_headers && let Some((line, header)) = sink.first_bad {
-        return Err(format!(
-            "line {line}: read header {header:?} is not Illumina's `@Instrument:Run:Flowcell:Lane:Tile:X:Y Read:Filter:0:Sample` (pass --allow-invalid-readnames to accept it)"
-        ));
-    }
-    if stats.reads == 0 {
-        return Err("contains no reads".into());
-    }
-    Ok(stats)
 }
 
 struct Planned {
@@ -224,8 +156,10 @@ async fn plan(args: &UploadArgs, files: Vec<PathBuf>) -> anyhow::Result<Planned>
         }
     }
 
-    // Content checks in parallel on blocking threads.
-    let check_headers = !args.allow_invalid_readnames;
+    // Content checks (ferry-fastq, as BaseSpace does them) in parallel on blocking threads.
+    let validate_options = ValidateOptions {
+        allow_invalid_readnames: args.allow_invalid_readnames,
+    };
     let mut tasks = tokio::task::JoinSet::new();
     let limit = Arc::new(tokio::sync::Semaphore::new(
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
@@ -235,35 +169,43 @@ async fn plan(args: &UploadArgs, files: Vec<PathBuf>) -> anyhow::Result<Planned>
             let (dataset, read, path, limit) = (dataset.clone(), *read, path.clone(), limit.clone());
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                let checked = tokio::task::spawn_blocking({
-                    let path = path.clone();
-                    move || check_fastq(&path, check_headers)
-                })
-                .await
-                .unwrap_or_else(|err| Err(format!("check failed: {err}")));
-                (dataset, read, path, checked)
+                let checked = tokio::task::spawn_blocking(move || validate_fastq_gz(&path, validate_options))
+                    .await
+                    .map_err(|err| err.to_string());
+                (dataset, read, checked)
             });
         }
     }
-    let mut stats: BTreeMap<(String, Read), FastqStats> = BTreeMap::new();
+    let mut reports: BTreeMap<(String, Read), FileReport> = BTreeMap::new();
     while let Some(done) = tasks.join_next().await {
-        let (dataset, read, path, checked) = done.map_err(|err| anyhow!("validation task failed: {err}"))?;
+        let (dataset, read, checked) = done.map_err(|err| anyhow!("validation task failed: {err}"))?;
         match checked {
-            Ok(file_stats) => {
-                stats.insert((dataset, read), file_stats);
+            Ok(Ok(report)) => {
+                reports.insert((dataset, read), report);
             }
-            Err(problem) => problems.push(format!("{}: {problem}", path.display())),
+            Ok(Err(found)) => problems.extend(found.iter().map(ToString::to_string)),
+            Err(err) => problems.push(format!("{dataset} {read}: validation failed: {err}")),
         }
     }
     for dataset in groups.keys() {
-        let r1 = stats.get(&(dataset.clone(), Read::R1));
-        for other in [Read::R2, Read::I1, Read::I2] {
-            if let (Some(r1), Some(mate)) = (r1, stats.get(&(dataset.clone(), other)))
-                && r1.reads != mate.reads
+        if let (Some(r1), Some(r2)) = (
+            reports.get(&(dataset.clone(), Read::R1)),
+            reports.get(&(dataset.clone(), Read::R2)),
+        ) {
+            problems.extend(check_pairs(r1, r2).iter().map(ToString::to_string));
+        }
+        for index in [Read::I1, Read::I2] {
+            if let (Some(r1), Some(other)) = (
+                reports.get(&(dataset.clone(), Read::R1)),
+                reports.get(&(dataset.clone(), index)),
+            ) && r1.stats.reads != other.stats.reads
             {
                 problems.push(format!(
-                    "{dataset}: R1 has {} records but {other} has {}; paired files must have equal record counts",
-                    r1.reads, mate.reads
+                    "{}: has {} reads but {} has {}; index reads must match R1",
+                    other.file.display(),
+                    other.stats.reads,
+                    r1.file.display(),
+                    r1.stats.reads
                 ));
             }
         }
@@ -273,7 +215,7 @@ async fn plan(args: &UploadArgs, files: Vec<PathBuf>) -> anyhow::Result<Planned>
 
     let mut datasets = Vec::new();
     for (dataset, (name, reads)) in groups {
-        let get = |read| stats.get(&(dataset.clone(), read));
+        let get = |read| reports.get(&(dataset.clone(), read)).map(|r| &r.stats);
         let r1 = get(Read::R1);
         let r2 = get(Read::R2);
         let clusters = r1.map(|s| s.reads as i64);
@@ -442,19 +384,4 @@ pub async fn upload_dataset(
         ],
         &args.output,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn headers() {
-        assert!(illumina_header_ok("NB551234:12:HGYFKBGXY:1:11101:10000:1000 1:N:0:1"));
-        assert!(illumina_header_ok(
-            "NB551234:12:HGYFKBGXY:1:11101:10000:1000:ACGT 2:Y:0:ACGT"
-        ));
-        assert!(!illumina_header_ok("read1"));
-        assert!(!illumina_header_ok("NB551234:12:HGYFKBGXY:1:11101:10000:1000"));
-    }
 }

@@ -59,8 +59,8 @@ async fn validation_lists_every_problem_and_sends_nothing() {
         "reads.fastq.gz: not an Illumina FASTQ file name",
         "Lonely_L001: has R2 but no R1",
         "Cut_S2_L001_R1_001.fastq.gz",
-        "Uneven_L001: R1 has 20 records but R2 has 19",
-        "Plain_S4_L001_R1_001.fastq.gz: line 1: read header",
+        "Uneven_S3_L001_R2_001.fastq.gz: has 19 reads but its mate",
+        "Plain_S4_L001_R1_001.fastq.gz: line 1 (record 1): read header \"read1\" is not in Illumina format",
         "5 problems found",
     ] {
         assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
