@@ -141,6 +141,33 @@ async fn project_download_layout_filters_skip_and_overwrite() {
                 .all(|p| p.contains(DEMO_BIOSAMPLES[0]) && p.ends_with(".fastq.gz")),
         "{got:?}"
     );
+
+    // A run: its files at the top of the output folder, plus the run's metadata JSON.
+    let run = env.json(&["get", "run", "-n", DEMO_RUN, "-f", "json"]).await;
+    let run_files = env.json(&["contents", "run", "-n", DEMO_RUN, "-f", "json"]).await;
+    let run_dir = tempfile::tempdir().unwrap();
+    env.ok(&[
+        "download",
+        "run",
+        "-n",
+        DEMO_RUN,
+        "-o",
+        run_dir.path().to_str().unwrap(),
+    ])
+    .await;
+    let mut expected_run: Vec<String> = run_files
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["FilePath"].as_str().unwrap().to_string())
+        .collect();
+    expected_run.push(format!(
+        "{}_{}.json",
+        run["Name"].as_str().unwrap(),
+        run["Id"].as_str().unwrap()
+    ));
+    expected_run.sort();
+    assert_eq!(files_under(run_dir.path()), expected_run);
 }
 
 /// Finds the hub's stored copy of some bytes.
