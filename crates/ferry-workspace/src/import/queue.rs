@@ -1199,3 +1199,47 @@ pub(crate) async fn file_status_counts(inner: &Inner, import_id: &str) -> Result
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_checked_and_deduplicated() {
+        let ids = check_ids("project", &[" 123 ".into(), "123".into(), "ds.abc_1-2".into()]).unwrap();
+        assert_eq!(ids, ["123", "ds.abc_1-2"]);
+        for bad in ["", "../etc", "a b", "x/y", &"9".repeat(101)] {
+            let error = check_ids("biosample", &[bad.to_string()]).unwrap_err();
+            assert!(error.to_string().contains("biosample ID"), "{error}");
+            assert_eq!(error.http_status(), 400);
+        }
+    }
+
+    #[test]
+    fn merged_sample_names_are_checked() {
+        assert_eq!(check_sample_name("  Pool_1.a  ").unwrap(), "Pool_1.a");
+        assert!(check_sample_name("   ").is_err());
+        assert!(check_sample_name("a\nb").is_err());
+        assert!(check_sample_name(&"x".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn times_are_rfc3339() {
+        assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+    }
+
+    #[test]
+    fn stored_sources_round_trip() {
+        let source = SampleSource {
+            api_server: "https://api.example".into(),
+            project_id: Some("1".into()),
+            biosample_id: Some("2".into()),
+            project_ids: vec!["1".into()],
+            biosample_ids: vec!["2".into(), "3".into()],
+            biosample_names: vec!["A".into(), "B".into()],
+            run_ids: vec![],
+        };
+        assert_eq!(sample_source(&source_json(&source)), source);
+        assert_eq!(sample_source("not json"), SampleSource::default());
+    }
+}
