@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::common::{Api, demo_token, hub_file_facts, start};
+use super::common::{Api, assert_schema, demo_token, hub_file_facts, openapi, start};
 
 /// A demo project with biosamples, from the API.
 async fn demo_project(api: &Api) -> Value {
@@ -87,6 +87,9 @@ async fn linking_checks_the_token_and_never_returns_it() {
     let (status, body) = api.delete("/api/v1/basespace-account?revoke=true").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["revoked"], true, "{body}");
+    let document = openapi(&workspace).await;
+    assert_schema(&document, "Unlinked", &body);
+    assert_schema(&document, "Error", &serde_json::json!({"error": "x"}));
     let client = ferry_client::Client::new(&hub.url, &token).unwrap();
     let error = client.current_user().await.expect_err("revoked token is refused");
     assert!(error.is_unauthorized(), "{error}");
@@ -152,6 +155,21 @@ async fn import_a_demo_project_through_the_api() {
     assert_eq!(done["bytes_done"], done["bytes_total"]);
     assert!(done["errors"].as_array().unwrap().is_empty(), "{done}");
 
+    // Every answer has the shape the OpenAPI document declares.
+    let document = openapi(&workspace).await;
+    assert_schema(&document, "ImportStatus", &done);
+    assert_schema(&document, "ImportCreated", &created);
+    assert_schema(&document, "BsProject", &project);
+    for biosample in &biosamples {
+        assert_schema(&document, "BsBiosample", biosample);
+    }
+    let (_, account) = api.get("/api/v1/basespace-account").await;
+    assert_schema(&document, "BaseSpaceAccount", &account);
+    let (_, imports) = api.get("/api/v1/imports").await;
+    for import in imports["items"].as_array().unwrap() {
+        assert_schema(&document, "ImportStatus", import);
+    }
+
     let (status, samples) = api.get("/api/v1/samples").await;
     assert_eq!(status, StatusCode::OK);
     let samples = samples["items"].as_array().unwrap().clone();
@@ -167,6 +185,8 @@ async fn import_a_demo_project_through_the_api() {
             .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(sample["status"], "completed", "{sample}");
+        assert_schema(&document, "SampleSummary", summary);
+        assert_schema(&document, "SampleDetail", &sample);
         assert_eq!(sample["genome"], "hg38");
         assert_eq!(sample["source"]["api_server"], hub.url.as_str());
         for file in sample["files"].as_array().unwrap() {
@@ -356,6 +376,11 @@ async fn runs_and_workgroup_contexts_can_be_browsed() {
     assert_eq!(status, StatusCode::OK, "{datasets}");
     let datasets = datasets["items"].as_array().unwrap();
     assert!(!datasets.is_empty());
+    let document = openapi(&workspace).await;
+    assert_schema(&document, "BsRun", &run);
+    for dataset in datasets {
+        assert_schema(&document, "BsDataset", dataset);
+    }
     assert!(
         datasets
             .iter()

@@ -258,3 +258,73 @@ pub async fn hub_file_facts(
         stats.finish().expect("complete FASTQ"),
     )
 }
+
+/// Checks `value` against schema `name` of the OpenAPI document: required properties present,
+/// no undeclared properties, JSON types as declared (following `$ref`s and arrays).
+pub fn assert_schema(document: &Value, name: &str, value: &Value) {
+    let schema = &document["components"]["schemas"][name];
+    assert!(schema.is_object(), "schema {name} exists");
+    check_schema(document, schema, value, name);
+}
+
+fn check_schema(document: &Value, schema: &Value, value: &Value, path: &str) {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        return check_schema(document, &document["components"]["schemas"][name], value, path);
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let actual = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_u64() || n.is_i64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    let fits = types.is_empty() || types.contains(&actual) || (actual == "integer" && types.contains(&"number"));
+    assert!(fits, "{path}: {actual} where the OpenAPI document says {types:?}");
+    if let Some(values) = schema["enum"].as_array() {
+        assert!(values.contains(value), "{path}: {value} is not one of {values:?}");
+    }
+    match value {
+        Value::Object(map) => {
+            for required in schema["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                assert!(map.contains_key(required), "{path}: required {required} missing");
+            }
+            if let Some(properties) = schema["properties"].as_object() {
+                for (key, item) in map {
+                    let declared = properties
+                        .get(key)
+                        .unwrap_or_else(|| panic!("{path}: {key} is not in the OpenAPI document"));
+                    check_schema(document, declared, item, &format!("{path}.{key}"));
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_schema(document, &schema["items"], item, &format!("{path}[{i}]"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The workspace's OpenAPI document.
+pub async fn openapi(workspace: &TestWorkspace) -> Value {
+    reqwest::get(format!("{}/api/openapi.json", workspace.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
