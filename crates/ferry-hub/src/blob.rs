@@ -80,8 +80,9 @@ where
     })
 }
 
+/// Store key of a hub blob: sharded by its first two characters.
 fn object_key(key: &str) -> String {
-    format!("objects/{}/{key}", &key[..key.len().min(2)])
+    format!("{}/{key}", &key[..key.len().min(2)])
 }
 
 /// The hub's blob store.
@@ -322,5 +323,20 @@ mod tests {
         assert_eq!((written.size, value), (600_000, 7));
         assert_eq!(written.md5, ferry_api::etag::single_part_etag(&data));
         assert_eq!(read_all(blobs.open("gen", None).await.unwrap()).await, data);
+    }
+
+    #[tokio::test]
+    async fn generated_content_over_8_mib_gets_the_basespace_multipart_etag() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::create(dir.path().to_path_buf()).await.unwrap();
+        let size = ferry_api::BASESPACE_PART_SIZE as usize + 1000;
+        let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+        let copy = data.clone();
+        let (written, ()) = blobs.put_with("big", move |out| out.write_all(&copy)).await.unwrap();
+        let part = ferry_api::BASESPACE_PART_SIZE as usize;
+        let expected =
+            ferry_api::etag::multipart_etag(&[Md5::digest(&data[..part]).into(), Md5::digest(&data[part..]).into()]);
+        assert_eq!(written.multipart_etag, expected);
+        assert!(written.multipart_etag.ends_with("-2"));
     }
 }
