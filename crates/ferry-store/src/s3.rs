@@ -254,23 +254,28 @@ fn remote<'a>(
     key: &'a str,
     action: &'static str,
 ) -> impl FnOnce(object_store::Error) -> StoreError + 'a {
-    move |error| match error {
-        object_store::Error::NotFound { .. } => StoreError::NotFound { key: key.to_string() },
-        other => {
-            let hint = match &other {
-                object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-                    " (check the access key and secret: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and that they may use the bucket)"
-                }
-                _ => "",
-            };
-            StoreError::Remote {
-                key: key.to_string(),
-                action,
-                location: store.url(),
-                source: format!("{other}{hint}").into(),
+    move |error| {
+        let hint = match &error {
+            object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
+                " (check the access key and secret: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and that they may use the bucket)"
             }
+            // Reads map a missing object to `StoreError::NotFound` before calling this; here a 404
+            // means the bucket is missing.
+            object_store::Error::NotFound { .. } => " (does the bucket exist? Ferry does not create buckets)",
+            _ => "",
+        };
+        StoreError::Remote {
+            key: key.to_string(),
+            action,
+            location: store.url(),
+            source: format!("{error}{hint}").into(),
         }
     }
+}
+
+/// True when S3 says the bucket itself is missing (a 404 that is not about the object).
+fn is_missing_bucket(error: &object_store::Error) -> bool {
+    matches!(error, object_store::Error::NotFound { .. }) && error.to_string().contains("NoSuchBucket")
 }
 
 /// Aborts a multipart write that is dropped before it finished (an error, a size or checksum
@@ -716,6 +721,7 @@ impl S3Store {
                     stream,
                 })
             }
+            Err(error) if is_missing_bucket(&error) => Err(remote(self, key, "read")(error)),
             Err(object_store::Error::NotFound { .. }) => Err(StoreError::NotFound { key: key.to_string() }),
             Err(error) => {
                 // A start at or past the end is refused by S3 (416); tell those cases apart.

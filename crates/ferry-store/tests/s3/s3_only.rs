@@ -213,3 +213,26 @@ async fn s3_presigned_urls_follow_the_addressing_style() {
         "{url}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_missing_bucket_is_named() {
+    let harness = Harness::s3().await;
+    if harness.is_s3s_fs() {
+        return; // s3s-fs creates a missing bucket on PUT and calls it NoSuchKey on GET.
+    }
+    let target = harness.s3.as_ref().unwrap();
+    let store = BlobStore::s3("no-such-bucket-here", "p", &target.options).unwrap();
+    let error = store.open("x", None).await.unwrap_err();
+    assert!(
+        !error.is_not_found(),
+        "a missing bucket is not a missing object: {error}"
+    );
+    assert!(error.to_string().contains("does the bucket exist?"), "{error}");
+    let error = store.put_stream("x", chunks(b"data", 4), None).await.unwrap_err();
+    assert!(matches!(error, StoreError::Remote { .. }), "{error}");
+    assert!(error.to_string().contains("does the bucket exist?"), "{error}");
+    assert!(error.to_string().contains("s3://no-such-bucket-here/p"), "{error}");
+    let big = data(super::harness::PART_SIZE + 10, 1);
+    let error = store.put_stream("x", chunks(&big, 100_000), None).await.unwrap_err();
+    assert!(error.to_string().contains("does the bucket exist?"), "{error}");
+}
