@@ -322,6 +322,10 @@ pub async fn login(
     };
     let secret = ids::secret();
     let now = ferry_api::dates::now_millis();
+    sqlx::query("DELETE FROM web_sessions WHERE expires < $1")
+        .bind(now)
+        .execute(&state.db.pool)
+        .await?;
     sqlx::query("INSERT INTO web_sessions (hash, user_id, csrf, created, expires) VALUES ($1, $2, $3, $4, $5)")
         .bind(ids::hash_secret(&secret))
         .bind(&user.id)

@@ -57,6 +57,11 @@ pub async fn device_authorization(state: St, FormOrQuery(params): FormOrQuery) -
     };
     let device_code = ids::secret();
     let now = ferry_api::dates::now_millis();
+    // Codes a day past their expiry are of no use to anyone.
+    sqlx::query("DELETE FROM device_codes WHERE expires < $1")
+        .bind(now - 24 * 3600 * 1000)
+        .execute(&state.db.pool)
+        .await?;
     let mut user_code = String::new();
     for _ in 0..5 {
         let candidate = ids::user_code();

@@ -2,7 +2,7 @@
 
 use ferry_hub::demo;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::*;
 
@@ -258,4 +258,25 @@ async fn paging_sorting_and_case_insensitive_parameters() {
     let v1 = get_ok(&hub, &token, "/v1pre3/users/current/projects?Offset=5").await;
     assert_eq!(v1["Response"]["Items"].as_array().unwrap().len(), 0);
     assert_eq!(v1["Response"]["TotalCount"], 1);
+}
+
+#[tokio::test]
+async fn projects_are_created_once_per_name_and_users_by_id() {
+    let (hub, token) = demo().await;
+    let (status, created) = post_json(&hub, &token, "/v2/projects?name=Run%2042&description=first", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(created["Description"], "first");
+    let id = created["Id"].as_str().unwrap().to_string();
+    let (status, again) = post_json(&hub, &token, "/v1pre3/projects", json!({"Name": "Run 42"})).await;
+    assert_eq!(status, StatusCode::OK, "the existing project of that name: {again}");
+    assert_eq!(again["Response"]["Id"], id.as_str());
+    let (status, other) = post_json(&hub, &token, "/v1pre3/projects", json!({"Name": "Run 43"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_ne!(other["Response"]["Id"], id.as_str());
+    let listed = get_ok(&hub, &token, "/v1pre3/users/current/projects?SortBy=Name&Limit=10").await;
+    assert_eq!(listed["Response"]["TotalCount"], 3);
+
+    let me = get_ok(&hub, &token, "/v2/users/current").await;
+    let by_id = get_ok(&hub, &token, &format!("/v2/users/{}", me["Id"].as_str().unwrap())).await;
+    assert_eq!(by_id["Email"], demo::DEMO_EMAIL);
 }
