@@ -314,6 +314,15 @@ impl BlobStore {
         BlobStore::local(url)
     }
 
+    /// Where the store keeps its bytes, for logs and messages: the directory of a local store,
+    /// `s3://bucket/prefix` (with its endpoint) for S3. Never includes credentials.
+    pub fn location(&self) -> String {
+        match self {
+            BlobStore::Local(store) => store.root().display().to_string(),
+            BlobStore::S3(store) => store.url(),
+        }
+    }
+
     /// The root directory of a local store.
     pub fn root(&self) -> Option<&Path> {
         match self {

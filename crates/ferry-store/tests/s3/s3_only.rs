@@ -73,7 +73,15 @@ fn s3_urls() {
                 format!("{prefix}/files/1")
             }
         );
-        assert!(BlobStore::S3(store).root().is_none());
+        let store = BlobStore::S3(store);
+        assert!(store.root().is_none());
+        assert_eq!(
+            store.location(),
+            format!(
+                "{} at http://127.0.0.1:1",
+                url.trim_end_matches('/').replace("%20", " ")
+            )
+        );
     }
     for bad in [
         "s3://",
