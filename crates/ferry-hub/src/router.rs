@@ -113,7 +113,7 @@ pub fn build(state: Arc<State>) -> Router {
         .layer(PropagateRequestIdLayer::new(header::HeaderName::from_static(
             REQUEST_ID,
         )))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
+        .layer(TraceLayer::new_for_http().on_response(DefaultOnResponse::new().level(tracing::Level::INFO)).make_span_with(|request: &Request<Body>| {
             let id = request
                 .extensions()
                 .get::<RequestId>()
