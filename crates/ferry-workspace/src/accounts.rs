@@ -86,6 +86,61 @@ async fn verify_password(password: String, hash: String) -> bool {
     .unwrap_or(false)
 }
 
+/// Failed logins allowed per email within [`THROTTLE_WINDOW`] before logins are refused.
+pub const MAX_LOGIN_FAILURES: u32 = 10;
+/// The window over which failed logins are counted.
+pub const THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Counts failed logins per email (in memory) so passwords cannot be guessed at speed.
+#[derive(Debug, Default)]
+pub struct LoginThrottle {
+    failures: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
+}
+
+impl LoginThrottle {
+    fn key(email: &str) -> String {
+        email.trim().to_lowercase()
+    }
+
+    /// Whether logins for this email are refused for now.
+    pub fn blocked(&self, email: &str) -> bool {
+        let Ok(mut failures) = self.failures.lock() else {
+            return false;
+        };
+        match failures.get(&Self::key(email)) {
+            Some((_, since)) if since.elapsed() > THROTTLE_WINDOW => {
+                failures.remove(&Self::key(email));
+                false
+            }
+            Some((count, _)) => *count >= MAX_LOGIN_FAILURES,
+            None => false,
+        }
+    }
+
+    /// Records a failed login.
+    pub fn failed(&self, email: &str) {
+        if let Ok(mut failures) = self.failures.lock() {
+            if failures.len() > 100_000 {
+                failures.retain(|_, (_, since)| since.elapsed() <= THROTTLE_WINDOW);
+            }
+            let entry = failures
+                .entry(Self::key(email))
+                .or_insert((0, std::time::Instant::now()));
+            if entry.1.elapsed() > THROTTLE_WINDOW {
+                *entry = (0, std::time::Instant::now());
+            }
+            entry.0 += 1;
+        }
+    }
+
+    /// Forgets failures after a successful login.
+    pub fn succeeded(&self, email: &str) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(&Self::key(email));
+        }
+    }
+}
+
 /// A dummy hash so that a login for an unknown email costs as much time as a wrong password.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Zc0xE7Ox1Y0ZJ3Q8Xr4ZcGm5pQqL2Uy5bHj8n1r9m6o";
@@ -241,6 +296,19 @@ mod tests {
         assert!(normalize_email("no-at-sign").is_err());
         assert!(normalize_email("a@").is_err());
         assert!(normalize_email("a b@c.d").is_err());
+    }
+
+    #[test]
+    fn repeated_failures_block_logins_for_that_email_only() {
+        let throttle = LoginThrottle::default();
+        for _ in 0..MAX_LOGIN_FAILURES {
+            assert!(!throttle.blocked("a@example.org"));
+            throttle.failed("A@example.org");
+        }
+        assert!(throttle.blocked("a@example.org"));
+        assert!(!throttle.blocked("b@example.org"));
+        throttle.succeeded("a@example.org");
+        assert!(!throttle.blocked("a@example.org"));
     }
 
     #[tokio::test]

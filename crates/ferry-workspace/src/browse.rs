@@ -196,8 +196,24 @@ async fn biosample_with_datasets(
     })
 }
 
+/// BaseSpace IDs are numbers or dotted names (`ds.…`); anything else never reaches a URL path.
+pub fn check_id(id: &str) -> Result<(), LinkError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        && !id.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(LinkError::Invalid(format!("{id:?} is not a BaseSpace ID")))
+    }
+}
+
 /// Every biosample of a project (all pages) with its FASTQ datasets in that project.
 pub async fn project_biosamples(client: &Client, project_id: &str) -> Result<Vec<BsBiosample>, LinkError> {
+    check_id(project_id)?;
     let query = BiosampleQuery {
         project_ids: vec![project_id.to_string()],
         ..Default::default()
@@ -246,6 +262,7 @@ pub async fn runs(client: &Client, search: Option<&str>) -> Result<Vec<BsRun>, L
 
 /// The FASTQ datasets a run produced (all pages).
 pub async fn run_datasets(client: &Client, run_id: &str) -> Result<Vec<BsDataset>, LinkError> {
+    check_id(run_id)?;
     let query = DatasetQuery {
         input_runs: vec![run_id.to_string()],
         dataset_types: vec![FASTQ_TYPES.to_string()],
@@ -274,5 +291,9 @@ mod tests {
         assert!(matches(Some("tum"), &["Tumor-1", "123"]));
         assert!(!matches(Some("x"), &["Tumor-1", "123"]));
         assert!(matches(None, &["a"]));
+        assert!(check_id("12345").is_ok() && check_id("ds.0123abcd").is_ok());
+        for bad in ["", "..", "../users/current", "1/2", "1?x=2", ".hidden", "a b"] {
+            assert!(check_id(bad).is_err(), "{bad}");
+        }
     }
 }

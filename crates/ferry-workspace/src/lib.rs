@@ -53,6 +53,8 @@ pub(crate) struct State {
     pub(crate) imports: ImportService,
     /// Cookies always `Secure` (public URL is https); otherwise only behind `X-Forwarded-Proto: https`.
     pub(crate) always_secure: bool,
+    /// Failed logins per email, to slow down password guessing.
+    pub(crate) login_failures: accounts::LoginThrottle,
 }
 
 /// An opened workspace: database migrated, key loaded, import service ready. Cheap to clone.
@@ -94,6 +96,7 @@ impl Workspace {
                 links,
                 imports,
                 always_secure,
+                login_failures: accounts::LoginThrottle::default(),
             }),
             config,
         })

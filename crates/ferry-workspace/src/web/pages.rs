@@ -155,20 +155,35 @@ pub(crate) async fn login(AxumState(state): AppState, headers: HeaderMap, body: 
     check_login_csrf(&headers, &form)?;
     let email = form.text("email");
     let next = safe_next(form.get("next"));
-    match accounts::authenticate(&state.db, &email, form.get("password").unwrap_or("")).await {
-        Ok(user) => {
-            let token = accounts::create_session(&state.db, &user).await?;
-            Ok(logged_in(&state, &headers, token, &next))
-        }
-        Err(AccountError::BadCredentials) => Ok(login_form(
+    if state.login_failures.blocked(&email) {
+        return Ok(login_form(
             &state,
             &headers,
             false,
             email,
             next,
-            "Wrong email or password.".to_string(),
-            StatusCode::UNAUTHORIZED,
-        )),
+            "Too many wrong passwords for this account. Wait 15 minutes, then try again.".to_string(),
+            StatusCode::TOO_MANY_REQUESTS,
+        ));
+    }
+    match accounts::authenticate(&state.db, &email, form.get("password").unwrap_or("")).await {
+        Ok(user) => {
+            state.login_failures.succeeded(&email);
+            let token = accounts::create_session(&state.db, &user).await?;
+            Ok(logged_in(&state, &headers, token, &next))
+        }
+        Err(AccountError::BadCredentials) => {
+            state.login_failures.failed(&email);
+            Ok(login_form(
+                &state,
+                &headers,
+                false,
+                email,
+                next,
+                "Wrong email or password.".to_string(),
+                StatusCode::UNAUTHORIZED,
+            ))
+        }
         Err(error) => Err(error.into()),
     }
 }

@@ -348,3 +348,41 @@ async fn link_set_a_new_token_and_unlink_with_revocation_in_the_browser() {
     let (_, page) = web.get("/samples/import").await;
     assert!(page.contains("Link your BaseSpace account first"));
 }
+
+#[tokio::test]
+async fn password_guessing_is_slowed_down() {
+    let workspace = TestWorkspace::start().await;
+    workspace
+        .workspace
+        .add_user("target@example.org", TEST_PASSWORD)
+        .await
+        .unwrap();
+    let web = Web::new(&workspace);
+    let (_, page) = web.get("/login").await;
+    let csrf = csrf_of(&page);
+    for _ in 0..ferry_workspace::accounts::MAX_LOGIN_FAILURES {
+        let response = web
+            .post(
+                "/login",
+                &[("csrf", &csrf), ("email", "target@example.org"), ("password", "guess")],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let response = web
+        .post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("email", "target@example.org"),
+                ("password", TEST_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(response.text().await.unwrap().contains("Too many wrong passwords"));
+}

@@ -185,22 +185,6 @@ impl Driver {
         .await
     }
 
-    /// Waits until `css`'s text satisfies `ok`.
-    async fn wait_text(&self, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-        loop {
-            let text = self.text(css).await;
-            if ok(&text) {
-                return text;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{css} never became {what}; last: {text:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
     async fn screenshot(&self, name: &str) {
         use base64::Engine as _;
         let data = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
