@@ -362,5 +362,27 @@ async fn browser_hub_device_login_page() {
     driver.goto(&url).await;
     driver.find("form").await;
     driver.screenshot("hub-device-login.png").await;
+    // After signing in: the scopes and the context picker, then Accept.
+    driver.type_into("#email", ferry_hub::demo::DEMO_EMAIL).await;
+    driver.type_into("#password", ferry_hub::demo::DEMO_PASSWORD).await;
+    driver.click("button[type=submit]").await;
+    driver.find("input[name=context]").await;
+    driver.screenshot("hub-device-approve.png").await;
+    driver.click("button[value=accept]").await;
+    let token = ferry_client::device::poll(
+        &hub.url,
+        "ferry-screenshot",
+        None,
+        &authorization,
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("approved in the browser");
+    let me = ferry_client::Client::new(&hub.url, &token.access_token)
+        .unwrap()
+        .current_user()
+        .await
+        .unwrap();
+    assert_eq!(me.email.as_deref(), Some(ferry_hub::demo::DEMO_EMAIL));
     driver.quit().await;
 }
