@@ -332,11 +332,17 @@ impl BlobStore {
     }
 
     /// A URL that lets its holder `GET` the object directly from the store for `expires_in`
-    /// (S3 presigned URL); `None` for a local store, whose bytes must be served by the process.
-    pub async fn presigned_get_url(&self, key: &str, expires_in: std::time::Duration) -> Result<Option<url::Url>> {
+    /// (S3 presigned URL, honouring `Range`), served as an attachment named `download_name` when
+    /// given; `None` for a local store, whose bytes must be served by the process.
+    pub async fn presigned_get_url(
+        &self,
+        key: &str,
+        expires_in: std::time::Duration,
+        download_name: Option<&str>,
+    ) -> Result<Option<url::Url>> {
         match self {
             BlobStore::Local(store) => store.object_path(key).map(|_| None),
-            BlobStore::S3(store) => store.presigned_get_url(key, expires_in).await.map(Some),
+            BlobStore::S3(store) => store.presigned_get_url(key, expires_in, download_name).await.map(Some),
         }
     }
 

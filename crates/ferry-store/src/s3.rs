@@ -34,7 +34,7 @@ use futures_util::{Stream, StreamExt, TryStreamExt};
 use md5::{Digest, Md5};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
-use object_store::signer::{Method, Signer};
+use object_store::signer::{Method, SignedUrlOptions, Signer};
 use object_store::{
     ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
 };
@@ -205,6 +205,33 @@ fn bucket_endpoint(endpoint: &str, bucket: &str) -> std::result::Result<String, 
             .map_err(|error| format!("cannot address bucket {bucket:?} at {endpoint:?}: {error}"))?;
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// `attachment; filename="name"` with quotes, backslashes and control characters replaced, plus
+/// an RFC 5987 `filename*` when the name is not plain ASCII.
+fn content_disposition(name: &str) -> String {
+    let plain: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if plain == name {
+        return format!("attachment; filename=\"{plain}\"");
+    }
+    let mut encoded = String::new();
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{plain}\"; filename*=UTF-8''{encoded}")
 }
 
 fn cache_dir() -> PathBuf {
@@ -484,12 +511,23 @@ impl S3Store {
     }
 
     /// A URL that lets anyone holding it `GET` the object for `expires_in`, straight from the
-    /// store (AWS signature version 4 in the query string; at most 7 days).
-    pub async fn presigned_get_url(&self, key: &str, expires_in: Duration) -> Result<url::Url> {
+    /// store (AWS signature version 4 in the query string; at most 7 days). With `download_name`
+    /// the store answers with `Content-Disposition: attachment; filename="…"`, as BaseSpace's
+    /// content URLs do.
+    pub async fn presigned_get_url(
+        &self,
+        key: &str,
+        expires_in: Duration,
+        download_name: Option<&str>,
+    ) -> Result<url::Url> {
         let path = self.object_path(key)?;
+        let mut options = SignedUrlOptions::new();
+        if let Some(name) = download_name {
+            options = options.with_query([("response-content-disposition", content_disposition(name))]);
+        }
         self.inner
             .client
-            .signed_url(Method::GET, &path, expires_in)
+            .signed_url_opts(Method::GET, &path, expires_in, &options)
             .await
             .map_err(remote(self, key, "sign a download URL"))
     }

@@ -194,7 +194,7 @@ async fn s3_presigned_urls_follow_the_addressing_style() {
     };
     let path_style = BlobStore::from_url_with("s3://data/hub", &options).unwrap();
     let url = path_style
-        .presigned_get_url("files/1", Duration::from_secs(60))
+        .presigned_get_url("files/1", Duration::from_secs(60), None)
         .await
         .unwrap()
         .unwrap();
@@ -212,7 +212,7 @@ async fn s3_presigned_urls_follow_the_addressing_style() {
     };
     let store = BlobStore::from_url_with("s3://data/hub", &virtual_hosted).unwrap();
     let url = store
-        .presigned_get_url("files/1", Duration::from_secs(60))
+        .presigned_get_url("files/1", Duration::from_secs(60), None)
         .await
         .unwrap()
         .unwrap();

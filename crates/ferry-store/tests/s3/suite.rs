@@ -490,20 +490,41 @@ pub async fn presigned_urls(h: &Harness) {
         .await
         .unwrap();
     let url = store
-        .presigned_get_url("share/me", Duration::from_secs(300))
+        .presigned_get_url("share/me", Duration::from_secs(300), None)
         .await
         .unwrap();
     assert!(matches!(
-        store.presigned_get_url("../x", Duration::from_secs(300)).await,
+        store.presigned_get_url("../x", Duration::from_secs(300), None).await,
         Err(StoreError::InvalidKey { .. })
     ));
     let Some(url) = url else {
         assert!(!h.is_s3(), "S3 stores give presigned URLs");
         return;
     };
-    let (status, body) = http_get(&url).await;
+    let (status, head, body) = http_get(&url, None).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(body, content);
+    // Ranges work on it, as on BaseSpace's store URLs.
+    let (status, _, body) = http_get(&url, Some("bytes=10-19")).await;
+    assert_eq!(status, 206);
+    assert_eq!(body, &content[10..20]);
+    assert!(!head.to_ascii_lowercase().contains("content-disposition"), "{head}");
+    // Named as an attachment when asked.
+    let named = store
+        .presigned_get_url(
+            "share/me",
+            Duration::from_secs(300),
+            Some("Sample 1_S1_R1_001.fastq.gz"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let (status, head, body) = http_get(&named, None).await;
+    assert_eq!((status, body.len()), (200, content.len()));
+    assert!(
+        head.contains("attachment; filename=\"Sample 1_S1_R1_001.fastq.gz\""),
+        "{head}"
+    );
     // The signature covers the object: another key with the same query is refused (moto does
     // not check signatures at all).
     if h.is_s3s_fs() {
@@ -513,13 +534,13 @@ pub async fn presigned_urls(h: &Harness) {
             .unwrap();
         let mut other = url.clone();
         other.set_path(&url.path().replace("share/me", "share/you"));
-        let (status, _) = http_get(&other).await;
+        let (status, _, _) = http_get(&other, None).await;
         assert_eq!(status, 403);
     }
 }
 
-/// A plain HTTP/1.0 GET (no client library), returning the status and the body.
-async fn http_get(url: &url::Url) -> (u16, Vec<u8>) {
+/// A plain HTTP/1.0 GET (no client library), returning the status, the head and the body.
+async fn http_get(url: &url::Url, range: Option<&str>) -> (u16, String, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = url.host_str().unwrap();
     let port = url.port_or_known_default().unwrap();
@@ -528,12 +549,13 @@ async fn http_get(url: &url::Url) -> (u16, Vec<u8>) {
         Some(query) => format!("{}?{query}", url.path()),
         None => url.path().to_string(),
     };
-    let request = format!("GET {target} HTTP/1.0\r\nHost: {host}:{port}\r\n\r\n");
+    let range = range.map(|range| format!("Range: {range}\r\n")).unwrap_or_default();
+    let request = format!("GET {target} HTTP/1.0\r\nHost: {host}:{port}\r\n{range}\r\n");
     socket.write_all(request.as_bytes()).await.unwrap();
     let mut response = Vec::new();
     socket.read_to_end(&mut response).await.unwrap();
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let head = String::from_utf8_lossy(&response[..split]).to_string();
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, response[split + 4..].to_vec())
+    (status, head, response[split + 4..].to_vec())
 }
