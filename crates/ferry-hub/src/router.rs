@@ -107,6 +107,7 @@ pub fn build(state: Arc<State>) -> Router {
         .merge(pages)
         .route("/health", get(health))
         .fallback(unknown_path)
+        .method_not_allowed_fallback(wrong_method)
         .with_state(state)
         .layer(middleware::from_fn(finish_response))
         .layer(CatchPanicLayer::custom(panic_response))
@@ -173,6 +174,15 @@ async fn unknown_path() -> Response {
         "BASESPACE.COMMON.NOT_FOUND",
         "This isn't a recognized path. Please refer to the API documentation at \
          https://developer.basespace.illumina.com/docs for the available resources.",
+    )
+    .into_response()
+}
+
+async fn wrong_method() -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "BASESPACE.COMMON.METHOD_NOT_ALLOWED",
+        "This path does not take this HTTP method; see the API documentation for the methods it takes.",
     )
     .into_response()
 }

@@ -128,6 +128,14 @@ async fn paging_parameters_and_unknown_ids_and_paths() {
             .contains("recognized path")
     );
     let response = client()
+        .delete(format!("{}/v2/datasets", hub.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    error_code(&response.json().await.unwrap());
+    let response = client()
         .put(format!("{}/v1pre3/files/123/parts/0", hub.url))
         .bearer_auth(&token)
         .body("x")
