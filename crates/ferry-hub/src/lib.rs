@@ -6,7 +6,42 @@
 //!
 //! Every resource belongs to one *context*: a user's personal context (the user's ID) or a
 //! workgroup (the workgroup's ID). A token acts in exactly one context and sees nothing else:
-//! a resource of another context answers exactly like an unknown ID (404).
+//! a resource of another context answers exactly like an unknown ID (404
+//! `BASESPACE.COMMON.NOT_FOUND`), on every endpoint, content URL and signed URL.
+//!
+//! # Endpoints
+//! - Identity: `GET /v2/users/current`, `/v2/users/{id}`, `/v2/users/{id}/workgroups`,
+//!   `/v2/workgroups/{id}`, `/v1pre3/users/current`, `DELETE /v2/oauthv2tokens/current`,
+//!   `GET /v1pre3/oauthv2/token/current` (scopes).
+//! - Device login: `POST /v1pre3/oauthv2/deviceauthorization`, `POST /v1pre3/oauthv2/token`
+//!   (`grant_type=device&code=…` or the RFC 8628 spelling), pages at `/oauth/device`.
+//! - Projects: `GET /v1pre3/users/current/projects` (`Name`), `GET /v2/projects/{id}`,
+//!   `GET /v1pre3/projects/{id}`, `POST /v2/projects` and `POST /v1pre3/projects` (both return the
+//!   existing project of the same name in the context).
+//! - Biosamples: `GET /v2/biosamples` (`projectid`, `biosamplename`), `GET /v2/biosamples/{id}`,
+//!   `POST /v2/biosamples {BioSampleName, DefaultProjectId}` (200; the existing one for a known
+//!   name and project).
+//! - Datasets: `GET /v2/datasets` (`projectid`, `inputbiosamples`, `inputruns`, `appsessionids`,
+//!   `datasettypes` with `~common.fastq`, `uploadstatus`), `GET /v2/projects/{id}/datasets`,
+//!   `GET /v2/datasets/{id}`, `POST /v2/projects/{id}/datasets {Name, AppSessionId,
+//!   DatasetTypeId, Attributes, BiosampleId | Biosample:{Id}, RunId | Run:{Id}}` (UploadStatus
+//!   `Pending`), `POST /v2/datasets/{id} {UploadStatus:"Complete", …}`.
+//! - Files: `GET /v2/datasets/{id}/files` (`extensions`, `directory`, `includesubdirectories`,
+//!   `pathprefix`), `GET /v2/runs/{id}/files`, `GET /v2/files/{id}`, `GET /v1pre3/files/{id}`,
+//!   `GET /v2|v1pre3/files/{id}/content` (302 to a signed URL served by the hub with `Range`;
+//!   `?redirect=meta` gives `{HrefContent, Expires, SupportsRange}` in the v1pre3 envelope).
+//! - Uploads: `GET /v2/datasets/{id}/file-upload-info?filepath=&uploadpartcount=N` (N > 1:
+//!   `MultipartUploadId` + `MultipartTemplate` with `{partNumber}`; else `SinglePartUrl`), `PUT`
+//!   the parts (answer `ETag: "<md5>"`; a part may be sent again), `POST` the same path
+//!   `{UploadId?, FilePath, PartEtags, Size?, ContentType?}` to publish the file (ETag: MD5 for a
+//!   single part, `md5-of-md5s-N` for multipart); `POST /v2/datasets/{id}/files` (form field
+//!   `file`, `filepath` in the query); legacy `POST /v1pre3/datasets|samples/{id}/files?name=
+//!   &directory=&multipart=true`, `PUT /v1pre3/files/{id}/parts/{n}` (`Content-MD5` checked),
+//!   `POST /v1pre3/files/{id}?uploadstatus=complete|aborted`.
+//! - Runs and appsessions: `GET /v2/runs`, `/v2/runs/{id}`, `GET /v2/appsessions`,
+//!   `/v2/appsessions/{id}`, `POST /v2/appsessions` (201, Purpose AppUpload, Running),
+//!   `POST /v2/appsessions/{id}`, `POST /v1pre3/appsessions/{id}?status=complete`.
+//! - Operations: `GET /health`, `X-Request-ID` on every answer and in error bodies.
 
 use std::future::Future;
 use std::net::SocketAddr;

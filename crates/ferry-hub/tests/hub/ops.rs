@@ -220,3 +220,65 @@ async fn admin_commands_add_users_workgroups_and_tokens() {
         .unwrap_err();
     assert!(error.to_string().contains("not a scope"), "{error}");
 }
+
+#[tokio::test]
+async fn demo_seeding_is_deterministic_and_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = ferry_db::testing::fresh_database_url(dir.path()).await;
+    let config = HubConfig {
+        listen: "127.0.0.1:8041".parse().unwrap(),
+        data_dir: dir.path().join("hub"),
+        database_url: Some(database_url),
+        public_url: None,
+        demo: Some(Default::default()),
+    };
+    let counts = |hub: Hub| async move {
+        let mut counts = Vec::new();
+        for table in [
+            "users",
+            "workgroups",
+            "projects",
+            "biosamples",
+            "datasets",
+            "files",
+            "runs",
+            "appsessions",
+        ] {
+            let sql = format!("SELECT COUNT(*) FROM {table}");
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&hub.db().pool)
+                .await
+                .unwrap();
+            counts.push(n);
+        }
+        let ids: Vec<(String, String)> = sqlx::query_as("SELECT id, etag FROM files ORDER BY id")
+            .fetch_all(&hub.db().pool)
+            .await
+            .unwrap();
+        (counts, ids)
+    };
+    let first = counts(Hub::open(config.clone()).await.unwrap()).await;
+    assert_eq!(
+        first.0,
+        vec![1, 1, 2, 3, 6, 14, 2, 2],
+        "users, workgroups, projects, biosamples, datasets, files, runs, appsessions"
+    );
+    let second = counts(Hub::open(config).await.unwrap()).await;
+    assert_eq!(first, second, "a second --demo start adds nothing and changes nothing");
+
+    // Another hub, other data: the same IDs and the same bytes (ETags).
+    let other = tempfile::tempdir().unwrap();
+    let third = counts(
+        Hub::open(HubConfig {
+            listen: "127.0.0.1:8041".parse().unwrap(),
+            data_dir: other.path().join("hub"),
+            database_url: Some(ferry_db::testing::fresh_database_url(other.path()).await),
+            public_url: None,
+            demo: Some(Default::default()),
+        })
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(first.1, third.1, "demo data is deterministic");
+}
