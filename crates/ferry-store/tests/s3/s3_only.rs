@@ -244,3 +244,62 @@ async fn s3_missing_bucket_is_named() {
     let error = store.put_stream("x", chunks(&big, 100_000), None).await.unwrap_err();
     assert!(error.to_string().contains("does the bucket exist?"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_large_writes_send_parts_before_the_input_ends() {
+    use bytes::Bytes;
+    use futures_util::StreamExt;
+    let harness = Harness::s3().await;
+    let Some(server) = harness.s3.as_ref().and_then(|target| target.server.as_ref()) else {
+        return; // Needs to see the in-process server's unfinished parts.
+    };
+    let part = super::harness::PART_SIZE;
+    let content = data(6 * part + 12_345, 9);
+    let (head, tail) = content.split_at(3 * part);
+    let root = server.root.clone();
+    // The input stalls after three parts until the server holds at least one of them: a store
+    // that buffered the whole input before sending would never get past this point.
+    let gate = futures_util::stream::once(async move {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let parts = std::fs::read_dir(&root)
+                .unwrap()
+                .filter(|entry| {
+                    entry
+                        .as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with(".upload_id-")
+                })
+                .count();
+            if parts > 0 {
+                return Err(std::io::Error::other("skip"));
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(std::io::Error::other(
+                    "no part reached the server before the input ended",
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .filter_map(|gate: std::io::Result<Bytes>| async move {
+        match gate {
+            Err(error) if error.to_string() == "skip" => None,
+            other => Some(other),
+        }
+    });
+    let input = chunks(head, 256 * 1024).chain(gate).chain(chunks(tail, 256 * 1024));
+    let outcome = harness
+        .store
+        .put_stream("streamed", input, Some(content.len() as u64))
+        .await
+        .unwrap();
+    assert_eq!(outcome.size, content.len() as u64);
+    assert_eq!(
+        read_all(harness.store.open("streamed", None).await.unwrap()).await,
+        content
+    );
+    harness.assert_no_pending_uploads().await;
+}
