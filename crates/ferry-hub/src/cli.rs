@@ -162,10 +162,31 @@ async fn serve(args: HubArgs) -> anyhow::Result<()> {
             hub.base_url()
         );
     }
-    hub.serve(listener, shutdown_signal()).await?;
+    let stopping = tokio_util::sync::CancellationToken::new();
+    let signal = {
+        let stopping = stopping.clone();
+        async move {
+            shutdown_signal().await;
+            stopping.cancel();
+        }
+    };
+    tokio::select! {
+        served = hub.serve(listener, signal) => served?,
+        _ = async {
+            stopping.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            // Parts and files are published atomically, so cutting a transfer short loses nothing
+            // that was complete: an interrupted part is simply sent again.
+            tracing::warn!(seconds = SHUTDOWN_GRACE.as_secs(), "transfers still running after the grace period; stopping anyway");
+        }
+    }
     eprintln!("Ferry hub stopped.");
     Ok(())
 }
+
+/// How long a stopping hub waits for transfers in flight.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
