@@ -32,7 +32,7 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use md5::{Digest, Md5};
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as ObjectPath;
 use object_store::signer::{Method, SignedUrlOptions, Signer};
 use object_store::{
@@ -45,6 +45,18 @@ use crate::{
     BlobReader, CompleteOutcome, Expect, MAX_PART_NUMBER, PartOutcome, PutOutcome, Result, StoreError, normalize_etag,
     validate_key,
 };
+
+/// Variables naming where the host's credentials come from, used when no key pair is given.
+const HOST_CREDENTIAL_VARIABLES: [&str; 8] = [
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_METADATA_ENDPOINT",
+    "AWS_ENDPOINT_URL_STS",
+];
 
 /// Name of the staging area for multipart parts, below the prefix.
 const UPLOADS: &str = ".uploads";
@@ -63,7 +75,9 @@ pub struct S3Options {
     pub endpoint: Option<String>,
     /// Region; `us-east-1` when `None`.
     pub region: Option<String>,
-    /// Access key id. Without a key pair the instance/container credentials of the host are used.
+    /// Access key id. Without a key pair the host's credentials are used: a web identity
+    /// (`AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`), container credentials
+    /// (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`/`_FULL_URI`) or the instance metadata service.
     pub access_key_id: Option<String>,
     /// Secret access key.
     pub secret_access_key: Option<String>,
@@ -412,7 +426,18 @@ impl S3Store {
                     builder = builder.with_token(token);
                 }
             }
-            (None, None) => {}
+            (None, None) => {
+                // The host's credentials: instance metadata by default, or a container/web-identity
+                // source named by the usual variables (EKS, ECS).
+                for name in HOST_CREDENTIAL_VARIABLES {
+                    if let Ok(value) = std::env::var(name)
+                        && !value.is_empty()
+                        && let Ok(key) = name.to_ascii_lowercase().parse::<AmazonS3ConfigKey>()
+                    {
+                        builder = builder.with_config(key, value);
+                    }
+                }
+            }
             _ => {
                 return Err(unsupported(
                     "give both an access key id and a secret access key (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), \
