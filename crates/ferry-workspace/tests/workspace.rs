@@ -10,4 +10,5 @@ mod workspace {
     mod browser;
     mod import_flow;
     mod secrets;
+    mod serve;
 }
