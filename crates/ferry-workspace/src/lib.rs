@@ -73,7 +73,13 @@ impl Workspace {
 
     /// Like [`Workspace::open`] with import tuning (tests use short leases and retries).
     pub async fn open_with(config: WorkspaceConfig, import_config: ImportConfig) -> anyhow::Result<Workspace> {
-        std::fs::create_dir_all(&config.data_dir)
+        // Only the workspace's own user reads its database, key and files.
+        let mut folder = std::fs::DirBuilder::new();
+        folder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+        folder
+            .create(&config.data_dir)
             .with_context(|| format!("cannot create the workspace data folder {}", config.data_dir.display()))?;
         let url = match &config.database_url {
             Some(url) => url.clone(),
