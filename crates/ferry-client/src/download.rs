@@ -604,7 +604,22 @@ async fn download_ranges(
         && saved.part_size == part_size
         && saved.chunk_size == chunk_size
     {
-        state.done = saved.done;
+        // Ranges are not fsynced one by one: hash what is really on disk for the ranges the
+        // state lists, so the final check covers the bytes that are there.
+        let chunk_ranges: Vec<(u64, std::ops::Range<u64>)> = saved
+            .done
+            .keys()
+            .filter(|index| **index < chunks)
+            .map(|index| (*index, *index * chunk_size..((*index + 1) * chunk_size).min(size)))
+            .collect();
+        let path = partial.to_path_buf();
+        state.done = tokio::task::spawn_blocking(move || hash_ranges(&path, &chunk_ranges, part_size))
+            .await
+            .map_err(|err| TransferError::Io {
+                action: "reading",
+                path: partial.to_path_buf(),
+                source: std::io::Error::other(err),
+            })??;
     } else {
         let out = tokio::fs::OpenOptions::new()
             .create(true)
@@ -680,10 +695,41 @@ fn write_state(path: &Path, state: &RangeState) -> Result<(), TransferError> {
         path: path.to_path_buf(),
         source: std::io::Error::other(err),
     })?;
-    crate::profile::write_private_atomic(path, &text).map_err(|err| match err {
+    crate::profile::write_atomic(path, &text, false).map_err(|err| match err {
         ClientError::Io { action, path, source } => TransferError::Io { action, path, source },
         other => TransferError::from(other),
     })
+}
+
+/// MD5s (hex) of the `part_size` parts of each byte range of a file.
+fn hash_ranges(
+    path: &Path,
+    ranges: &[(u64, std::ops::Range<u64>)],
+    part_size: u64,
+) -> Result<BTreeMap<u64, Vec<String>>, TransferError> {
+    use std::io::{Read, Seek};
+    let mut file = std::fs::File::open(path).map_err(io("reading", path))?;
+    let mut done = BTreeMap::new();
+    let mut buffer = vec![0u8; MIB as usize];
+    for (index, range) in ranges {
+        file.seek(std::io::SeekFrom::Start(range.start))
+            .map_err(io("reading", path))?;
+        let mut md5s = Vec::new();
+        let mut at = range.start;
+        while at < range.end {
+            let part_end = (at + part_size).min(range.end);
+            let mut part = Md5::new();
+            while at < part_end {
+                let want = ((part_end - at) as usize).min(buffer.len());
+                file.read_exact(&mut buffer[..want]).map_err(io("reading", path))?;
+                part.update(&buffer[..want]);
+                at += want as u64;
+            }
+            md5s.push(hex::encode(part.finalize()));
+        }
+        done.insert(*index, md5s);
+    }
+    Ok(done)
 }
 
 async fn fetch_chunk(
@@ -768,7 +814,6 @@ async fn fetch_chunk(
                 md5s.push(hex::encode(part.finalize_reset()));
             }
             writer.flush().await.map_err(io("writing", partial))?;
-            writer.get_mut().sync_data().await.map_err(io("flushing", partial))?;
             Ok(md5s)
         }
         .await;

@@ -168,6 +168,13 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory (mode 0600 on
 /// Unix), fsync, rename, fsync of the directory.
 pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic(path, bytes, true)
+}
+
+/// Like [`write_private_atomic`]; with `durable` false the fsyncs are skipped: the file is still
+/// replaced atomically (never seen half-written), but a power loss may bring back the previous
+/// version. Used for progress journals, whose loss only costs repeated work.
+pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let file_name = path
         .file_name()
@@ -184,10 +191,12 @@ pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         }
         let mut file = options.open(&temp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if durable {
+            file.sync_all()?;
+        }
         drop(file);
         std::fs::rename(&temp, path)?;
-        if let Ok(dir) = std::fs::File::open(dir) {
+        if durable && let Ok(dir) = std::fs::File::open(dir) {
             let _ = dir.sync_all();
         }
         Ok(())

@@ -210,7 +210,7 @@ impl JournalFile {
             path: self.path.clone(),
             source: std::io::Error::other(err),
         })?;
-        crate::profile::write_private_atomic(&self.path, &text).map_err(|err| match err {
+        crate::profile::write_atomic(&self.path, &text, false).map_err(|err| match err {
             ClientError::Io { action, path, source } => UploadError::Io { action, path, source },
             other => UploadError::from(other),
         })
