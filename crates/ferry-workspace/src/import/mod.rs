@@ -369,6 +369,8 @@ pub(crate) struct Inner {
     pub(crate) config: ImportConfig,
     /// Identifies this service's leases.
     pub(crate) worker_id: String,
+    /// Wakes idle workers of this process when work is queued.
+    pub(crate) wake: tokio::sync::Notify,
 }
 
 /// The import service: queue, workers and the samples they produce. Cheap to clone.
@@ -393,6 +395,7 @@ impl ImportService {
                 clients,
                 config,
                 worker_id,
+                wake: tokio::sync::Notify::new(),
             }),
         }
     }

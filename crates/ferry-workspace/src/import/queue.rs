@@ -106,6 +106,7 @@ pub(crate) async fn enqueue(inner: &Inner, user_id: &str, mut request: ImportReq
     .bind(now_millis())
     .execute(&inner.db.pool)
     .await?;
+    inner.wake.notify_one();
     tracing::info!(import = %id, user = %user_id, "import queued");
     Ok(id)
 }
@@ -1183,6 +1184,7 @@ pub(crate) async fn commit_plan(inner: &Inner, import: &ClaimedImport, plan: Pla
         refresh_sample(inner, sample_id).await?;
     }
     finish_import_if_done(inner, &import.id).await?;
+    inner.wake.notify_one();
     Ok(true)
 }
 

@@ -98,6 +98,7 @@ pub(crate) async fn run_workers(inner: Arc<Inner>, shutdown: CancellationToken) 
             }
             Ok(None) => {
                 tokio::select! {
+                    _ = inner.wake.notified() => {}
                     _ = tokio::time::sleep(inner.config.poll_interval) => {}
                     _ = shutdown.cancelled() => {}
                     Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
