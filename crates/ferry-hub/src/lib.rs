@@ -150,10 +150,42 @@ impl Hub {
                 limiter: web::RateLimiter::default(),
             }),
         };
+        hub.abort_abandoned_uploads().await?;
         if let Some(options) = &config.demo {
             demo::seed(&hub, options).await.context("cannot seed the demo data")?;
         }
         Ok(hub)
+    }
+
+    /// Aborts uploads left pending past their URLs' lifetime (plus a day): their parts would
+    /// otherwise stay in the blob store forever.
+    async fn abort_abandoned_uploads(&self) -> anyhow::Result<()> {
+        let cutoff = ferry_api::dates::now_millis() - (api::uploads::UPLOAD_URL_SECONDS + 24 * 3600) * 1000;
+        let abandoned: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, file_id FROM uploads WHERE status = 'pending' AND created < $1")
+                .bind(cutoff)
+                .fetch_all(&self.state.db.pool)
+                .await?;
+        for (upload_id, file_id) in abandoned {
+            if let Err(error) = self.state.blobs.abort_multipart(&upload_id).await {
+                tracing::warn!(%upload_id, %error, "cannot remove the parts of an abandoned upload");
+                continue;
+            }
+            sqlx::query("UPDATE uploads SET status = 'aborted' WHERE id = $1 AND status = 'pending'")
+                .bind(&upload_id)
+                .execute(&self.state.db.pool)
+                .await?;
+            sqlx::query("UPDATE files SET status = 'aborted' WHERE id = $1 AND status = 'pending'")
+                .bind(&file_id)
+                .execute(&self.state.db.pool)
+                .await?;
+            sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
+                .bind(&upload_id)
+                .execute(&self.state.db.pool)
+                .await?;
+            tracing::info!(%upload_id, "aborted an upload abandoned for longer than its URLs live");
+        }
+        Ok(())
     }
 
     /// The HTTP routes of the hub (API, content, uploads, device login pages, health).

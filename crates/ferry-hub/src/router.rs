@@ -61,6 +61,7 @@ pub fn build(state: Arc<State>) -> Router {
             "/v2/datasets/{id}/file-upload-info",
             get(uploads::upload_info).post(uploads::complete_upload_info),
         )
+        .route("/v2/datasettypes/{id}", get(resources::v2_dataset_type))
         // runs and appsessions
         .route("/v2/runs", get(resources::v2_runs))
         .route("/v2/runs/{id}", get(resources::v2_run))

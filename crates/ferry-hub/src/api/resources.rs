@@ -488,6 +488,25 @@ pub async fn v2_update_dataset(
     Ok(Json(Renderer::new(&state, true).dataset(&row).await?))
 }
 
+/// `GET /v2/datasettypes/{id}` for the types the hub knows.
+pub async fn v2_dataset_type(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
+    auth.require_browse()?;
+    let name = match id.as_str() {
+        ferry_api::FASTQ_DATASET_TYPE => "Illumina Fastq",
+        "common.fastq" => "FASTQ",
+        "common.files" => "Files",
+        _ => return Err(ApiError::not_found("dataset type", &id)),
+    };
+    Ok(Json(serde_json::json!({
+        "Id": id,
+        "Href": format!("{}/v2/datasettypes/{id}", state.base),
+        "Name": name,
+        "Namespace": id.split('.').next().unwrap_or_default(),
+        "ConformsToIds": crate::render::conforms_to(&id),
+    }))
+    .into_response())
+}
+
 // ---------------------------------------------------------------- runs
 
 /// `GET /v2/runs` (`statuses`, `experimentname`, `flowcellbarcode`).

@@ -263,6 +263,23 @@ async fn demo_seeding_is_deterministic_and_idempotent() {
         vec![1, 1, 2, 3, 6, 14, 2, 2],
         "users, workgroups, projects, biosamples, datasets, files, runs, appsessions"
     );
+    // An upload abandoned long ago is aborted at the next start.
+    {
+        let hub = Hub::open(config.clone()).await.unwrap();
+        sqlx::query(
+            "INSERT INTO uploads (id, owner_id, dataset_id, file_id, path, multipart, status, created) \
+             VALUES ('abandoned1', 'x', 'ds.x', 'f1', 'p', 1, 'pending', 1)",
+        )
+        .execute(&hub.db().pool)
+        .await
+        .unwrap();
+    }
+    let hub = Hub::open(config.clone()).await.unwrap();
+    let status: String = sqlx::query_scalar("SELECT status FROM uploads WHERE id = 'abandoned1'")
+        .fetch_one(&hub.db().pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "aborted");
     let second = counts(Hub::open(config).await.unwrap()).await;
     assert_eq!(first, second, "a second --demo start adds nothing and changes nothing");
 

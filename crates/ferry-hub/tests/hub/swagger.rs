@@ -176,6 +176,12 @@ async fn v2_answers_conform_to_the_swagger_definitions() {
             format!("/v2/datasets/{new_dataset}/file-upload-info?filepath=a.txt&uploadpartcount=2"),
             None,
         ),
+        (
+            Method::GET,
+            "/datasettypes/{id}",
+            "/v2/datasettypes/illumina.fastq.v1.8".into(),
+            None,
+        ),
         (Method::GET, "/runs", "/v2/runs".into(), None),
         (Method::GET, "/runs/{id}", format!("/v2/runs/{run}"), None),
         (Method::GET, "/runs/{id}/files", format!("/v2/runs/{run}/files"), None),
