@@ -28,7 +28,8 @@ impl Default for TestOptions {
         TestOptions {
             workers: true,
             import: ImportConfig {
-                lease: Duration::from_secs(3),
+                // Long enough that a loaded CI machine does not look like a dead worker.
+                lease: Duration::from_secs(15),
                 retry_base: Duration::from_millis(100),
                 poll_interval: Duration::from_millis(100),
                 progress_interval: Duration::from_millis(100),

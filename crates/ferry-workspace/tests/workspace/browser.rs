@@ -289,7 +289,10 @@ async fn browser_sign_up_link_import_and_read_counts() {
         assert!(tokio::time::Instant::now() < deadline, "import did not finish: {state}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(driver.text("#import-status").await, "completed");
+    let problems = driver
+        .script("return document.getElementById('errors').textContent")
+        .await;
+    assert_eq!(driver.text("#import-status").await, "completed", "problems: {problems}");
     assert_eq!(
         driver.script("return window.__same_page === true").await,
         json!(true),
