@@ -68,7 +68,10 @@ fn init_logging(filter: &str, json: bool) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .with_context(|| format!("--log {filter:?} is not a valid log filter (try `info` or `debug`)"))?;
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -78,9 +81,11 @@ fn init_logging(filter: &str, json: bool) -> anyhow::Result<()> {
 }
 
 async fn bind(address: SocketAddr, what: &str, flag: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(address)
-        .await
-        .with_context(|| format!("cannot listen on {address} for the {what}: is another program using it? Choose another address with {flag}"))
+    TcpListener::bind(address).await.with_context(|| {
+        format!(
+            "cannot listen on {address} for the {what}: is another program using it? Choose another address with {flag}"
+        )
+    })
 }
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
@@ -110,7 +115,9 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         public_url: None,
     })
     .await?;
-    workspace.ensure_user(ferry_hub::demo::DEMO_EMAIL, ferry_hub::demo::DEMO_PASSWORD).await?;
+    workspace
+        .ensure_user(ferry_hub::demo::DEMO_EMAIL, ferry_hub::demo::DEMO_PASSWORD)
+        .await?;
 
     let shutdown = CancellationToken::new();
     let hub_task = tokio::spawn(hub.serve(hub_listener, shutdown.clone().cancelled_owned()));
