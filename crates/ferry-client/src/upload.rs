@@ -507,6 +507,60 @@ async fn upload_one_file(
     sent: &Arc<std::sync::atomic::AtomicU64>,
     permits: &Arc<tokio::sync::Semaphore>,
 ) -> Result<File, UploadError> {
+    let started_before = {
+        let state = journal.state.lock().await;
+        state
+            .datasets
+            .get(dataset_name)
+            .and_then(|d| d.files.get(&file.name))
+            .is_some_and(|f| f.template.is_some() || f.single_url.is_some())
+    };
+    let first = upload_file_once(
+        client,
+        dataset_name,
+        dataset_id,
+        file,
+        journal,
+        options,
+        sent,
+        permits,
+        false,
+    )
+    .await;
+    match first {
+        // The upload an earlier run started is gone (expired or aborted on the server): start
+        // this file over once.
+        Err(UploadError::Client(err)) if started_before && matches!(err.status(), Some(403 | 404 | 410)) => {
+            tracing::warn!(file = %file.name, error = %err, "the earlier upload of this file is gone; starting it over");
+            upload_file_once(
+                client,
+                dataset_name,
+                dataset_id,
+                file,
+                journal,
+                options,
+                sent,
+                permits,
+                true,
+            )
+            .await
+        }
+        other => other,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn upload_file_once(
+    client: &Client,
+    dataset_name: &str,
+    dataset_id: &str,
+    file: &UploadFile,
+    journal: &Arc<JournalFile>,
+    options: &UploadOptions,
+    sent: &Arc<std::sync::atomic::AtomicU64>,
+    permits: &Arc<tokio::sync::Semaphore>,
+    fresh: bool,
+) -> Result<File, UploadError> {
     let size = std::fs::metadata(&file.path)
         .map_err(io_err("reading", &file.path))?
         .len();
@@ -529,7 +583,7 @@ async fn upload_one_file(
         return Ok(client.file(file_id).await?);
     }
     // Reuse an upload started earlier (its parts are kept); ask for a new one otherwise.
-    if entry.parts != parts || (entry.template.is_none() && entry.single_url.is_none()) {
+    if fresh || entry.parts != parts || (entry.template.is_none() && entry.single_url.is_none()) {
         let info: PresignedUrlForUpload = client
             .get_json(
                 &info_path,
@@ -663,7 +717,27 @@ async fn upload_one_file(
         size: Some(size as i64),
         content_type: Some(content_type.to_string()),
     };
-    let stored: File = client.post_json_idempotent(&info_path, &request).await?;
+    let stored: File = match client.post_json_idempotent(&info_path, &request).await {
+        Ok(stored) => stored,
+        // An earlier run may have completed this file and stopped before recording it: if the
+        // dataset holds it with the right size and ETag, that is the answer.
+        Err(err) if matches!(err.status(), Some(400 | 404 | 409 | 410)) => {
+            let query = crate::client::FileQuery::default();
+            let existing: Vec<File> = client.dataset_files(dataset_id, &query).try_collect().await?;
+            existing
+                .into_iter()
+                .find(|f| {
+                    f.path.as_deref().or(f.name.as_deref()) == Some(file.name.as_str())
+                        && f.size == Some(size as i64)
+                        && f.etag
+                            .as_deref()
+                            .map(|e| e.trim().trim_matches('"').to_ascii_lowercase())
+                            == Some(expected_etag.clone())
+                })
+                .ok_or(err)?
+        }
+        Err(err) => return Err(err.into()),
+    };
     if let Some(actual) = stored.size
         && actual as u64 != size
     {
