@@ -382,8 +382,11 @@ pub fn token_from_parts(parts: &Parts) -> Option<String> {
 /// Authenticates a token.
 pub async fn authenticate(db: &ferry_db::Db, token: &str) -> ApiResult<Auth> {
     let hash = ids::hash_secret(token);
+    // One indexed lookup (primary key), with the membership a workgroup token depends on.
     let row = sqlx::query(
-        "SELECT id, user_id, context_id, scopes, created, client_id FROM tokens WHERE hash = $1 AND revoked = 0",
+        "SELECT t.id, t.user_id, t.context_id, t.scopes, t.created, t.client_id, m.user_id AS member \
+         FROM tokens t LEFT JOIN memberships m ON m.workgroup_id = t.context_id AND m.user_id = t.user_id \
+         WHERE t.hash = $1 AND t.revoked = 0",
     )
     .bind(&hash)
     .fetch_optional(&db.pool)
@@ -396,19 +399,12 @@ pub async fn authenticate(db: &ferry_db::Db, token: &str) -> ApiResult<Auth> {
     let scopes: String = row.get("scopes");
     let context_id: String = row.get("context_id");
     let user_id: String = row.get("user_id");
-    if context_id != user_id {
-        // A workgroup token stops working when its person leaves the workgroup.
-        let member: Option<String> =
-            sqlx::query_scalar("SELECT user_id FROM memberships WHERE workgroup_id = $1 AND user_id = $2")
-                .bind(&context_id)
-                .bind(&user_id)
-                .fetch_optional(&db.pool)
-                .await?;
-        if member.is_none() {
-            return Err(ApiError::unauthorized(
-                "The access token's user is no longer a member of its workgroup. Authenticate again.",
-            ));
-        }
+    let member: Option<String> = row.get("member");
+    // A workgroup token stops working when its person leaves the workgroup.
+    if context_id != user_id && member.is_none() {
+        return Err(ApiError::unauthorized(
+            "The access token's user is no longer a member of its workgroup. Authenticate again.",
+        ));
     }
     Ok(Auth {
         user_id,

@@ -4,7 +4,6 @@
 
 use std::io;
 use std::ops::Range;
-use std::path::PathBuf;
 
 use bytes::Bytes;
 use ferry_api::etag::EtagHasher;
@@ -91,9 +90,9 @@ pub struct Blobs {
 }
 
 impl Blobs {
-    /// Opens (creating) a local store under `root`, removing temporaries of killed writes.
-    pub async fn create(root: PathBuf) -> io::Result<Blobs> {
-        let store = BlobStore::local(&root).map_err(io::Error::other)?;
+    /// Uses `store`, first removing temporaries of killed writes (a day old: instances sharing the
+    /// store may be writing the newer ones).
+    pub async fn with_store(store: BlobStore) -> Blobs {
         match store
             .remove_stale_temporaries(std::time::Duration::from_secs(24 * 3600))
             .await
@@ -102,7 +101,7 @@ impl Blobs {
             Ok(n) => tracing::info!(removed = n, "removed temporaries of interrupted writes"),
             Err(error) => tracing::warn!(%error, "cannot clean the blob store's temporaries"),
         }
-        Ok(Blobs { store })
+        Blobs { store }
     }
 
     /// Stores a stream under `key`, atomically; at most `limit` bytes.
@@ -146,18 +145,14 @@ impl Blobs {
         parts: &[(u32, String)],
         key: &str,
     ) -> Result<Written, BlobError> {
-        // Driven on a blocking-pool thread with owned arguments: the assembly finishes even if the
-        // client disconnects meanwhile, and the store's future (not provably `Send` for every
-        // lifetime, which axum handlers need) never crosses threads.
+        // Driven in its own task with owned arguments: the assembly finishes even if the client
+        // disconnects meanwhile.
         let store = self.store.clone();
         let (upload, key, parts) = (upload.to_string(), object_key(key), parts.to_vec());
-        let runtime = tokio::runtime::Handle::current();
-        let outcome = tokio::task::spawn_blocking(move || {
-            runtime.block_on(async move { store.complete_multipart(&upload, &key, &parts).await })
-        })
-        .await
-        .map_err(|e| BlobError::Store(e.to_string()))?
-        .map_err(store_error)?;
+        let outcome = tokio::spawn(async move { store.complete_multipart(&upload, &key, &parts).await })
+            .await
+            .map_err(|e| BlobError::Store(e.to_string()))?
+            .map_err(store_error)?;
         Ok(Written {
             size: outcome.size,
             md5: outcome.md5_hex,
@@ -279,7 +274,7 @@ mod tests {
     #[tokio::test]
     async fn writes_atomically_and_refuses_oversize_bodies() {
         let dir = tempfile::tempdir().unwrap();
-        let blobs = Blobs::create(dir.path().to_path_buf()).await.unwrap();
+        let blobs = Blobs::with_store(BlobStore::local(dir.path()).unwrap()).await;
         let written = blobs
             .put_stream("abc", chunks(&[b"hello ", b"world"]), 100)
             .await
@@ -299,7 +294,7 @@ mod tests {
     #[tokio::test]
     async fn assembles_parts_with_the_s3_etag_and_streams_generated_content() {
         let dir = tempfile::tempdir().unwrap();
-        let blobs = Blobs::create(dir.path().to_path_buf()).await.unwrap();
+        let blobs = Blobs::with_store(BlobStore::local(dir.path()).unwrap()).await;
         let two = blobs.put_part("up1", 2, chunks(&[b"world"]), 100).await.unwrap();
         let one = blobs.put_part("up1", 1, chunks(&[b"hello "]), 100).await.unwrap();
         assert!(matches!(
@@ -328,7 +323,7 @@ mod tests {
     #[tokio::test]
     async fn generated_content_over_8_mib_gets_the_basespace_multipart_etag() {
         let dir = tempfile::tempdir().unwrap();
-        let blobs = Blobs::create(dir.path().to_path_buf()).await.unwrap();
+        let blobs = Blobs::with_store(BlobStore::local(dir.path()).unwrap()).await;
         let size = ferry_api::BASESPACE_PART_SIZE as usize + 1000;
         let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
         let copy = data.clone();

@@ -30,6 +30,17 @@ pub struct HubArgs {
     /// Seed demo data (user demo@example.org / demo, workgroup "Demo Lab"); idempotent.
     #[arg(long)]
     pub demo: bool,
+    /// Where file bytes live: s3://BUCKET/PREFIX, file:///DIR or a path (default: DATA_DIR/blobs).
+    /// S3 credentials come from the standard AWS environment (AWS_ACCESS_KEY_ID, …). Instances
+    /// sharing a database must share this store.
+    #[arg(long, env = "FERRY_HUB_STORAGE_URL", global = true, value_name = "URL")]
+    pub storage_url: Option<String>,
+    /// S3 endpoint (MinIO, Ceph, …; default: AWS_ENDPOINT_URL or AWS S3 itself).
+    #[arg(long, value_name = "URL", global = true)]
+    pub s3_endpoint: Option<String>,
+    /// S3 region (default: AWS_REGION, else us-east-1).
+    #[arg(long, value_name = "REGION", global = true)]
+    pub s3_region: Option<String>,
     /// Reads per demo FASTQ file (implies --demo); large values make gigabyte files.
     #[arg(long, value_name = "N")]
     pub demo_reads: Option<u64>,
@@ -93,6 +104,21 @@ pub enum WorkgroupCommand {
     },
 }
 
+/// S3 settings from the AWS environment, with `--s3-endpoint` / `--s3-region` on top.
+fn s3_options(args: &HubArgs) -> Option<ferry_store::S3Options> {
+    if args.s3_endpoint.is_none() && args.s3_region.is_none() {
+        return None;
+    }
+    let mut options = ferry_store::S3Options::from_env();
+    if let Some(endpoint) = &args.s3_endpoint {
+        options.endpoint = Some(endpoint.clone());
+    }
+    if let Some(region) = &args.s3_region {
+        options.region = Some(region.clone());
+    }
+    Some(options)
+}
+
 fn config(args: &HubArgs, listen: SocketAddr, demo: Option<DemoOptions>) -> HubConfig {
     HubConfig {
         listen,
@@ -100,6 +126,8 @@ fn config(args: &HubArgs, listen: SocketAddr, demo: Option<DemoOptions>) -> HubC
         database_url: args.database_url.clone(),
         public_url: args.public_url.clone(),
         demo,
+        storage_url: args.storage_url.clone(),
+        s3_options: s3_options(args),
     }
 }
 

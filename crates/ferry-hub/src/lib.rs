@@ -83,6 +83,13 @@ pub struct HubConfig {
     pub public_url: Option<url::Url>,
     /// Seed demo data (idempotent) when set.
     pub demo: Option<DemoOptions>,
+    /// Where file bytes live: `s3://bucket/prefix`, `file:///dir` or a path; `None`: the folder
+    /// `blobs` in `data_dir`. Several hub instances sharing one database must share this store.
+    pub storage_url: Option<String>,
+    /// Endpoint, region and credentials of an `s3://` store; `None`: the standard AWS environment
+    /// variables ([`ferry_store::S3Options::from_env`]). A store without a staging directory of
+    /// its own stages resumable writes in `data_dir/s3-staging`.
+    pub s3_options: Option<ferry_store::S3Options>,
 }
 
 /// Size of the demo data set.
@@ -109,6 +116,8 @@ pub(crate) struct State {
     pub base: String,
     pub max_part_size: u64,
     pub limiter: web::RateLimiter,
+    /// Counts of large lists, reused briefly.
+    pub counts: db::CountCache,
 }
 
 /// An opened hub: database migrated, blob store ready, signing key loaded, demo data seeded.
@@ -132,9 +141,23 @@ impl Hub {
         };
         let db = ferry_db::Db::connect(&database_url).await?;
         db.migrate(&MIGRATOR).await?;
-        let blobs = blob::Blobs::create(config.data_dir.join("blobs"))
-            .await
-            .with_context(|| format!("cannot open the blob store in {}", config.data_dir.display()))?;
+        let store = match &config.storage_url {
+            None => ferry_store::BlobStore::local(config.data_dir.join("blobs"))
+                .with_context(|| format!("cannot open the blob store in {}", config.data_dir.display()))?,
+            Some(url) => {
+                let mut options = config
+                    .s3_options
+                    .clone()
+                    .unwrap_or_else(ferry_store::S3Options::from_env);
+                if options.staging_dir.is_none() {
+                    options.staging_dir = Some(config.data_dir.join("s3-staging"));
+                }
+                ferry_store::BlobStore::from_url_with(url, &options)
+                    .with_context(|| format!("cannot open the hub's storage at {url} (--storage-url)"))?
+            }
+        };
+        tracing::info!(location = %store.location(), "blob store");
+        let blobs = blob::Blobs::with_store(store).await;
         let signer = signing::Signer::load_or_create(&db).await?;
         let base = match &config.public_url {
             Some(url) => url.as_str().trim_end_matches('/').to_string(),
@@ -148,6 +171,7 @@ impl Hub {
                 base,
                 max_part_size: DEFAULT_MAX_PART_SIZE,
                 limiter: web::RateLimiter::default(),
+                counts: db::CountCache::default(),
             }),
         };
         hub.abort_abandoned_uploads().await?;

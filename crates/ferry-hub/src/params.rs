@@ -142,8 +142,14 @@ impl Page {
             SortDir::Asc => "ASC",
             SortDir::Desc => "DESC",
         };
+        // Ties are broken by id; sorting by id alone lets the (owner_id, id) index serve the order.
+        let tie = if self.sort_column == "id" {
+            String::new()
+        } else {
+            format!(", id {dir}")
+        };
         format!(
-            " ORDER BY {col} {dir}, id {dir} LIMIT {limit} OFFSET {offset}",
+            " ORDER BY {col} {dir}{tie} LIMIT {limit} OFFSET {offset}",
             col = self.sort_column,
             limit = self.limit,
             offset = self.offset

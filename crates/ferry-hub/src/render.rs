@@ -94,46 +94,79 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    /// The owner of a resource (user or workgroup) as embedded in resources.
-    pub async fn owner(&mut self, id: &str) -> ApiResult<Option<UserCompact>> {
-        if let Some(cached) = self.owners.get(id) {
-            return Ok(cached.clone());
-        }
-        let user = sqlx::query("SELECT name, created FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.state.db.pool)
-            .await?;
-        let row = match user {
-            Some(row) => Some(row),
-            None => {
-                sqlx::query("SELECT name, created FROM workgroups WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&self.state.db.pool)
-                    .await?
-            }
-        };
-        let compact = row.map(|row| UserCompact {
-            id: id.to_string(),
-            href: Some(self.href(&format!("users/{id}"))),
-            name: Some(row.get("name")),
-            date_created: date(row.get("created")),
-            gravatar_url: None,
-        });
-        self.owners.insert(id.to_string(), compact.clone());
-        Ok(compact)
+    fn cached_owner(&self, id: &str) -> Option<UserCompact> {
+        self.owners.get(id).cloned().flatten()
     }
 
-    /// A project row.
-    pub async fn project(&mut self, row: &AnyRow) -> ApiResult<Project> {
+    /// Loads the owners (users or workgroups) not cached yet: at most two queries for any number.
+    async fn load_owners(&mut self, ids: impl IntoIterator<Item = String>) -> ApiResult<()> {
+        let mut missing = uncached(&self.owners, ids);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        for table in ["users", "workgroups"] {
+            if missing.is_empty() {
+                break;
+            }
+            let sql = format!(
+                "SELECT id, name, created FROM {table} WHERE id IN ({})",
+                placeholders(missing.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in &missing {
+                query = query.bind(id.clone());
+            }
+            for row in query.fetch_all(&self.state.db.pool).await? {
+                let id: String = row.get("id");
+                let compact = UserCompact {
+                    href: Some(self.href(&format!("users/{id}"))),
+                    name: Some(row.get("name")),
+                    date_created: date(row.get("created")),
+                    gravatar_url: None,
+                    id: id.clone(),
+                };
+                self.owners.insert(id, Some(compact));
+            }
+            missing.retain(|id| !self.owners.contains_key(id));
+        }
+        for id in missing {
+            self.owners.insert(id, None);
+        }
+        Ok(())
+    }
+
+    /// Total size of the complete files in each project's datasets: one grouped query.
+    async fn project_sizes(&self, ids: &[String]) -> ApiResult<HashMap<String, i64>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "SELECT d.project_id, CAST(COALESCE(SUM(f.size), 0) AS BIGINT) AS total FROM datasets d \
+             JOIN files f ON f.dataset_id = d.id AND f.status = 'complete' WHERE d.project_id IN ({}) \
+             GROUP BY d.project_id",
+            placeholders(ids.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id.clone());
+        }
+        let rows = query.fetch_all(&self.state.db.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get::<String, _>("project_id"), row.get::<i64, _>("total")))
+            .collect())
+    }
+
+    fn build_project(&self, row: &AnyRow) -> Project {
         let id: String = row.get("id");
         let owner: String = row.get("owner_id");
-        Ok(Project {
+        Project {
             href: Some(self.href(&format!("projects/{id}"))),
             name: Some(row.get("name")),
             description: non_empty(row.get("description")),
             date_created: date(row.get("created")),
             date_modified: date(row.get("modified")),
-            user_owned_by: self.owner(&owner).await?,
+            user_owned_by: self.cached_owner(&owner),
             href_samples: Some(self.href(&format!("projects/{id}/samples"))),
             href_app_results: Some(self.href(&format!("projects/{id}/appresults"))),
             href_datasets: Some(self.href(&format!("projects/{id}/datasets"))),
@@ -142,69 +175,143 @@ impl<'a> Renderer<'a> {
             is_deleted: Some(false),
             total_size: None,
             id,
-        })
+        }
     }
 
-    /// A project by ID, embedded in another resource.
-    pub async fn project_by_id(&mut self, id: &str) -> ApiResult<Option<Project>> {
-        if let Some(cached) = self.projects.get(id) {
-            return Ok(cached.clone());
-        }
-        let sql = format!("SELECT {PROJECT_COLS} FROM projects WHERE id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.state.db.pool)
+    /// Project rows, with their total sizes (a fixed number of queries for the whole page).
+    pub async fn projects(&mut self, rows: &[AnyRow]) -> ApiResult<Vec<Project>> {
+        self.load_owners(rows.iter().map(|row| row.get::<String, _>("owner_id")))
             .await?;
-        let project = match row {
-            // Embedded projects are the compact form: no list Hrefs.
-            Some(row) => Some(Project {
+        let ids: Vec<String> = rows.iter().map(|row| row.get("id")).collect();
+        let sizes = self.project_sizes(&ids).await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let mut project = self.build_project(row);
+                project.total_size = Some(sizes.get(&project.id).copied().unwrap_or(0));
+                project
+            })
+            .collect())
+    }
+
+    /// A project row (with its total size).
+    pub async fn project(&mut self, row: &AnyRow) -> ApiResult<Project> {
+        let mut projects = self.projects(std::slice::from_ref(row)).await?;
+        projects
+            .pop()
+            .ok_or_else(|| crate::error::ApiError::internal("render", "a project row rendered to nothing"))
+    }
+
+    /// Loads the embedded (compact) form of the projects not cached yet, with their owners.
+    async fn load_projects(&mut self, ids: impl IntoIterator<Item = String>) -> ApiResult<()> {
+        let missing = uncached(&self.projects, ids);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "SELECT {PROJECT_COLS} FROM projects WHERE id IN ({})",
+            placeholders(missing.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in &missing {
+            query = query.bind(id.clone());
+        }
+        let rows = query.fetch_all(&self.state.db.pool).await?;
+        self.load_owners(rows.iter().map(|row| row.get::<String, _>("owner_id")))
+            .await?;
+        for row in &rows {
+            // Embedded projects are the compact form: no list Hrefs, no size.
+            let project = Project {
                 href_samples: None,
                 href_app_results: None,
                 href_datasets: None,
                 href_base_space_ui: None,
-                ..self.project(&row).await?
-            }),
-            None => None,
-        };
-        self.projects.insert(id.to_string(), project.clone());
-        Ok(project)
+                ..self.build_project(row)
+            };
+            self.projects.insert(project.id.clone(), Some(project));
+        }
+        for id in missing {
+            self.projects.entry(id).or_insert(None);
+        }
+        Ok(())
+    }
+
+    fn cached_project(&self, id: &str) -> Option<Project> {
+        self.projects.get(id).cloned().flatten()
+    }
+
+    /// The projects holding datasets of each biosample: one query for the whole page.
+    async fn biosample_projects(&self, ids: &[String]) -> ApiResult<HashMap<String, Vec<String>>> {
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT DISTINCT biosample_id, project_id FROM datasets WHERE biosample_id IN ({}) \
+             ORDER BY biosample_id, project_id",
+            placeholders(ids.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id.clone());
+        }
+        for row in query.fetch_all(&self.state.db.pool).await? {
+            out.entry(row.get("biosample_id"))
+                .or_default()
+                .push(row.get("project_id"));
+        }
+        Ok(out)
+    }
+
+    /// Biosample rows (with the projects their datasets are in): a fixed number of queries for
+    /// the whole page.
+    pub async fn biosamples(&mut self, rows: &[AnyRow]) -> ApiResult<Vec<Biosample>> {
+        self.load_owners(rows.iter().map(|row| row.get::<String, _>("owner_id")))
+            .await?;
+        self.load_projects(rows.iter().map(|row| row.get::<String, _>("project_id")))
+            .await?;
+        let ids: Vec<String> = rows.iter().map(|row| row.get("id")).collect();
+        let mut outputs = self.biosample_projects(&ids).await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.get("id");
+            let owner: String = row.get("owner_id");
+            let project_id: String = row.get("project_id");
+            let mut output = outputs.remove(&id).unwrap_or_default();
+            if !output.contains(&project_id) {
+                output.insert(0, project_id.clone());
+            }
+            items.push(Biosample {
+                href: Some(self.href(&format!("biosamples/{id}"))),
+                bio_sample_name: Some(row.get("name")),
+                nickname: None,
+                user_owned_by: self.cached_owner(&owner),
+                default_project: self.cached_project(&project_id),
+                date_created: date(row.get("created")),
+                date_modified: date(row.get("modified")),
+                status: Some("New".to_string()),
+                lab_status: Some("Sequencing".to_string()),
+                container_name: None,
+                container_position: None,
+                output_project_ids: Some(output),
+                id,
+            });
+        }
+        Ok(items)
     }
 
     /// A biosample row (with the projects its datasets are in).
     pub async fn biosample(&mut self, row: &AnyRow) -> ApiResult<Biosample> {
-        let id: String = row.get("id");
-        let owner: String = row.get("owner_id");
-        let project_id: String = row.get("project_id");
-        let mut output: Vec<String> =
-            sqlx::query_scalar("SELECT DISTINCT project_id FROM datasets WHERE biosample_id = $1 ORDER BY project_id")
-                .bind(&id)
-                .fetch_all(&self.state.db.pool)
-                .await?;
-        if !output.contains(&project_id) {
-            output.insert(0, project_id.clone());
-        }
-        Ok(Biosample {
-            href: Some(self.href(&format!("biosamples/{id}"))),
-            bio_sample_name: Some(row.get("name")),
-            nickname: None,
-            user_owned_by: self.owner(&owner).await?,
-            default_project: self.project_by_id(&project_id).await?,
-            date_created: date(row.get("created")),
-            date_modified: date(row.get("modified")),
-            status: Some("New".to_string()),
-            lab_status: Some("Sequencing".to_string()),
-            container_name: None,
-            container_position: None,
-            output_project_ids: Some(output),
-            id,
-        })
+        let mut items = self.biosamples(std::slice::from_ref(row)).await?;
+        items
+            .pop()
+            .ok_or_else(|| crate::error::ApiError::internal("render", "a biosample row rendered to nothing"))
     }
 
-    /// An appsession row.
-    pub async fn appsession(&mut self, row: &AnyRow) -> ApiResult<AppSession> {
+    fn build_appsession(&self, row: &AnyRow) -> AppSession {
         let id: String = row.get("id");
         let created_by: String = row.get("created_by");
-        Ok(AppSession {
+        AppSession {
             href: Some(self.href(&format!("appsessions/{id}"))),
             name: Some(row.get("name")),
             application: Some(Application {
@@ -216,7 +323,7 @@ impl<'a> Renderer<'a> {
                 app_version_slug: None,
                 company_name: Some("Ferry".to_string()),
             }),
-            user_created_by: self.owner(&created_by).await?,
+            user_created_by: self.cached_owner(&created_by),
             execution_status: Some(row.get("execution_status")),
             qc_status: None,
             status_summary: non_empty(row.get("status_summary")),
@@ -228,28 +335,69 @@ impl<'a> Renderer<'a> {
             total_size: None,
             delivery_status: None,
             id,
-        })
+        }
     }
 
-    async fn appsession_by_id(&mut self, id: &str) -> ApiResult<Option<AppSession>> {
-        if let Some(cached) = self.sessions.get(id) {
-            return Ok(cached.clone());
-        }
-        let sql = format!("SELECT {APPSESSION_COLS} FROM appsessions WHERE id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.state.db.pool)
+    /// Appsession rows: one owner query for the whole page.
+    pub async fn appsessions(&mut self, rows: &[AnyRow]) -> ApiResult<Vec<AppSession>> {
+        self.load_owners(rows.iter().map(|row| row.get::<String, _>("created_by")))
             .await?;
-        let session = match row {
-            Some(row) => Some(self.appsession(&row).await?),
-            None => None,
-        };
-        self.sessions.insert(id.to_string(), session.clone());
-        Ok(session)
+        Ok(rows.iter().map(|row| self.build_appsession(row)).collect())
+    }
+
+    /// An appsession row.
+    pub async fn appsession(&mut self, row: &AnyRow) -> ApiResult<AppSession> {
+        self.load_owners([row.get::<String, _>("created_by")]).await?;
+        Ok(self.build_appsession(row))
+    }
+
+    /// Loads the appsessions not cached yet (with their creators) in one query.
+    async fn load_sessions(&mut self, ids: impl IntoIterator<Item = String>) -> ApiResult<()> {
+        let missing = uncached(&self.sessions, ids);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "SELECT {APPSESSION_COLS} FROM appsessions WHERE id IN ({})",
+            placeholders(missing.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in &missing {
+            query = query.bind(id.clone());
+        }
+        let rows = query.fetch_all(&self.state.db.pool).await?;
+        for session in self.appsessions(&rows).await? {
+            self.sessions.insert(session.id.clone(), Some(session));
+        }
+        for id in missing {
+            self.sessions.entry(id).or_insert(None);
+        }
+        Ok(())
+    }
+
+    /// Dataset rows: a fixed number of queries (owners, projects, appsessions) for the whole page.
+    pub async fn datasets(&mut self, rows: &[AnyRow]) -> ApiResult<Vec<Dataset>> {
+        self.load_owners(rows.iter().map(|row| row.get::<String, _>("owner_id")))
+            .await?;
+        self.load_projects(rows.iter().map(|row| row.get::<String, _>("project_id")))
+            .await?;
+        self.load_sessions(
+            rows.iter()
+                .filter_map(|row| row.get::<Option<String>, _>("appsession_id")),
+        )
+        .await?;
+        Ok(rows.iter().map(|row| self.build_dataset(row)).collect())
     }
 
     /// A dataset row.
     pub async fn dataset(&mut self, row: &AnyRow) -> ApiResult<Dataset> {
+        let mut items = self.datasets(std::slice::from_ref(row)).await?;
+        items
+            .pop()
+            .ok_or_else(|| crate::error::ApiError::internal("render", "a dataset row rendered to nothing"))
+    }
+
+    fn build_dataset(&self, row: &AnyRow) -> Dataset {
         let id: String = row.get("id");
         let owner: String = row.get("owner_id");
         let project_id: String = row.get("project_id");
@@ -257,23 +405,20 @@ impl<'a> Renderer<'a> {
         let dataset_type: String = row.get("dataset_type");
         let attributes: String = row.get("attributes");
         let attributes: Option<DatasetAttributes> = serde_json::from_str(&attributes).ok();
-        let appsession = match appsession_id {
-            Some(session) => self.appsession_by_id(&session).await?,
-            None => None,
-        };
+        let appsession = appsession_id.and_then(|session| self.sessions.get(&session).cloned().flatten());
         let v1: i64 = row.get("v1pre3_number");
-        Ok(Dataset {
+        Dataset {
             href: Some(self.href(&format!("datasets/{id}"))),
             href_files: Some(self.href(&format!("datasets/{id}/files"))),
             name: Some(row.get("name")),
             date_created: date(row.get("created")),
             date_modified: date(row.get("modified")),
             app_session: appsession,
-            project: self.project_by_id(&project_id).await?,
+            project: self.cached_project(&project_id),
             total_size: Some(row.get("total_size")),
             is_archived: Some(false),
             is_deleted: Some(false),
-            user_owned_by: self.owner(&owner).await?,
+            user_owned_by: self.cached_owner(&owner),
             dataset_type: Some(DatasetType {
                 href: Some(self.href(&format!("datasettypes/{dataset_type}"))),
                 name: Some(match dataset_type.as_str() {
@@ -290,7 +435,7 @@ impl<'a> Renderer<'a> {
             validation_status: Some("Passed".to_string()),
             v1pre3_id: Some(format!("sample.{v1}")),
             id,
-        })
+        }
     }
 
     /// A file row.
@@ -315,18 +460,30 @@ impl<'a> Renderer<'a> {
         }
     }
 
+    /// Run rows: one owner query for the whole page.
+    pub async fn runs(&mut self, rows: &[AnyRow]) -> ApiResult<Vec<Run>> {
+        self.load_owners(rows.iter().map(|row| row.get::<String, _>("owner_id")))
+            .await?;
+        Ok(rows.iter().map(|row| self.build_run(row)).collect())
+    }
+
     /// A run row.
     pub async fn run(&mut self, row: &AnyRow) -> ApiResult<Run> {
+        self.load_owners([row.get::<String, _>("owner_id")]).await?;
+        Ok(self.build_run(row))
+    }
+
+    fn build_run(&self, row: &AnyRow) -> Run {
         let id: String = row.get("id");
         let owner: String = row.get("owner_id");
-        Ok(Run {
+        Run {
             href: Some(self.href(&format!("runs/{id}"))),
             name: Some(row.get("name")),
             experiment_name: Some(row.get("experiment_name")),
             status: Some(row.get("status")),
             date_created: date(row.get("created")),
             date_modified: date(row.get("modified")),
-            user_owned_by: self.owner(&owner).await?,
+            user_owned_by: self.cached_owner(&owner),
             instrument: Some(Instrument {
                 id: Some(row.get("instrument_id")),
                 name: Some(row.get("instrument_name")),
@@ -342,6 +499,19 @@ impl<'a> Renderer<'a> {
             href_files: Some(self.href(&format!("runs/{id}/files"))),
             v1pre3_id: Some(row.get("v1pre3_id")),
             id,
-        })
+        }
     }
+}
+
+/// `$1, $2, …, $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The distinct IDs not in `cache` yet.
+fn uncached<T>(cache: &HashMap<String, T>, ids: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = ids.into_iter().filter(|id| !cache.contains_key(id)).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }

@@ -16,10 +16,12 @@ pub struct TestHub {
     pub url: String,
     /// The hub's data directory (inside a temporary directory removed on drop).
     pub data_dir: PathBuf,
+    /// The database both this hub and [`TestHub::another_instance`]s use.
+    pub database_url: String,
     hub: Hub,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestHub {
@@ -38,6 +40,22 @@ impl TestHub {
         let dir = tempfile::tempdir().expect("cannot create a temporary directory for the test hub");
         let data_dir = dir.path().join("hub");
         let database_url = ferry_db::testing::fresh_database_url(dir.path()).await;
+        Self::serve_on(data_dir, database_url, demo, max_part_size, Some(dir)).await
+    }
+
+    /// A second hub process-alike over the same database and blob store (its own port, its own
+    /// in-memory state): what several `ferry hub` instances behind a load balancer are.
+    pub async fn another_instance(&self) -> TestHub {
+        Self::serve_on(self.data_dir.clone(), self.database_url.clone(), None, None, None).await
+    }
+
+    async fn serve_on(
+        data_dir: PathBuf,
+        database_url: String,
+        demo: Option<DemoOptions>,
+        max_part_size: Option<u64>,
+        dir: Option<tempfile::TempDir>,
+    ) -> TestHub {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("cannot bind 127.0.0.1:0 for the test hub");
@@ -45,9 +63,11 @@ impl TestHub {
         let mut hub = Hub::open(HubConfig {
             listen: address,
             data_dir: data_dir.clone(),
-            database_url: Some(database_url),
+            database_url: Some(database_url.clone()),
             public_url: None,
             demo,
+            storage_url: None,
+            s3_options: None,
         })
         .await
         .unwrap_or_else(|error| panic!("cannot open the test hub: {error:#}"));
@@ -67,6 +87,7 @@ impl TestHub {
         TestHub {
             url: format!("http://{address}"),
             data_dir,
+            database_url,
             hub,
             shutdown: Some(shutdown),
             task: Some(task),

@@ -1055,7 +1055,10 @@ impl S3Store {
                     Ok::<_, std::io::Error>(checked.into_stream())
                 }
             })
-            .try_flatten();
+            .try_flatten()
+            // Boxed: the closure's future is then named `Send` once, not per lifetime, which keeps
+            // this whole future `Send` (callers run it in spawned tasks and axum handlers).
+            .boxed();
         let check = |streamed: &Streamed| {
             if streamed.size != total {
                 return Err(StoreError::SizeMismatch {

@@ -106,6 +106,8 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         database_url: None,
         public_url: None,
         demo: Some(demo),
+        storage_url: None,
+        s3_options: None,
     })
     .await?;
     let workspace = ferry_workspace::Workspace::open(ferry_workspace::WorkspaceConfig {

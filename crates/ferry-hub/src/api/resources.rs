@@ -79,12 +79,9 @@ pub async fn v1_projects(state: St, auth: Auth, params: Params) -> ApiResult<Res
     if let Some(name) = params.get("name") {
         filter.eq("name", name.trim());
     }
-    let (rows, total) = db::list(&state.db, PROJECT_COLS, "projects", &filter, &page).await?;
+    let (rows, total) = db::list(&state, PROJECT_COLS, "projects", &filter, &page).await?;
     let mut renderer = Renderer::new(&state, false);
-    let mut items = Vec::with_capacity(rows.len());
-    for row in &rows {
-        items.push(renderer.project(row).await?);
-    }
+    let items = renderer.projects(&rows).await?;
     Ok(v1(page.v1(items, total)).into_response())
 }
 
@@ -184,12 +181,9 @@ pub async fn v2_biosamples(state: St, auth: Auth, params: Params) -> ApiResult<J
     let mut filter = Filter::owned_by(&auth.context_id);
     filter.any_of("project_id", &params.list("projectid"));
     filter.any_of("name", &params.list("biosamplename"));
-    let (rows, total) = db::list(&state.db, BIOSAMPLE_COLS, "biosamples", &filter, &page).await?;
+    let (rows, total) = db::list(&state, BIOSAMPLE_COLS, "biosamples", &filter, &page).await?;
     let mut renderer = Renderer::new(&state, true);
-    let mut items = Vec::with_capacity(rows.len());
-    for row in &rows {
-        items.push(renderer.biosample(row).await?);
-    }
+    let items = renderer.biosamples(&rows).await?;
     Ok(Json(page.v2(items, total)))
 }
 
@@ -274,12 +268,9 @@ fn dataset_filter(auth: &Auth, params: &Params) -> ApiResult<Filter> {
 
 async fn list_datasets(state: &crate::State, filter: &Filter, params: &Params) -> ApiResult<ItemList<Dataset>> {
     let page = params.page(DATASET_SORTS, SortDir::Desc, 10, ferry_api::MAX_LIMIT)?;
-    let (rows, total) = db::list(&state.db, DATASET_COLS, "datasets", filter, &page).await?;
+    let (rows, total) = db::list(&state, DATASET_COLS, "datasets", filter, &page).await?;
     let mut renderer = Renderer::new(state, true);
-    let mut items = Vec::with_capacity(rows.len());
-    for row in &rows {
-        items.push(renderer.dataset(row).await?);
-    }
+    let items = renderer.datasets(&rows).await?;
     Ok(page.v2(items, total))
 }
 
@@ -517,12 +508,9 @@ pub async fn v2_runs(state: St, auth: Auth, params: Params) -> ApiResult<Json<It
     filter.any_of("status", &params.list("statuses"));
     filter.any_of("experiment_name", &params.list("experimentname"));
     filter.any_of("flowcell_barcode", &params.list("flowcellbarcode"));
-    let (rows, total) = db::list(&state.db, RUN_COLS, "runs", &filter, &page).await?;
+    let (rows, total) = db::list(&state, RUN_COLS, "runs", &filter, &page).await?;
     let mut renderer = Renderer::new(&state, true);
-    let mut items = Vec::with_capacity(rows.len());
-    for row in &rows {
-        items.push(renderer.run(row).await?);
-    }
+    let items = renderer.runs(&rows).await?;
     Ok(Json(page.v2(items, total)))
 }
 
@@ -551,12 +539,9 @@ pub async fn v2_appsessions(state: St, auth: Auth, params: Params) -> ApiResult<
     if let Some(name) = params.get("name") {
         filter.eq("name", name);
     }
-    let (rows, total) = db::list(&state.db, APPSESSION_COLS, "appsessions", &filter, &page).await?;
+    let (rows, total) = db::list(&state, APPSESSION_COLS, "appsessions", &filter, &page).await?;
     let mut renderer = Renderer::new(&state, true);
-    let mut items = Vec::with_capacity(rows.len());
-    for row in &rows {
-        items.push(renderer.appsession(row).await?);
-    }
+    let items = renderer.appsessions(&rows).await?;
     Ok(Json(page.v2(items, total)))
 }
 

@@ -50,6 +50,8 @@ async fn graceful_shutdown_finishes_an_upload_in_flight_and_publishes_nothing_ha
                 database_url: Some(database_url),
                 public_url: None,
                 demo: Some(Default::default()),
+                storage_url: None,
+                s3_options: None,
             })
             .await
             .unwrap()
@@ -231,6 +233,8 @@ async fn demo_seeding_is_deterministic_and_idempotent() {
         database_url: Some(database_url),
         public_url: None,
         demo: Some(Default::default()),
+        storage_url: None,
+        s3_options: None,
     };
     let counts = |hub: Hub| async move {
         let mut counts = Vec::new();
@@ -292,6 +296,8 @@ async fn demo_seeding_is_deterministic_and_idempotent() {
             database_url: Some(ferry_db::testing::fresh_database_url(other.path()).await),
             public_url: None,
             demo: Some(Default::default()),
+            storage_url: None,
+            s3_options: None,
         })
         .await
         .unwrap(),
