@@ -65,7 +65,14 @@ pub(crate) struct NextQuery {
 /// Only local paths are followed after logging in (no open redirects).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_string(),
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            path.to_string()
+        }
         _ => "/samples".to_string(),
     }
 }
@@ -668,6 +675,9 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/samples");
         assert_eq!(safe_next(Some("https://evil.example")), "/samples");
         assert_eq!(safe_next(Some("/\\evil")), "/samples");
+        // Browsers drop tabs and newlines from URLs, turning these into `//evil.example`.
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/samples");
+        assert_eq!(safe_next(Some("/\n/evil.example")), "/samples");
         assert_eq!(safe_next(None), "/samples");
     }
 
@@ -689,3 +699,4 @@ mod tests {
         assert!(import_request_from_form(&FormData::parse(b"run_ids=5&grouping=merge")).is_err());
     }
 }
+
