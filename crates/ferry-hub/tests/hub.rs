@@ -8,6 +8,8 @@ mod common;
 mod bad_input;
 #[path = "hub/device.rs"]
 mod device;
+#[path = "hub/instances.rs"]
+mod instances;
 #[path = "hub/isolation.rs"]
 mod isolation;
 #[path = "hub/ops.rs"]
