@@ -152,6 +152,12 @@ pub enum TransferError {
         /// How it differs.
         reason: String,
     },
+    /// The storage server answered a byte-range request with the whole file.
+    #[error("the storage server ignored a byte-range request for {}", path.display())]
+    RangeIgnored {
+        /// Destination.
+        path: PathBuf,
+    },
     /// The file is archived and cannot be downloaded.
     #[error("{name} is archived in BaseSpace; unarchive it first (`bs unarchive`), then download again")]
     Archived {
@@ -318,13 +324,13 @@ pub async fn download_file(
     }
     let meta = client.content_url(&file.id).await?;
     let partial = partial_path(dest);
-    let parallel = size.is_some_and(|s| s >= options.parallel_threshold.max(1))
+    let mut parallel = size.is_some_and(|s| s >= options.parallel_threshold.max(1))
         && meta.supports_range
         && options.range_concurrency > 1;
     let mut fresh_start = false;
     let (resumed_from, check) = loop {
         let (resumed_from, precomputed) = if parallel {
-            download_ranges(
+            let ranged = download_ranges(
                 client,
                 &file.id,
                 meta.href_content.clone(),
@@ -334,7 +340,21 @@ pub async fn download_file(
                 dest,
                 options,
             )
-            .await?
+            .await;
+            match ranged {
+                Err(TransferError::RangeIgnored { .. }) => {
+                    // The server sends whole files only: fetch it in one stream instead.
+                    tracing::info!(
+                        "{}: byte ranges not honoured; downloading in one stream",
+                        dest.display()
+                    );
+                    discard(&partial, dest).await;
+                    options.progress.rewind(size.unwrap_or(0));
+                    parallel = false;
+                    continue;
+                }
+                other => other?,
+            }
         } else {
             download_stream(
                 client,
@@ -751,6 +771,11 @@ async fn fetch_chunk(
         let mut received = 0u64;
         let result: Result<Vec<String>, TransferError> = async {
             let response = client.get_range(&current, Some(range.clone())).await?;
+            if response.status().as_u16() == 200 {
+                return Err(TransferError::RangeIgnored {
+                    path: partial.to_path_buf(),
+                });
+            }
             if response.status().as_u16() != 206 {
                 return Err(ClientError::InvalidResponse {
                     url: current.split('?').next().unwrap_or("").to_string(),

@@ -222,3 +222,49 @@ async fn content_urls_never_get_the_token_on_another_host() {
     assert_eq!(*seen.auth_on_content.lock().unwrap(), vec![None]);
     assert!(client.is_api_host(&format!("{}/v2/x", client.api_server())));
 }
+
+#[tokio::test]
+async fn parallel_download_falls_back_when_ranges_are_ignored_and_verifies_multipart_etags() {
+    use crate::download::{DownloadOptions, Verification, download_file};
+    let data: Arc<Vec<u8>> = Arc::new((0..(20usize << 20)).map(|i| (i * 7 % 253) as u8).collect());
+    let mut hasher = ferry_api::etag::EtagHasher::new(ferry_api::BASESPACE_PART_SIZE);
+    hasher.update(&data);
+    let etag = hasher.finish().multipart;
+    let served = data.clone();
+    let router = Router::new()
+        .route(
+            "/v2/files/{id}/content",
+            get(|headers: HeaderMap| async move {
+                let host = headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                axum::Json(json!({"Response": {"HrefContent": format!("http://{host}/blob"), "SupportsRange": true}}))
+            }),
+        )
+        .route("/blob", get(move || async move { served.as_ref().clone() }));
+    let client = fast(&serve(router).await);
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("big.bin");
+    let file = ferry_api::File {
+        id: "1".into(),
+        name: Some("big.bin".into()),
+        size: Some(data.len() as i64),
+        etag: Some(etag),
+        ..Default::default()
+    };
+    let options = DownloadOptions {
+        parallel_threshold: 1 << 20,
+        chunk_size: 8 << 20,
+        ..DownloadOptions::default()
+    };
+    let outcome = download_file(&client, &file, &dest, &options).await.unwrap();
+    assert_eq!(outcome.verified, Verification::MultipartEtag);
+    assert_eq!(std::fs::read(&dest).unwrap(), *data);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no partial or state file is left"
+    );
+}
