@@ -221,7 +221,7 @@ async fn biosample_files(client: &Client, biosample: &Biosample, project_id: Opt
 /// Keeps a planning worker's claim on its import alive, and tells it when to stop.
 pub(crate) struct Lease<'a> {
     pub inner: &'a Inner,
-    pub import_id: &'a str,
+    pub import: &'a super::queue::ClaimedImport,
     pub shutdown: &'a CancellationToken,
 }
 
@@ -230,7 +230,7 @@ impl Lease<'_> {
         if self.shutdown.is_cancelled() {
             return Err(PlanError::Stopped);
         }
-        match super::queue::renew_import(self.inner, self.import_id).await {
+        match super::queue::renew_import(self.inner, self.import).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(PlanError::Stopped),
             Err(error) => Err(PlanError::Transient(error.to_string())),

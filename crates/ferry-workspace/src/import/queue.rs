@@ -652,6 +652,8 @@ pub(crate) struct ClaimedImport {
     pub user_id: String,
     pub request: ImportRequest,
     pub attempts: i64,
+    /// This claim's lease token (the service's worker ID and a per-claim nonce).
+    pub lease: String,
 }
 
 const CLAIM_IMPORT_PG: &str = "UPDATE imports SET status = 'planning', lease_owner = $1, lease_until = $2, \
@@ -673,8 +675,9 @@ pub(crate) async fn claim_import(inner: &Inner) -> Result<Option<ClaimedImport>,
         Engine::Postgres => CLAIM_IMPORT_PG,
         Engine::Sqlite => CLAIM_IMPORT_SQLITE,
     };
+    let lease = lease_token(inner);
     let row = sqlx::query(sql)
-        .bind(&inner.worker_id)
+        .bind(&lease)
         .bind(now + lease_millis(inner))
         .bind(now)
         .fetch_optional(&inner.db.pool)
@@ -685,7 +688,13 @@ pub(crate) async fn claim_import(inner: &Inner) -> Result<Option<ClaimedImport>,
         user_id: row.try_get("user_id")?,
         request: serde_json::from_str(&row.try_get::<String, _>("request")?).unwrap_or_default(),
         attempts: row.try_get("attempts")?,
+        lease,
     }))
+}
+
+/// A token naming one claim: another claim of the same item, even in this process, has another.
+fn lease_token(inner: &Inner) -> String {
+    format!("{}/{}", inner.worker_id, new_id())
 }
 
 pub(crate) fn lease_millis(inner: &Inner) -> i64 {
@@ -693,11 +702,11 @@ pub(crate) fn lease_millis(inner: &Inner) -> i64 {
 }
 
 /// Renews the planning lease; false when the import is no longer ours (cancelled, or taken over).
-pub(crate) async fn renew_import(inner: &Inner, import_id: &str) -> Result<bool, ImportError> {
+pub(crate) async fn renew_import(inner: &Inner, import: &ClaimedImport) -> Result<bool, ImportError> {
     let done =
         sqlx::query("UPDATE imports SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'planning'")
-            .bind(import_id)
-            .bind(&inner.worker_id)
+            .bind(&import.id)
+            .bind(&import.lease)
             .bind(now_millis() + lease_millis(inner))
             .execute(&inner.db.pool)
             .await?;
@@ -705,13 +714,13 @@ pub(crate) async fn renew_import(inner: &Inner, import_id: &str) -> Result<bool,
 }
 
 /// Planning failed for good.
-pub(crate) async fn fail_import(inner: &Inner, import_id: &str, error: &str) -> Result<(), ImportError> {
+pub(crate) async fn fail_import(inner: &Inner, import: &ClaimedImport, error: &str) -> Result<(), ImportError> {
     sqlx::query(
         "UPDATE imports SET status = 'failed', error = $3, finished_at = $4, lease_owner = NULL, lease_until = 0 \
          WHERE id = $1 AND lease_owner = $2 AND status = 'planning'",
     )
-    .bind(import_id)
-    .bind(&inner.worker_id)
+    .bind(&import.id)
+    .bind(&import.lease)
     .bind(error)
     .bind(now_millis())
     .execute(&inner.db.pool)
@@ -722,7 +731,7 @@ pub(crate) async fn fail_import(inner: &Inner, import_id: &str, error: &str) -> 
 /// Planning failed for now: back to the queue after `delay_ms`.
 pub(crate) async fn retry_import(
     inner: &Inner,
-    import_id: &str,
+    import: &ClaimedImport,
     error: &str,
     delay_ms: i64,
 ) -> Result<(), ImportError> {
@@ -730,8 +739,8 @@ pub(crate) async fn retry_import(
         "UPDATE imports SET status = 'queued', error = $3, not_before = $4, lease_owner = NULL, lease_until = 0 \
          WHERE id = $1 AND lease_owner = $2 AND status = 'planning'",
     )
-    .bind(import_id)
-    .bind(&inner.worker_id)
+    .bind(&import.id)
+    .bind(&import.lease)
     .bind(error)
     .bind(now_millis() + delay_ms)
     .execute(&inner.db.pool)
@@ -740,13 +749,13 @@ pub(crate) async fn retry_import(
 }
 
 /// Gives a claimed import back untouched (shutdown).
-pub(crate) async fn release_import(inner: &Inner, import_id: &str) -> Result<(), ImportError> {
+pub(crate) async fn release_import(inner: &Inner, import: &ClaimedImport) -> Result<(), ImportError> {
     sqlx::query(
         "UPDATE imports SET status = 'queued', attempts = attempts - 1, lease_owner = NULL, lease_until = 0 \
          WHERE id = $1 AND lease_owner = $2 AND status = 'planning'",
     )
-    .bind(import_id)
-    .bind(&inner.worker_id)
+    .bind(&import.id)
+    .bind(&import.lease)
     .execute(&inner.db.pool)
     .await?;
     Ok(())
@@ -766,6 +775,8 @@ pub(crate) struct ClaimedFile {
     pub bs_etag: String,
     pub blob_key: String,
     pub attempts: i64,
+    /// This claim's lease token.
+    pub lease: String,
 }
 
 const CLAIM_FILE_PG: &str = "UPDATE sample_files SET status = 'running', lease_owner = $1, lease_until = $2, \
@@ -787,8 +798,9 @@ pub(crate) async fn claim_file(inner: &Inner) -> Result<Option<ClaimedFile>, Imp
         Engine::Postgres => CLAIM_FILE_PG,
         Engine::Sqlite => CLAIM_FILE_SQLITE,
     };
+    let lease = lease_token(inner);
     let row = sqlx::query(sql)
-        .bind(&inner.worker_id)
+        .bind(&lease)
         .bind(now + lease_millis(inner))
         .bind(now)
         .fetch_optional(&inner.db.pool)
@@ -806,6 +818,7 @@ pub(crate) async fn claim_file(inner: &Inner) -> Result<Option<ClaimedFile>, Imp
         bs_etag: row.try_get("bs_etag")?,
         blob_key: row.try_get("blob_key")?,
         attempts: row.try_get("attempts")?,
+        lease,
     };
     sqlx::query("UPDATE samples SET status = 'running' WHERE id = $1 AND status = 'queued'")
         .bind(&file.sample_id)
@@ -825,15 +838,15 @@ pub(crate) enum FileFate {
 /// Records progress and renews the lease. `Err(fate)` when the file is no longer this worker's.
 pub(crate) async fn heartbeat_file(
     inner: &Inner,
-    file_id: &str,
+    file: &ClaimedFile,
     bytes_done: u64,
 ) -> Result<Result<(), FileFate>, ImportError> {
     let done = sqlx::query(
         "UPDATE sample_files SET bytes_done = $3, lease_until = $4 \
          WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
     )
-    .bind(file_id)
-    .bind(&inner.worker_id)
+    .bind(&file.id)
+    .bind(&file.lease)
     .bind(i64::try_from(bytes_done).unwrap_or(i64::MAX))
     .bind(now_millis() + lease_millis(inner))
     .execute(&inner.db.pool)
@@ -841,7 +854,7 @@ pub(crate) async fn heartbeat_file(
     if done.rows_affected() > 0 {
         return Ok(Ok(()));
     }
-    file_fate(inner, file_id).await.map(Err)
+    file_fate(inner, &file.id).await.map(Err)
 }
 
 pub(crate) async fn file_fate(inner: &Inner, file_id: &str) -> Result<FileFate, ImportError> {
@@ -874,7 +887,7 @@ pub(crate) async fn complete_file(inner: &Inner, file: &ClaimedFile, verified: &
          WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
     )
     .bind(&file.id)
-    .bind(&inner.worker_id)
+    .bind(&file.lease)
     .bind(&verified.md5)
     .bind(&verified.sha256)
     .bind(stats)
@@ -898,7 +911,7 @@ pub(crate) async fn fail_file(
          WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
     )
     .bind(&file.id)
-    .bind(&inner.worker_id)
+    .bind(&file.lease)
     .bind(reason)
     .bind(i64::try_from(bytes_done).unwrap_or(0))
     .bind(now_millis())
@@ -929,7 +942,7 @@ pub(crate) async fn requeue_file(
     };
     sqlx::query(sql)
         .bind(&file.id)
-        .bind(&inner.worker_id)
+        .bind(&file.lease)
         .bind(reason)
         .bind(i64::try_from(bytes_done).unwrap_or(0))
         .bind(now_millis() + delay_ms)
@@ -1167,7 +1180,7 @@ pub(crate) async fn commit_plan(inner: &Inner, import: &ClaimedImport, plan: Pla
          WHERE id = $1 AND lease_owner = $2 AND status = 'planning'",
     )
     .bind(&import.id)
-    .bind(&inner.worker_id)
+    .bind(&import.lease)
     .bind(report_json)
     .bind(&plan.api_server)
     .execute(&mut *tx)

@@ -132,11 +132,11 @@ fn backoff(inner: &Inner, attempts: i64) -> i64 {
 async fn run_planning(inner: &Inner, import: ClaimedImport, shutdown: &CancellationToken) -> Result<(), ImportError> {
     let client = match inner.clients.client_for(&import.user_id).await {
         Ok(client) => client,
-        Err(reason) => return queue::fail_import(inner, &import.id, &reason).await,
+        Err(reason) => return queue::fail_import(inner, &import, &reason).await,
     };
     let lease = plan::Lease {
         inner,
-        import_id: &import.id,
+        import: &import,
         shutdown,
     };
     match plan::plan(&client, &import.request, &lease).await {
@@ -150,10 +150,10 @@ async fn run_planning(inner: &Inner, import: ClaimedImport, shutdown: &Cancellat
                     // plans again and then finds the winner's rows.
                     let reason = format!("storing the plan failed: {error}");
                     if import.attempts >= i64::from(inner.config.max_attempts) {
-                        queue::fail_import(inner, &import.id, &reason).await?;
+                        queue::fail_import(inner, &import, &reason).await?;
                     } else {
                         tracing::warn!(import = %import.id, %reason, "planning will be retried");
-                        queue::retry_import(inner, &import.id, &reason, backoff(inner, import.attempts)).await?;
+                        queue::retry_import(inner, &import, &reason, backoff(inner, import.attempts)).await?;
                     }
                 }
             }
@@ -161,19 +161,19 @@ async fn run_planning(inner: &Inner, import: ClaimedImport, shutdown: &Cancellat
         }
         Err(PlanError::Stopped) => {
             if shutdown.is_cancelled() {
-                queue::release_import(inner, &import.id).await?;
+                queue::release_import(inner, &import).await?;
             }
             Ok(())
         }
-        Err(PlanError::Permanent(reason)) => queue::fail_import(inner, &import.id, &reason).await,
+        Err(PlanError::Permanent(reason)) => queue::fail_import(inner, &import, &reason).await,
         Err(PlanError::Transient(reason)) => {
             if import.attempts >= i64::from(inner.config.max_attempts) {
                 let reason = format!("gave up after {} attempts: {reason}", import.attempts);
-                queue::fail_import(inner, &import.id, &reason).await
+                queue::fail_import(inner, &import, &reason).await
             } else {
                 let delay = backoff(inner, import.attempts);
                 tracing::warn!(import = %import.id, %reason, delay_ms = delay, "planning will be retried");
-                queue::retry_import(inner, &import.id, &format!("retrying: {reason}"), delay).await
+                queue::retry_import(inner, &import, &format!("retrying: {reason}"), delay).await
             }
         }
     }
@@ -190,6 +190,9 @@ enum Failure {
     Permanent(String),
     /// The worker must stop: shutdown, or the file is no longer ours.
     Stopped(Stop),
+    /// An earlier claim of this file in this process still holds its bytes open (its lease ran
+    /// out while it was slow); it notices at its next heartbeat, so try again after a lease.
+    Busy,
 }
 
 enum Stop {
@@ -199,6 +202,9 @@ enum Stop {
 
 impl From<ferry_store::StoreError> for Failure {
     fn from(error: ferry_store::StoreError) -> Self {
+        if let ferry_store::StoreError::Busy { .. } = error {
+            return Failure::Busy;
+        }
         Failure::Transient {
             reason: format!("storage: {error}"),
             on_disk: 0,
@@ -266,6 +272,10 @@ async fn run_file(inner: &Inner, file: ClaimedFile, shutdown: &CancellationToken
                 tracing::warn!(file = %file.name, %reason, delay_ms = delay, "transfer will be retried");
                 queue::requeue_file(inner, &file, Some(&format!("retrying: {reason}")), on_disk, delay, true).await
             }
+        }
+        Err(Failure::Busy) => {
+            tracing::warn!(file = %file.name, "an earlier claim of this file is still winding down; retrying later");
+            queue::requeue_file(inner, &file, None, 0, queue::lease_millis(inner), false).await
         }
         Err(Failure::Stopped(Stop::Shutdown { on_disk })) => {
             queue::requeue_file(inner, &file, None, on_disk, 0, false).await
@@ -370,7 +380,7 @@ impl Beat {
             return Ok(());
         }
         self.last = Instant::now();
-        match queue::heartbeat_file(inner, &file.id, bytes).await {
+        match queue::heartbeat_file(inner, file, bytes).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(fate)) => Err(Failure::Stopped(Stop::Fate(fate))),
             Err(error) => {
@@ -401,7 +411,7 @@ async fn transfer(
     let mut resumed_from = 0;
     if written > 0 {
         // Resume: what is on disk goes through the digesters first.
-        let on_disk = feed_partial(inner, &file.blob_key, written, &mut digesters).await?;
+        let on_disk = feed_partial(inner, file, written, &mut digesters, &mut beat).await?;
         if on_disk != written {
             writer.truncate_to(0).await?;
             digesters = Digesters::start();
@@ -505,7 +515,7 @@ async fn transfer(
     }
     match Etag::parse(&file.bs_etag) {
         Some(etag) => {
-            if !digests.matches(&etag) && !matches_other_part_sizes(inner, file, &etag).await? {
+            if !digests.matches(&etag) && !matches_other_part_sizes(inner, file, &etag, &mut beat).await? {
                 discard_partial(writer).await;
                 let computed = match etag {
                     Etag::Md5(_) => digests.md5.clone(),
@@ -576,7 +586,12 @@ fn client_failure(error: ferry_client::ClientError, on_disk: u64) -> Failure {
 
 /// Checks a multipart ETag made with another part size than BaseSpace's 8 MiB, re-reading the
 /// bytes on disk once per plausible part size.
-async fn matches_other_part_sizes(inner: &Inner, file: &ClaimedFile, etag: &Etag) -> Result<bool, Failure> {
+async fn matches_other_part_sizes(
+    inner: &Inner,
+    file: &ClaimedFile,
+    etag: &Etag,
+    beat: &mut Beat,
+) -> Result<bool, Failure> {
     let Etag::Multipart { parts, .. } = etag else {
         return Ok(false);
     };
@@ -594,6 +609,7 @@ async fn matches_other_part_sizes(inner: &Inner, file: &ClaimedFile, etag: &Etag
             })?;
             read += chunk.len() as u64;
             hasher.update(&chunk);
+            beat.maybe(inner, file, file.size, false).await?;
         }
         if read == file.size && hasher.finish().matches(etag) {
             return Ok(true);
@@ -614,8 +630,14 @@ async fn open_partial(inner: &Inner, key: &str) -> Result<ByteStream, Failure> {
 }
 
 /// Feeds the first `expected` bytes of a partial blob to the digesters; returns how many there were.
-async fn feed_partial(inner: &Inner, key: &str, expected: u64, digesters: &mut Digesters) -> Result<u64, Failure> {
-    let mut stream = open_partial(inner, key).await?;
+async fn feed_partial(
+    inner: &Inner,
+    file: &ClaimedFile,
+    expected: u64,
+    digesters: &mut Digesters,
+    beat: &mut Beat,
+) -> Result<u64, Failure> {
+    let mut stream = open_partial(inner, &file.blob_key).await?;
     let mut buffer = BytesMut::with_capacity(CHUNK);
     let mut read = 0u64;
     while let Some(chunk) = stream.next().await {
@@ -629,6 +651,8 @@ async fn feed_partial(inner: &Inner, key: &str, expected: u64, digesters: &mut D
             let full = buffer.split().freeze();
             read += full.len() as u64;
             digesters.feed(full).await;
+            // Re-reading is local but not free: keep the lease (progress shows what is on disk).
+            beat.maybe(inner, file, read, false).await?;
         }
         if read + buffer.len() as u64 >= expected {
             break;
