@@ -18,6 +18,7 @@ pub struct TestHub {
     pub data_dir: PathBuf,
     /// The database both this hub and [`TestHub::another_instance`]s use.
     pub database_url: String,
+    storage: Option<(String, ferry_store::S3Options)>,
     hub: Hub,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -40,13 +41,40 @@ impl TestHub {
         let dir = tempfile::tempdir().expect("cannot create a temporary directory for the test hub");
         let data_dir = dir.path().join("hub");
         let database_url = ferry_db::testing::fresh_database_url(dir.path()).await;
-        Self::serve_on(data_dir, database_url, demo, max_part_size, Some(dir)).await
+        Self::serve_on(data_dir, database_url, demo, max_part_size, None, Some(dir)).await
+    }
+
+    /// A demo hub whose file bytes live at `storage_url` (`s3://bucket/prefix`) with `s3`'s
+    /// endpoint and credentials.
+    pub async fn start_with_storage(storage_url: &str, s3: ferry_store::S3Options) -> TestHub {
+        let dir = tempfile::tempdir().expect("cannot create a temporary directory for the test hub");
+        let data_dir = dir.path().join("hub");
+        let database_url = ferry_db::testing::fresh_database_url(dir.path()).await;
+        let storage = Some((storage_url.to_string(), s3));
+        Self::serve_on(
+            data_dir,
+            database_url,
+            Some(DemoOptions::default()),
+            None,
+            storage,
+            Some(dir),
+        )
+        .await
     }
 
     /// A second hub process-alike over the same database and blob store (its own port, its own
     /// in-memory state): what several `ferry hub` instances behind a load balancer are.
     pub async fn another_instance(&self) -> TestHub {
-        Self::serve_on(self.data_dir.clone(), self.database_url.clone(), None, None, None).await
+        let storage = self.storage.clone();
+        Self::serve_on(
+            self.data_dir.clone(),
+            self.database_url.clone(),
+            None,
+            None,
+            storage,
+            None,
+        )
+        .await
     }
 
     async fn serve_on(
@@ -54,6 +82,7 @@ impl TestHub {
         database_url: String,
         demo: Option<DemoOptions>,
         max_part_size: Option<u64>,
+        storage: Option<(String, ferry_store::S3Options)>,
         dir: Option<tempfile::TempDir>,
     ) -> TestHub {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -66,8 +95,8 @@ impl TestHub {
             database_url: Some(database_url.clone()),
             public_url: None,
             demo,
-            storage_url: None,
-            s3_options: None,
+            storage_url: storage.as_ref().map(|(url, _)| url.clone()),
+            s3_options: storage.as_ref().map(|(_, options)| options.clone()),
         })
         .await
         .unwrap_or_else(|error| panic!("cannot open the test hub: {error:#}"));
@@ -88,6 +117,7 @@ impl TestHub {
             url: format!("http://{address}"),
             data_dir,
             database_url,
+            storage,
             hub,
             shutdown: Some(shutdown),
             task: Some(task),
