@@ -624,14 +624,32 @@ impl Client {
         self.get_json(&format!("v2/appsessions/{}", seg(id)), &[]).await
     }
 
-    /// Workgroups of the current user (`GET /v2/users/current/workgroups`, every page).
+    /// Workgroups of the person behind the token (`GET /v2/users/{id}/workgroups`, every page;
+    /// the ID is the logged-in user's, also for a workgroup token).
     pub fn workgroups(&self) -> BoxStream<'static, Result<Workgroup>> {
-        self.paged(
-            "v2/users/current/workgroups".into(),
-            Vec::new(),
-            ferry_api::MAX_LIMIT,
-            Envelope::V2,
-        )
+        let client = self.clone();
+        stream::once(async move { client.current_user().await.map(|user| (client, user)) })
+            .map(|found| match found {
+                Ok((client, user)) => {
+                    let id = user
+                        .logged_in_user
+                        .as_ref()
+                        .map(|person| person.id.clone())
+                        .filter(|id| !id.is_empty())
+                        .unwrap_or(user.id);
+                    client
+                        .paged(
+                            format!("v2/users/{}/workgroups", seg(&id)),
+                            Vec::new(),
+                            ferry_api::MAX_LIMIT,
+                            Envelope::V2,
+                        )
+                        .left_stream()
+                }
+                Err(err) => stream::iter(std::iter::once(Err(err))).right_stream(),
+            })
+            .flatten()
+            .boxed()
     }
 
     /// Where a file's bytes are: `GET /v2/files/{id}/content?redirect=meta`; if the server

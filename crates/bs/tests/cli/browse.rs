@@ -110,7 +110,14 @@ async fn whoami_lists_gets_and_contents() {
     let appsessions = env.json(&["list", "appsessions", "-f", "json"]).await;
     assert!(appsessions.is_array());
     let workgroups = env.json(&["list", "workgroups", "-f", "json"]).await;
-    assert!(workgroups.is_array());
+    assert!(
+        workgroups
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["Name"] == DEMO_WORKGROUP),
+        "{workgroups}"
+    );
     let old = env
         .json(&["list", "projects", "-f", "json", "--newer-than", "1d"])
         .await;
@@ -235,6 +242,15 @@ async fn bad_tokens_and_creation() {
     assert!(
         !names.contains(&DEMO_PROJECT.to_string()),
         "no personal data in the workgroup context: {names:?}"
+    );
+    let workgroups = env.json(&["-c", "lab", "list", "workgroups", "-f", "json"]).await;
+    assert!(
+        workgroups
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["Name"] == DEMO_WORKGROUP),
+        "{workgroups}"
     );
 
     // Revoking the token makes it fail afterwards.
