@@ -98,7 +98,7 @@ async fn list_files(state: &crate::State, mut filter: Filter, params: &Params) -
     if let Some(prefix) = params.get("pathprefix") {
         filter.like_any("path", &[format!("{}%", like_escape(prefix))]);
     }
-    let (rows, total) = db::list(&state, FILE_COLS, "files", &filter, &page).await?;
+    let (rows, total) = db::list(state, FILE_COLS, "files", &filter, &page).await?;
     let renderer = Renderer::new(state, true);
     Ok(page.v2(rows.iter().map(|r| renderer.file(r)).collect(), total))
 }

@@ -268,7 +268,7 @@ fn dataset_filter(auth: &Auth, params: &Params) -> ApiResult<Filter> {
 
 async fn list_datasets(state: &crate::State, filter: &Filter, params: &Params) -> ApiResult<ItemList<Dataset>> {
     let page = params.page(DATASET_SORTS, SortDir::Desc, 10, ferry_api::MAX_LIMIT)?;
-    let (rows, total) = db::list(&state, DATASET_COLS, "datasets", filter, &page).await?;
+    let (rows, total) = db::list(state, DATASET_COLS, "datasets", filter, &page).await?;
     let mut renderer = Renderer::new(state, true);
     let items = renderer.datasets(&rows).await?;
     Ok(page.v2(items, total))

@@ -280,3 +280,76 @@ async fn projects_are_created_once_per_name_and_users_by_id() {
     let by_id = get_ok(&hub, &token, &format!("/v2/users/{}", me["Id"].as_str().unwrap())).await;
     assert_eq!(by_id["Email"], demo::DEMO_EMAIL);
 }
+
+#[tokio::test]
+async fn paged_listings_have_exact_totals_and_per_page_embeds() {
+    let (hub, token) = demo().await;
+    let first = demo_project_id(&hub, &token).await;
+    let (status, second) = post_json(&hub, &token, "/v2/projects", json!({"Name": "Second"})).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let second = second["Id"].as_str().unwrap().to_string();
+    // 20 new biosamples in the first project; every third has a dataset in the second project.
+    let mut in_second = Vec::new();
+    for i in 0..20 {
+        let (status, biosample) = post_json(
+            &hub,
+            &token,
+            "/v2/biosamples",
+            json!({"BioSampleName": format!("Paged-{i:02}"), "DefaultProjectId": first}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{biosample}");
+        if i % 3 == 0 {
+            let id = biosample["Id"].as_str().unwrap().to_string();
+            let (status, dataset) = post_json(
+                &hub,
+                &token,
+                &format!("/v2/projects/{second}/datasets"),
+                json!({"Name": format!("Paged-{i:02}_L001"), "BiosampleId": id}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{dataset}");
+            in_second.push(id);
+        }
+    }
+    let mut seen = Vec::new();
+    for offset in (0..25).step_by(5) {
+        let page = get_ok(&hub, &token, &format!("/v2/biosamples?limit=5&offset={offset}")).await;
+        assert_eq!(page["Paging"]["TotalCount"], 22, "offset {offset}: {}", page["Paging"]);
+        for item in page["Items"].as_array().unwrap() {
+            let id = item["Id"].as_str().unwrap().to_string();
+            let mut expected = vec![first.clone()];
+            if in_second.contains(&id) {
+                expected.push(second.clone());
+            }
+            let outputs: Vec<String> = serde_json::from_value(item["OutputProjectIds"].clone()).unwrap();
+            assert_eq!(outputs.len(), expected.len(), "{item}");
+            assert!(expected.iter().all(|p| outputs.contains(p)), "{item}");
+            assert_eq!(item["DefaultProject"]["Id"], first.as_str());
+            assert!(item["UserOwnedBy"]["Name"].is_string(), "{item}");
+            seen.push(id);
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        (seen.len(), unique.len()),
+        (22, 22),
+        "every biosample once across the pages"
+    );
+    let past = get_ok(&hub, &token, "/v2/biosamples?limit=5&offset=40").await;
+    assert_eq!(past["Items"].as_array().unwrap().len(), 0);
+    assert_eq!(past["Paging"]["TotalCount"], 22);
+
+    // Datasets newest first, each with its project embedded and the project's size 0 (no files).
+    let page = get_ok(&hub, &token, &format!("/v2/datasets?projectid={second}&limit=3")).await;
+    assert_eq!(page["Paging"]["TotalCount"], in_second.len());
+    let items = page["Items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    let dates: Vec<&str> = items.iter().map(|d| d["DateCreated"].as_str().unwrap()).collect();
+    assert!(dates.windows(2).all(|w| w[0] >= w[1]), "newest first: {dates:?}");
+    assert!(items.iter().all(|d| d["Project"]["Id"] == second.as_str()));
+    let project = get_ok(&hub, &token, &format!("/v2/projects/{second}")).await;
+    assert_eq!(project["TotalSize"], 0);
+}
