@@ -121,7 +121,10 @@ async fn project_download_layout_filters_skip_and_overwrite() {
 
     // One biosample, by name, only fastq.gz files.
     let sample = tempfile::tempdir().unwrap();
+    let log = sample.path().with_extension("log");
     env.ok(&[
+        "--log",
+        log.to_str().unwrap(),
         "biosample",
         "download",
         "-n",
@@ -134,6 +137,11 @@ async fn project_download_layout_filters_skip_and_overwrite() {
     ])
     .await;
     let got = files_under(sample.path());
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("done") && logged.contains(DEMO_BIOSAMPLES[0]),
+        "{logged}"
+    );
     assert!(
         !got.is_empty()
             && got
