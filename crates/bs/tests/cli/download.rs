@@ -121,7 +121,8 @@ async fn project_download_layout_filters_skip_and_overwrite() {
 
     // One biosample, by name, only fastq.gz files.
     let sample = tempfile::tempdir().unwrap();
-    let log = sample.path().with_extension("log");
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("bs.log");
     env.ok(&[
         "--log",
         log.to_str().unwrap(),
