@@ -57,7 +57,9 @@ struct Harness {
 fn test_config() -> ImportConfig {
     ImportConfig {
         max_parallel_files: 2,
-        lease: Duration::from_secs(2),
+        // Long enough that a loaded test machine never loses a live claim; the kill test uses
+        // a short lease for the claim it kills.
+        lease: Duration::from_secs(10),
         max_attempts: 3,
         retry_base: Duration::from_millis(100),
         progress_interval: Duration::from_millis(1),
@@ -525,6 +527,7 @@ async fn cancel_stops_queued_files() {
 async fn import_and_kill_mid_file(h: &Harness, project_id: &str) -> (String, String, String) {
     let first = h.service(ImportConfig {
         max_parallel_files: 1,
+        lease: Duration::from_secs(2),
         ..test_config()
     });
     let id = first
