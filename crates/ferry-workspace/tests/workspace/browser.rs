@@ -5,7 +5,8 @@
 //! (hyper-rustls, cookie, webdriver types) on a 2-core build machine.
 //!
 //! Run with `cargo test -p ferry-workspace -- --ignored browser_` (or nextest `--run-ignored all`);
-//! needs `apt-get install -y chromium chromium-driver`. Screenshots go to docs/screenshots/.
+//! needs `apt-get install -y chromium chromium-driver`. Screenshots go to target/screenshots/, or to $FERRY_SCREENSHOT_DIR
+//! (`FERRY_SCREENSHOT_DIR=$PWD/docs/screenshots` refreshes the documentation's).
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -191,7 +192,12 @@ impl Driver {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(data.as_str().unwrap())
             .unwrap();
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+        // Screenshots land in target/ unless FERRY_SCREENSHOT_DIR asks for another place
+        // (`FERRY_SCREENSHOT_DIR=docs/screenshots` refreshes the ones in the docs).
+        let dir = match std::env::var_os("FERRY_SCREENSHOT_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots"),
+        };
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(name), bytes).unwrap();
     }
