@@ -59,6 +59,8 @@ struct Inner {
     origin: String,
     token: String,
     api: reqwest::Client,
+    /// Like `api` but without the read timeout, for calls the server may think about at length.
+    api_patient: reqwest::Client,
     content: reqwest::Client,
     options: ClientOptions,
 }
@@ -175,23 +177,28 @@ impl Client {
                 "the access token contains spaces or control characters".into(),
             ));
         }
-        let build = |redirects: reqwest::redirect::Policy| {
-            reqwest::Client::builder()
+        let build = |redirects: reqwest::redirect::Policy, read_timeout: bool| {
+            let mut builder = reqwest::Client::builder()
                 .user_agent(options.user_agent.clone())
                 .connect_timeout(options.connect_timeout)
-                .read_timeout(options.read_timeout)
-                .redirect(redirects)
+                .redirect(redirects);
+            if read_timeout {
+                builder = builder.read_timeout(options.read_timeout);
+            }
+            builder
                 .build()
                 .map_err(|err| ClientError::Invalid(format!("cannot set up HTTP: {err}")))
         };
-        let api = build(reqwest::redirect::Policy::none())?;
-        let content = build(reqwest::redirect::Policy::limited(10))?;
+        let api = build(reqwest::redirect::Policy::none(), true)?;
+        let api_patient = build(reqwest::redirect::Policy::none(), false)?;
+        let content = build(reqwest::redirect::Policy::limited(10), true)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 origin: origin_of(&parsed),
                 api_server,
                 token,
                 api,
+                api_patient,
                 content,
                 options,
             }),
@@ -245,14 +252,31 @@ impl Client {
         body: Option<&Value>,
         idempotent: bool,
     ) -> Result<reqwest::Response> {
+        self.send_within(method, path, query, body, idempotent, None).await
+    }
+
+    /// [`Client::send`]; with `patient`, that whole time is allowed for each attempt and no read
+    /// timeout applies (the server may be silent while it works).
+    async fn send_within(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<&Value>,
+        idempotent: bool,
+        patient: Option<Duration>,
+    ) -> Result<reqwest::Response> {
         let url = self.url(path);
         let mut attempt = 0u32;
         loop {
-            let mut request = self
-                .inner
-                .api
+            let http = if patient.is_some() {
+                &self.inner.api_patient
+            } else {
+                &self.inner.api
+            };
+            let mut request = http
                 .request(method.clone(), &url)
-                .timeout(self.inner.options.api_timeout)
+                .timeout(patient.unwrap_or(self.inner.options.api_timeout))
                 .header(header::ACCEPT, "application/json");
             if self.is_api_host(&url) && !self.inner.token.is_empty() {
                 request = request.bearer_auth(&self.inner.token);
@@ -394,6 +418,21 @@ impl Client {
     ) -> Result<T> {
         let body = serde_json::to_value(body).map_err(|err| ClientError::Invalid(err.to_string()))?;
         let response = self.send(Method::POST, path, &[], Some(&body), true).await?;
+        self.read_json(path, response).await
+    }
+
+    /// POST JSON that is safe to repeat and that the server may take long to answer (completing a
+    /// large upload): no read timeout, up to `timeout` per attempt; retried like a GET.
+    pub async fn post_json_idempotent_patient<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<T> {
+        let body = serde_json::to_value(body).map_err(|err| ClientError::Invalid(err.to_string()))?;
+        let response = self
+            .send_within(Method::POST, path, &[], Some(&body), true, Some(timeout))
+            .await?;
         self.read_json(path, response).await
     }
 

@@ -159,6 +159,17 @@ pub enum UploadError {
         /// Reported.
         actual: String,
     },
+    /// The server kept saying the file's upload is being completed for longer than the client waits.
+    #[error(
+        "{name}: the server was still assembling the uploaded file after {waited} s; run the same upload \
+         again later to finish it (the parts already sent are kept)"
+    )]
+    StillCompleting {
+        /// File name.
+        name: String,
+        /// Seconds waited.
+        waited: u64,
+    },
     /// The local file changed while being uploaded.
     #[error("{} changed while it was being uploaded; run the upload again", path.display())]
     Changed {
@@ -717,27 +728,7 @@ async fn upload_file_once(
         size: Some(size as i64),
         content_type: Some(content_type.to_string()),
     };
-    let stored: File = match client.post_json_idempotent(&info_path, &request).await {
-        Ok(stored) => stored,
-        // An earlier run may have completed this file and stopped before recording it: if the
-        // dataset holds it with the right size and ETag, that is the answer.
-        Err(err) if matches!(err.status(), Some(400 | 404 | 409 | 410)) => {
-            let query = crate::client::FileQuery::default();
-            let existing: Vec<File> = client.dataset_files(dataset_id, &query).try_collect().await?;
-            existing
-                .into_iter()
-                .find(|f| {
-                    f.path.as_deref().or(f.name.as_deref()) == Some(file.name.as_str())
-                        && f.size == Some(size as i64)
-                        && f.etag
-                            .as_deref()
-                            .map(|e| e.trim().trim_matches('"').to_ascii_lowercase())
-                            == Some(expected_etag.clone())
-                })
-                .ok_or(err)?
-        }
-        Err(err) => return Err(err.into()),
-    };
+    let stored = complete_file(client, dataset_id, &info_path, &request, size, &expected_etag).await?;
     if let Some(actual) = stored.size
         && actual as u64 != size
     {
@@ -765,6 +756,118 @@ async fn upload_file_once(
     Ok(stored)
 }
 
+/// Longest wait for one completion request: the server re-reads and assembles the whole file
+/// before it answers.
+const COMPLETE_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3 * 60 * 60);
+/// Longest time to keep asking while the server says the upload is still being completed.
+const COMPLETING_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// Whether an error is the server saying another request is completing this upload right now.
+fn is_completing(err: &ClientError) -> bool {
+    match err {
+        ClientError::Http {
+            status: 409, message, ..
+        } => message.to_ascii_lowercase().contains("completing"),
+        _ => false,
+    }
+}
+
+/// The file the dataset holds under `name` with this size and ETag, if any.
+async fn find_completed(
+    client: &Client,
+    dataset_id: &str,
+    name: &str,
+    size: u64,
+    expected_etag: &str,
+) -> Result<Option<File>, ClientError> {
+    let query = crate::client::FileQuery::default();
+    let existing: Vec<File> = client.dataset_files(dataset_id, &query).try_collect().await?;
+    Ok(existing.into_iter().find(|f| {
+        f.path.as_deref().or(f.name.as_deref()) == Some(name)
+            && f.size == Some(size as i64)
+            && f.etag
+                .as_deref()
+                .map(|e| e.trim().trim_matches('"').to_ascii_lowercase())
+                .as_deref()
+                == Some(expected_etag)
+    }))
+}
+
+/// Completes one file's upload. The request may take long (no read timeout); while the server
+/// answers that the upload is being completed (an earlier attempt is still assembling it), waits
+/// and asks again, for at most [`COMPLETING_WAIT`].
+async fn complete_file(
+    client: &Client,
+    dataset_id: &str,
+    info_path: &str,
+    request: &CompleteUploadRequest,
+    size: u64,
+    expected_etag: &str,
+) -> Result<File, UploadError> {
+    complete_file_within(
+        client,
+        dataset_id,
+        info_path,
+        request,
+        size,
+        expected_etag,
+        COMPLETING_WAIT,
+    )
+    .await
+}
+
+async fn complete_file_within(
+    client: &Client,
+    dataset_id: &str,
+    info_path: &str,
+    request: &CompleteUploadRequest,
+    size: u64,
+    expected_etag: &str,
+    completing_wait: std::time::Duration,
+) -> Result<File, UploadError> {
+    let name = request.file_path.as_str();
+    let started = tokio::time::Instant::now();
+    let mut delay = client
+        .options()
+        .initial_backoff
+        .max(std::time::Duration::from_millis(1));
+    let max_delay = client.options().max_backoff.max(delay);
+    loop {
+        let err = match client
+            .post_json_idempotent_patient::<_, File>(info_path, request, COMPLETE_REQUEST_TIMEOUT)
+            .await
+        {
+            Ok(stored) => return Ok(stored),
+            Err(err) => err,
+        };
+        if is_completing(&err) {
+            let waited = started.elapsed();
+            if waited < completing_wait {
+                tracing::info!(file = %name, ?waited, "the server is still completing the upload; asking again in {delay:?}");
+                tokio::time::sleep(delay.min(completing_wait - waited)).await;
+                delay = (delay * 2).min(max_delay);
+                continue;
+            }
+            // Out of patience: the file may have been completed meanwhile.
+            if let Some(stored) = find_completed(client, dataset_id, name, size, expected_etag).await? {
+                return Ok(stored);
+            }
+            return Err(UploadError::StillCompleting {
+                name: name.to_string(),
+                waited: started.elapsed().as_secs(),
+            });
+        }
+        // An earlier run may have completed this file and stopped before recording it: if the
+        // dataset holds it with the right size and ETag, that is the answer.
+        if matches!(err.status(), Some(400 | 404 | 409 | 410))
+            && let Some(stored) = find_completed(client, dataset_id, name, size, expected_etag).await?
+        {
+            return Ok(stored);
+        }
+        return Err(err.into());
+    }
+}
+
 fn part_len(size: u64, part_size: u64, number: u64) -> u64 {
     let start = (number - 1) * part_size;
     size.saturating_sub(start).min(part_size)
@@ -789,5 +892,154 @@ async fn store_file_entry(
 impl From<ClientError> for UploadError {
     fn from(err: ClientError) -> Self {
         UploadError::Client(Box::new(err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use axum::routing::{get, post};
+    use serde_json::json;
+
+    use super::*;
+    use crate::ClientOptions;
+
+    const ETAG: &str = "0123456789abcdef0123456789abcdef-2";
+
+    async fn serve(router: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        format!("http://{address}")
+    }
+
+    fn client(url: &str, read_timeout: Duration) -> Client {
+        Client::with_options(
+            url,
+            "token123",
+            ClientOptions {
+                retries: 3,
+                initial_backoff: Duration::from_millis(5),
+                max_backoff: Duration::from_millis(20),
+                read_timeout,
+                ..ClientOptions::default()
+            },
+        )
+        .unwrap()
+    }
+
+    fn stored_file() -> serde_json::Value {
+        json!({"Id": "f.1", "Name": "big.bin", "Path": "big.bin", "Size": 10, "ETag": format!("\"{ETAG}\"")})
+    }
+
+    fn completing() -> axum::response::Response {
+        (
+            StatusCode::CONFLICT,
+            axum::Json(json!({"ErrorCode": "BASESPACE.COMMON.CONFLICT",
+                "ErrorMessage": "This upload is completing; it cannot be completed now."})),
+        )
+            .into_response()
+    }
+
+    fn request() -> CompleteUploadRequest {
+        CompleteUploadRequest {
+            upload_id: Some("u.1".into()),
+            file_path: "big.bin".into(),
+            part_etags: Vec::new(),
+            size: Some(10),
+            content_type: Some("application/octet-stream".into()),
+        }
+    }
+
+    const INFO: &str = "v2/datasets/ds.1/file-upload-info";
+
+    #[tokio::test]
+    async fn completion_waits_while_the_server_says_the_upload_is_completing() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let router = Router::new().route(
+            "/v2/datasets/{id}/file-upload-info",
+            post(move || async move {
+                match seen.fetch_add(1, Ordering::SeqCst) {
+                    0 => completing(),
+                    _ => axum::Json(stored_file()).into_response(),
+                }
+            }),
+        );
+        let client = client(&serve(router).await, Duration::from_secs(120));
+        let stored = complete_file(&client, "ds.1", INFO, &request(), 10, ETAG)
+            .await
+            .unwrap();
+        assert_eq!(stored.id, "f.1");
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "asked again after the 409");
+    }
+
+    #[tokio::test]
+    async fn completion_outlasts_the_read_timeout() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let router = Router::new().route(
+            "/v2/datasets/{id}/file-upload-info",
+            post(move || async move {
+                seen.fetch_add(1, Ordering::SeqCst);
+                // Assembling a large file: silent for longer than the client's read timeout.
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                axum::Json(stored_file()).into_response()
+            }),
+        );
+        let client = client(&serve(router).await, Duration::from_millis(300));
+        let stored = complete_file(&client, "ds.1", INFO, &request(), 10, ETAG)
+            .await
+            .unwrap();
+        assert_eq!(stored.id, "f.1");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "one request, not cut short and retried"
+        );
+    }
+
+    #[tokio::test]
+    async fn completion_stops_waiting_after_a_while_and_looks_for_the_file() {
+        let listed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let show = listed.clone();
+        let router = Router::new()
+            .route("/v2/datasets/{id}/file-upload-info", post(|| async { completing() }))
+            .route(
+                "/v2/datasets/{id}/files",
+                get(move || async move {
+                    let items = if show.load(Ordering::SeqCst) {
+                        vec![stored_file()]
+                    } else {
+                        Vec::new()
+                    };
+                    let count = items.len();
+                    axum::Json(json!({"Items": items, "Paging": {"DisplayedCount": count, "TotalCount": count, "Offset": 0, "Limit": 1000}}))
+                }),
+            );
+        let client = client(&serve(router).await, Duration::from_secs(120));
+        let wait = Duration::from_millis(100);
+        let err = complete_file_within(&client, "ds.1", INFO, &request(), 10, ETAG, wait)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, UploadError::StillCompleting { .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains("big.bin") && message.contains("run the same upload again later"),
+            "{message}"
+        );
+        listed.store(true, Ordering::SeqCst);
+        let stored = complete_file_within(&client, "ds.1", INFO, &request(), 10, ETAG, wait)
+            .await
+            .unwrap();
+        assert_eq!(stored.id, "f.1", "the completed file is found in the dataset");
     }
 }
