@@ -13,6 +13,11 @@
 //! Every step is recorded in a journal (`~/.basespace/uploads/<key>.json`, written atomically) keyed
 //! by the server, project and the files' paths, sizes and modification times; running the same
 //! upload again continues where it stopped and sends only the parts that are missing.
+//!
+//! Each file's size, modification time and inode are recorded when its upload starts and checked
+//! again after its last part is sent: a file written to meanwhile is not completed (its parts may
+//! come from different versions), and a resumed upload whose file differs from the recorded one
+//! sends that file again from the start.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -171,7 +176,11 @@ pub enum UploadError {
         waited: u64,
     },
     /// The local file changed while being uploaded.
-    #[error("{} changed while it was being uploaded; run the upload again", path.display())]
+    #[error(
+        "{} changed while it was being uploaded (its size or modification time is not what it was when \
+         the upload started), so it was not completed; run the upload again once nothing is writing to it",
+        path.display()
+    )]
     Changed {
         /// Path.
         path: PathBuf,
@@ -193,8 +202,48 @@ struct DatasetJournal {
     complete: bool,
 }
 
+/// What a source file looked like when its upload started: if any of it differs later, the
+/// file was written to meanwhile and parts read at different times may not belong together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SourceStamp {
+    size: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    modified_ns: u64,
+    /// Device and inode (Unix), so a file replaced by another one is noticed too.
+    device: Option<u64>,
+    inode: Option<u64>,
+}
+
+impl SourceStamp {
+    fn of(path: &Path) -> Result<SourceStamp, UploadError> {
+        let meta = std::fs::metadata(path).map_err(io_err("reading", path))?;
+        let modified_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        #[cfg(unix)]
+        let (device, inode) = {
+            use std::os::unix::fs::MetadataExt;
+            (Some(meta.dev()), Some(meta.ino()))
+        };
+        #[cfg(not(unix))]
+        let (device, inode) = (None, None);
+        Ok(SourceStamp {
+            size: meta.len(),
+            modified_ns,
+            device,
+            inode,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct FileJournal {
+    /// The source file when this upload started.
+    #[serde(default)]
+    source: Option<SourceStamp>,
     upload_id: Option<String>,
     template: Option<String>,
     single_url: Option<String>,
@@ -572,9 +621,8 @@ async fn upload_file_once(
     permits: &Arc<tokio::sync::Semaphore>,
     fresh: bool,
 ) -> Result<File, UploadError> {
-    let size = std::fs::metadata(&file.path)
-        .map_err(io_err("reading", &file.path))?
-        .len();
+    let stamp = SourceStamp::of(&file.path)?;
+    let size = stamp.size;
     let part_size = options.part_size.max(5 * 1024 * 1024);
     let parts = size.div_ceil(part_size).max(1);
     let content_type = content_type_for(&file.name);
@@ -593,8 +641,14 @@ async fn upload_file_once(
         options.progress.add(size);
         return Ok(client.file(file_id).await?);
     }
+    let started = entry.template.is_some() || entry.single_url.is_some();
+    // Parts sent earlier are only reused when the file is exactly as it was then.
+    let source_changed = started && entry.source.as_ref() != Some(&stamp);
+    if source_changed {
+        tracing::warn!(file = %file.path.display(), "the file changed since its upload started; sending it again from the start");
+    }
     // Reuse an upload started earlier (its parts are kept); ask for a new one otherwise.
-    if fresh || entry.parts != parts || (entry.template.is_none() && entry.single_url.is_none()) {
+    if fresh || source_changed || entry.parts != parts || !started {
         let info: PresignedUrlForUpload = client
             .get_json(
                 &info_path,
@@ -605,6 +659,7 @@ async fn upload_file_once(
             )
             .await?;
         entry = FileJournal {
+            source: Some(stamp.clone()),
             upload_id: info.multipart_upload_id.clone(),
             template: info.multipart_template.clone(),
             single_url: info.single_part_url.clone(),
@@ -692,6 +747,14 @@ async fn upload_file_once(
     .buffer_unordered(options.concurrency.max(1))
     .try_collect::<Vec<()>>()
     .await?;
+
+    // Parts were read at different times: they make one version of the file only if nothing wrote
+    // to it since the upload started.
+    if SourceStamp::of(&file.path)? != stamp {
+        return Err(UploadError::Changed {
+            path: file.path.clone(),
+        });
+    }
 
     let entry = entry.lock().await.clone();
     let mut md5s = Vec::new();

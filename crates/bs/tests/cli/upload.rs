@@ -17,6 +17,57 @@ fn write_pair(dir: &Path, sample: &str, number: u32, reads: u64) -> (Vec<u8>, Ve
     (b1, b2)
 }
 
+/// `len` bytes of noise (incompressible, different for each seed).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// Waits until the journal of the upload of `dataset` records a part of `file` as sent.
+async fn wait_for_a_part(env: &Env, dataset: &str, file: &str) -> bool {
+    let journals = env.basespace_dir().join("uploads");
+    wait_for(Duration::from_secs(60), || {
+        std::fs::read_dir(&journals).is_ok_and(|entries| {
+            entries.flatten().any(|entry| {
+                std::fs::read_to_string(entry.path()).is_ok_and(|text| {
+                    serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|journal| {
+                        journal["datasets"][dataset]["files"][file]["done"]
+                            .as_object()
+                            .is_some_and(|done| !done.is_empty())
+                    })
+                })
+            })
+        })
+    })
+    .await
+}
+
+/// Downloads dataset `id` and returns the bytes of its only file, `name`.
+async fn download_only_file(env: &Env, id: &str, name: &str) -> Vec<u8> {
+    let out = tempfile::tempdir().unwrap();
+    env.ok(&[
+        "download",
+        "dataset",
+        "-i",
+        id,
+        "-o",
+        out.path().to_str().unwrap(),
+        "--layout",
+        "flat",
+        "--no-metadata",
+    ])
+    .await;
+    assert_eq!(files_under(out.path()), vec![name.to_string()]);
+    std::fs::read(out.path().join(name)).unwrap()
+}
+
 fn gzip(text: &str) -> Vec<u8> {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -251,5 +302,124 @@ async fn upload_resumes_after_the_process_is_killed() {
     assert!(
         std::fs::read_dir(&journals).unwrap().next().is_none(),
         "the journal is removed when done"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_written_to_during_its_upload_is_not_completed() {
+    let env = Env::new().await;
+    let project = env
+        .ok(&["get", "project", "-n", DEMO_PROJECT, "--terse"])
+        .await
+        .trim()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("growing.tar");
+    std::fs::write(&path, noise(32 << 20, 7)).unwrap();
+    let args = [
+        "upload",
+        "dataset",
+        "-p",
+        &project,
+        "--type",
+        "common.files",
+        "--name",
+        "changing-upload",
+        "-f",
+        "json",
+        dir.path().to_str().unwrap(),
+    ];
+    let mut slow: Vec<&str> = args.to_vec();
+    slow.extend(["--max-rate", "4M", "--concurrency", "1"]);
+    let child = env.command(&slow).spawn().unwrap();
+    assert!(
+        wait_for_a_part(&env, "changing-upload", "growing.tar").await,
+        "no part was recorded in the journal"
+    );
+    // Something rewrites the start of the file (already sent) while the rest is on its way.
+    let changed = noise(32 << 20, 8);
+    {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.write_all(&changed[..1 << 20]).unwrap();
+        file.sync_all().unwrap();
+    }
+    let expected = std::fs::read(&path).unwrap();
+    let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("bs did not finish within 120 s")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "a mix of two versions was accepted:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("growing.tar changed while it was being uploaded")
+            && stderr.contains("run the upload again once nothing is writing to it"),
+        "{stderr}"
+    );
+
+    // Once the file is left alone, running the upload again stores exactly what it holds.
+    let created = env.json(&args).await;
+    let id = created[0]["Id"].as_str().unwrap().to_string();
+    let stored = download_only_file(&env, &id, "growing.tar").await;
+    assert_eq!(md5_hex(&stored), md5_hex(&expected));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_upload_sends_a_replaced_file_again_from_the_start() {
+    let env = Env::new().await;
+    let project = env
+        .ok(&["get", "project", "-n", DEMO_PROJECT, "--terse"])
+        .await
+        .trim()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("swapped.tar");
+    std::fs::write(&path, noise(24 << 20, 11)).unwrap();
+    let args = [
+        "upload",
+        "dataset",
+        "-p",
+        &project,
+        "--type",
+        "common.files",
+        "--name",
+        "swapped-upload",
+        "-f",
+        "json",
+        dir.path().to_str().unwrap(),
+    ];
+    let mut slow: Vec<&str> = args.to_vec();
+    slow.extend(["--max-rate", "4M", "--concurrency", "1"]);
+    let mut child = env.command(&slow).spawn().unwrap();
+    assert!(
+        wait_for_a_part(&env, "swapped-upload", "swapped.tar").await,
+        "no part was recorded in the journal"
+    );
+    child.kill().await.unwrap();
+
+    // The file is replaced (new inode) by another of the same size and modification time.
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let replacement = noise(24 << 20, 12);
+    let aside = dir.path().join(".swapped.tar.part");
+    std::fs::write(&aside, &replacement).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&aside)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    std::fs::rename(&aside, &path).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), modified);
+
+    let created = env.json(&args).await;
+    let id = created[0]["Id"].as_str().unwrap().to_string();
+    let stored = download_only_file(&env, &id, "swapped.tar").await;
+    assert_eq!(
+        md5_hex(&stored),
+        md5_hex(&replacement),
+        "parts of the earlier file were mixed in"
     );
 }
