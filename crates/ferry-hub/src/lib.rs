@@ -64,8 +64,8 @@
 //! for the owners, embedded projects, appsessions or biosample outputs of the whole page), each
 //! read in order from an index that matches the filter and the default sort. `TotalCount` is free
 //! when the page is short (it shows where the list ends); otherwise it needs a `COUNT`, which
-//! walks every matching index entry, so for lists of 10 000 rows or more a count up to two
-//! seconds old is reused. A deep `Offset` still walks the skipped index entries (about 40 ms at
+//! walks every matching index entry, so for lists of 10 000 rows or more a count a few
+//! seconds old is reused (one request at a time refreshes it). A deep `Offset` still walks the skipped index entries (about 40 ms at
 //! offset 100 000 on SQLite).
 
 use std::future::Future;
