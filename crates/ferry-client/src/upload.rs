@@ -691,6 +691,7 @@ async fn upload_file_once(
     let template = entry.lock().await.template.clone();
     let single = entry.lock().await.single_url.clone();
     let multipart = template.is_some() && (parts > 1 || single.is_none());
+    let stamp = &stamp;
     futures_util::stream::iter(pending.into_iter().map(|number| {
         let entry = entry.clone();
         let template = template.clone();
@@ -708,6 +709,12 @@ async fn upload_file_once(
                 limit.consume(len).await;
             }
             let data = read_part(&file.path, offset, len).await?;
+            // Checked again before completing; here it saves sending the rest of a file in vain.
+            if SourceStamp::of(&file.path)? != *stamp {
+                return Err(UploadError::Changed {
+                    path: file.path.clone(),
+                });
+            }
             let md5 = hex::encode(Md5::digest(&data));
             let url = match (&template, &single) {
                 (Some(template), _) if multipart => template.replace("{partNumber}", &number.to_string()),
@@ -750,7 +757,7 @@ async fn upload_file_once(
 
     // Parts were read at different times: they make one version of the file only if nothing wrote
     // to it since the upload started.
-    if SourceStamp::of(&file.path)? != stamp {
+    if SourceStamp::of(&file.path)? != *stamp {
         return Err(UploadError::Changed {
             path: file.path.clone(),
         });
