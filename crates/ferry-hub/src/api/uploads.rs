@@ -5,6 +5,8 @@
 //! and checked (parts, ETags, size). An upload stays resumable until completed or aborted: a part
 //! may be sent again to the same upload, replacing the earlier try.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Multipart, Path};
@@ -156,7 +158,7 @@ pub async fn upload_info(state: St, auth: Auth, Path(id): Path<String>, params: 
         ));
     };
     let parts = params.int("uploadpartcount")?.unwrap_or(1);
-    if !(0..=MAX_PARTS).contains(&parts) {
+    if !(1..=MAX_PARTS).contains(&parts) {
         return Err(ApiError::invalid_parameter(format!(
             "uploadpartcount must be between 1 and {MAX_PARTS}, not {parts}."
         )));
@@ -297,9 +299,32 @@ fn normalise_etag(text: &str) -> String {
     text.trim().trim_matches('"').to_ascii_lowercase()
 }
 
+/// How long a `completing` claim may last before another request may take the upload over.
+const STALE_COMPLETION_MILLIS: i64 = 6 * 3600 * 1000;
+
 /// Completes an upload: checks parts, assembles them, publishes the file. Completing a completed
 /// upload again returns its file.
+///
+/// The work runs in its own task: a client that disconnects or gives up while a large file is
+/// being assembled must not leave the upload stuck as `completing` (the task finishes and either
+/// publishes the file or puts the upload back to `pending`, so the client's retry can complete it).
 async fn complete_upload(
+    state: &Arc<crate::State>,
+    upload: &AnyRow,
+    part_etags: &[PartEtag],
+    size: Option<i64>,
+    content_type: Option<&str>,
+) -> ApiResult<AnyRow> {
+    let state = Arc::clone(state);
+    let upload = upload.clone();
+    let part_etags = part_etags.to_vec();
+    let content_type = content_type.map(str::to_string);
+    tokio::spawn(async move { complete_upload_now(&state, &upload, &part_etags, size, content_type.as_deref()).await })
+        .await
+        .map_err(|error| ApiError::internal("completing an upload", error))?
+}
+
+async fn complete_upload_now(
     state: &crate::State,
     upload: &AnyRow,
     part_etags: &[PartEtag],
@@ -309,11 +334,19 @@ async fn complete_upload(
     let upload_id: String = upload.get("id");
     let file_id: String = upload.get("file_id");
     let path: String = upload.get("path");
-    let claimed = sqlx::query("UPDATE uploads SET status = 'completing' WHERE id = $1 AND status = 'pending'")
-        .bind(&upload_id)
-        .execute(&state.db.pool)
-        .await?
-        .rows_affected();
+    // A `completing` claim older than STALE_COMPLETION_MILLIS belongs to a process that died
+    // mid-assembly (publishing is one transaction, so nothing of it is visible): take it over.
+    let now = ferry_api::dates::now_millis();
+    let claimed = sqlx::query(
+        "UPDATE uploads SET status = 'completing', completing_since = $2 WHERE id = $1 \
+         AND (status = 'pending' OR (status = 'completing' AND completing_since < $3))",
+    )
+    .bind(&upload_id)
+    .bind(now)
+    .bind(now - STALE_COMPLETION_MILLIS)
+    .execute(&state.db.pool)
+    .await?
+    .rows_affected();
     if claimed == 0 {
         let status: String = sqlx::query_scalar("SELECT status FROM uploads WHERE id = $1")
             .bind(&upload_id)

@@ -386,6 +386,42 @@ async fn legacy_v1pre3_multipart_with_content_md5() {
 }
 
 #[tokio::test]
+async fn a_completion_left_by_a_dead_process_is_taken_over_but_a_live_one_is_not() {
+    let (hub, token) = demo().await;
+    let dataset = new_dataset(&hub, &token, "stuck").await;
+    let info = get_ok(
+        &hub,
+        &token,
+        &format!("/v2/datasets/{dataset}/file-upload-info?filepath=s.bin&uploadpartcount=2"),
+    )
+    .await;
+    let upload_id = info["MultipartUploadId"].as_str().unwrap().to_string();
+    let template = info["MultipartTemplate"].as_str().unwrap();
+    let (_, etag1) = put_part(&template.replace("{partNumber}", "1"), bytes_of(700, 3)).await;
+    let (_, etag2) = put_part(&template.replace("{partNumber}", "2"), bytes_of(300, 4)).await;
+    let complete_path = format!("/v2/datasets/{dataset}/file-upload-info");
+    let body = json!({"UploadId": upload_id, "FilePath": "s.bin", "PartEtags": [{"Part": 1, "Etag": etag1}, {"Part": 2, "Etag": etag2}], "Size": 1000});
+    let claim = |since: i64| {
+        sqlx::query("UPDATE uploads SET status = 'completing', completing_since = $2 WHERE id = $1")
+            .bind(upload_id.clone())
+            .bind(since)
+            .execute(&hub.hub().db().pool)
+    };
+
+    // Another request is assembling it right now: a second completion waits its turn (409).
+    claim(ferry_api::dates::now_millis()).await.unwrap();
+    let (status, answer) = post_json(&hub, &token, &complete_path, body.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert!(files_of(&hub, &token, &dataset).await.is_empty());
+
+    // The process that claimed it died hours ago: the retry completes the upload.
+    claim(1).await.unwrap();
+    let (status, answer) = post_json(&hub, &token, &complete_path, body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(files_of(&hub, &token, &dataset).await.len(), 1);
+}
+
+#[tokio::test]
 async fn completion_checks_parts_etags_and_size() {
     let (hub, token) = demo().await;
     let dataset = new_dataset(&hub, &token, "checks").await;
