@@ -699,4 +699,3 @@ mod tests {
         assert!(import_request_from_form(&FormData::parse(b"run_ids=5&grouping=merge")).is_err());
     }
 }
-
