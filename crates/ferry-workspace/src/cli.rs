@@ -8,6 +8,11 @@ use anyhow::Context as _;
 use crate::{Workspace, WorkspaceConfig};
 
 /// `ferry workspace`: the analysis workspace (web pages and JSON API) and its admin commands.
+///
+/// Scaling out: run any number of `--mode web` and `--mode worker` processes over one PostgreSQL
+/// database (`--database-url postgres://…`). They must share the key that seals BaseSpace tokens
+/// (`FERRY_WORKSPACE_KEY`, or the same `workspace.key` in each data folder) and the file store
+/// (`--storage-url s3://bucket/prefix`, or one shared folder).
 #[derive(Debug, clap::Args)]
 pub struct WorkspaceArgs {
     /// Admin command; without one, the server runs.
@@ -25,6 +30,27 @@ pub struct WorkspaceArgs {
     /// Public URL of the workspace (an https URL marks cookies Secure).
     #[arg(long, env = "FERRY_WORKSPACE_PUBLIC_URL")]
     pub public_url: Option<url::Url>,
+    /// What this process runs: `all` (pages, API and import workers), `web` (pages and API; imports
+    /// wait for a worker process), `worker` (import workers only: no HTTP listener, --listen unused).
+    #[arg(long, value_enum, default_value_t = Mode::All, env = "FERRY_WORKSPACE_MODE")]
+    pub mode: Mode,
+    /// Where imported files are kept: s3://bucket/prefix (endpoint, region and credentials from
+    /// AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY…), file:///abs/dir or a
+    /// path. Default: `files` in the data folder.
+    #[arg(long, env = "FERRY_WORKSPACE_STORAGE_URL")]
+    pub storage_url: Option<String>,
+}
+
+/// The role of a `ferry workspace` process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Mode {
+    /// Web pages, JSON API and import workers in one process.
+    #[default]
+    All,
+    /// Web pages and JSON API only.
+    Web,
+    /// Import workers only, until Ctrl-C / SIGTERM.
+    Worker,
 }
 
 /// Admin commands.
@@ -61,6 +87,7 @@ pub async fn run(args: WorkspaceArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         database_url: args.database_url,
         public_url: args.public_url,
+        storage_url: args.storage_url,
     };
     match args.command {
         Some(WorkspaceCommand::User(UserCommand::Add { email, password })) => {
@@ -75,6 +102,14 @@ pub async fn run(args: WorkspaceArgs) -> anyhow::Result<()> {
             println!("{key}");
             Ok(())
         }
+        None if args.mode == Mode::Worker => {
+            let workspace = Workspace::open(config).await?;
+            eprintln!(
+                "Ferry workspace import worker, files in {} (Ctrl-C to stop)",
+                workspace.store().location()
+            );
+            workspace.run_workers(stop_signal()).await
+        }
         None => {
             let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| {
                 format!(
@@ -84,8 +119,14 @@ pub async fn run(args: WorkspaceArgs) -> anyhow::Result<()> {
             })?;
             let address = listener.local_addr()?;
             let workspace = Workspace::open(config).await?;
-            eprintln!("Ferry workspace at http://{address} (Ctrl-C to stop)");
-            workspace.serve(listener, stop_signal()).await
+            let workers = args.mode == Mode::All;
+            let role = if workers {
+                ""
+            } else {
+                " (web only: imports run in worker processes)"
+            };
+            eprintln!("Ferry workspace at http://{address}{role} (Ctrl-C to stop)");
+            workspace.serve_with(listener, stop_signal(), workers).await
         }
     }
 }
@@ -108,5 +149,31 @@ async fn stop_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: WorkspaceArgs,
+    }
+
+    #[test]
+    fn mode_defaults_to_all_and_accepts_web_and_worker() {
+        let parse = |flags: &[&str]| Cli::try_parse_from(std::iter::once("workspace").chain(flags.iter().copied()));
+        if std::env::var_os("FERRY_WORKSPACE_MODE").is_none() {
+            assert_eq!(parse(&[]).unwrap().args.mode, Mode::All);
+        }
+        assert_eq!(parse(&["--mode", "web"]).unwrap().args.mode, Mode::Web);
+        let worker = parse(&["--mode", "worker", "--storage-url", "s3://bucket/prefix"]).unwrap();
+        assert_eq!(worker.args.mode, Mode::Worker);
+        assert_eq!(worker.args.storage_url.as_deref(), Some("s3://bucket/prefix"));
+        assert!(parse(&["--mode", "both"]).is_err(), "unknown modes are refused");
     }
 }

@@ -45,6 +45,10 @@ pub struct WorkspaceConfig {
     pub database_url: Option<String>,
     /// The URL users reach the server at (an `https` URL makes cookies `Secure`).
     pub public_url: Option<url::Url>,
+    /// Where imported files are kept: `s3://bucket/prefix` (endpoint, region and credentials from
+    /// the standard `AWS_*` variables), `file:///abs/dir` or a path. Default: `files` in the data folder.
+    /// Web and worker processes of one workspace must share it.
+    pub storage_url: Option<String>,
 }
 
 pub(crate) struct State {
@@ -62,6 +66,8 @@ pub(crate) struct State {
 pub struct Workspace {
     state: Arc<State>,
     config: WorkspaceConfig,
+    /// The imported-files store (also held by the import service).
+    store: ferry_store::BlobStore,
 }
 
 impl Workspace {
@@ -89,12 +95,19 @@ impl Workspace {
         db.migrate(&MIGRATOR).await?;
         let keyring = Arc::new(Keyring::load_or_create(&config.data_dir)?);
         let links = Links::new(db.clone(), keyring);
-        let files_dir = config.data_dir.join("files");
-        std::fs::create_dir_all(&files_dir)
-            .with_context(|| format!("cannot create the files folder {}", files_dir.display()))?;
-        let store = ferry_store::BlobStore::local(&files_dir)
-            .with_context(|| format!("cannot open the file store in {}", files_dir.display()))?;
-        let imports = ImportService::new(db.clone(), store, Arc::new(links.clone()), import_config);
+        let store = match &config.storage_url {
+            Some(url) => ferry_store::BlobStore::from_url(url).with_context(|| {
+                format!("cannot open the workspace file store {url:?} (--storage-url / FERRY_WORKSPACE_STORAGE_URL)")
+            })?,
+            None => {
+                let files_dir = config.data_dir.join("files");
+                std::fs::create_dir_all(&files_dir)
+                    .with_context(|| format!("cannot create the files folder {}", files_dir.display()))?;
+                ferry_store::BlobStore::local(&files_dir)
+                    .with_context(|| format!("cannot open the file store in {}", files_dir.display()))?
+            }
+        };
+        let imports = ImportService::new(db.clone(), store.clone(), Arc::new(links.clone()), import_config);
         let always_secure = config.public_url.as_ref().is_some_and(|url| url.scheme() == "https");
         Ok(Workspace {
             state: Arc::new(State {
@@ -105,12 +118,18 @@ impl Workspace {
                 login_failures: accounts::LoginThrottle::default(),
             }),
             config,
+            store,
         })
     }
 
     /// The configuration it was opened with.
     pub fn config(&self) -> &WorkspaceConfig {
         &self.config
+    }
+
+    /// The imported-files store.
+    pub fn store(&self) -> &ferry_store::BlobStore {
+        &self.store
     }
 
     /// The import service (tests drive it step by step with `run_one`).
@@ -139,13 +158,17 @@ impl Workspace {
         self.serve_with(listener, shutdown, true).await
     }
 
-    /// Like [`Workspace::serve`]; `workers: false` serves without background import workers.
+    /// Like [`Workspace::serve`]; `workers: false` serves without background import workers
+    /// (`ferry workspace --mode web`: imports stay queued until a worker process takes them).
     pub async fn serve_with(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
         workers: bool,
     ) -> anyhow::Result<()> {
+        if workers {
+            self.prepare_store().await?;
+        }
         let stop = CancellationToken::new();
         let worker_task = workers.then(|| self.state.imports.spawn_workers(stop.clone()));
         let address = listener.local_addr().ok();
@@ -164,6 +187,40 @@ impl Workspace {
             let _ = task.await;
         }
         result
+    }
+
+    /// Runs only the import workers (`ferry workspace --mode worker`), no HTTP listener, until
+    /// `shutdown` resolves; then stops them at a safe point (a file being transferred is left to
+    /// resume from its lease). Any number of worker processes may share one PostgreSQL database.
+    pub async fn run_workers(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        self.prepare_store().await?;
+        tracing::info!(store = %self.store.location(), "workspace import workers running");
+        let stop = CancellationToken::new();
+        let mut task = self.state.imports.spawn_workers(stop.clone());
+        tokio::select! {
+            () = shutdown => {}
+            result = &mut task => {
+                result.context("the import workers stopped unexpectedly")?;
+                anyhow::bail!("the import workers stopped unexpectedly");
+            }
+        }
+        stop.cancel();
+        task.await.context("the import workers failed while stopping")
+    }
+
+    /// Removes what killed writes left in the file store (older than a day, so writes of other
+    /// running processes are untouched). Fails early, with the store's location, when the store
+    /// cannot be reached (wrong endpoint, credentials or permissions).
+    async fn prepare_store(&self) -> anyhow::Result<()> {
+        let removed = self
+            .store
+            .remove_stale_temporaries(std::time::Duration::from_secs(24 * 60 * 60))
+            .await
+            .with_context(|| format!("cannot use the workspace file store at {}", self.store.location()))?;
+        if removed > 0 {
+            tracing::info!(removed, store = %self.store.location(), "removed temporaries of interrupted writes");
+        }
+        Ok(())
     }
 
     /// Creates a workspace user (admin command: no minimum password length).

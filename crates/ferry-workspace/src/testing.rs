@@ -21,6 +21,8 @@ pub struct TestOptions {
     pub workers: bool,
     /// Import tuning (defaults to short leases and retries so tests are quick).
     pub import: ImportConfig,
+    /// File store URL ([`WorkspaceConfig::storage_url`]); `None`: `files` in the data folder.
+    pub storage_url: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -35,6 +37,7 @@ impl Default for TestOptions {
                 progress_interval: Duration::from_millis(100),
                 ..ImportConfig::default()
             },
+            storage_url: None,
         }
     }
 }
@@ -159,6 +162,7 @@ async fn launch(
         data_dir: data_dir.to_path_buf(),
         database_url: Some(database_url.to_string()),
         public_url: None,
+        storage_url: options.storage_url.clone(),
     };
     let workspace = Workspace::open_with(config, options.import.clone())
         .await

@@ -9,6 +9,7 @@ mod workspace {
     mod api_flow;
     mod browser;
     mod import_flow;
+    mod roles;
     mod secrets;
     mod serve;
 }

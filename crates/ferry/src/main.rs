@@ -125,6 +125,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir.join("workspace"),
         database_url: None,
         public_url: None,
+        storage_url: None,
     })
     .await?;
     workspace

@@ -13,6 +13,7 @@ async fn serve_answers_until_shutdown_then_returns() {
         data_dir: dir.path().join("workspace"),
         database_url: Some(ferry_db::testing::fresh_database_url(dir.path()).await),
         public_url: Some("https://workspace.example.org".parse().unwrap()),
+        storage_url: None,
     };
     let workspace = Workspace::open(config.clone()).await.unwrap();
     workspace.ensure_user("demo@example.org", "demo").await.unwrap();
@@ -76,4 +77,24 @@ async fn serve_answers_until_shutdown_then_returns() {
             .starts_with("fwk_")
     );
     assert!(again.create_api_key("nobody@example.org").await.is_err());
+}
+
+#[tokio::test]
+async fn an_unsupported_storage_url_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = WorkspaceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("workspace"),
+        database_url: Some(ferry_db::testing::fresh_database_url(dir.path()).await),
+        public_url: None,
+        storage_url: Some("ftp://files.example.org/ferry".to_string()),
+    };
+    let error = Workspace::open(config)
+        .await
+        .err()
+        .expect("an ftp:// file store is refused");
+    let message = format!("{error:#}");
+    for part in ["ftp://files.example.org/ferry", "--storage-url", "s3://bucket/prefix"] {
+        assert!(message.contains(part), "the error names {part:?}: {message}");
+    }
 }
