@@ -156,34 +156,11 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
 
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        wait_for_stop_signal().await;
+        ferry_hub::cli::shutdown_signal().await;
         stop.cancel();
     });
     let (hub_result, workspace_result) = tokio::join!(hub_task, workspace_task);
     hub_result.context("the hub task failed")??;
     workspace_result.context("the workspace task failed")??;
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn wait_for_stop_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("stop signal received; finishing in-flight requests");
 }
