@@ -79,6 +79,16 @@ impl Workspace {
 
     /// Like [`Workspace::open`] with import tuning (tests use short leases and retries).
     pub async fn open_with(config: WorkspaceConfig, import_config: ImportConfig) -> anyhow::Result<Workspace> {
+        Self::open_with_s3(config, import_config, &ferry_store::S3Options::from_env()).await
+    }
+
+    /// Like [`Workspace::open_with`], with the endpoint, region and credentials of an `s3://`
+    /// [`WorkspaceConfig::storage_url`] taken from `s3` instead of the `AWS_*` variables.
+    pub async fn open_with_s3(
+        config: WorkspaceConfig,
+        import_config: ImportConfig,
+        s3: &ferry_store::S3Options,
+    ) -> anyhow::Result<Workspace> {
         // Only the workspace's own user reads its database, key and files.
         let mut folder = std::fs::DirBuilder::new();
         folder.recursive(true);
@@ -96,7 +106,7 @@ impl Workspace {
         let keyring = Arc::new(Keyring::load_or_create(&config.data_dir)?);
         let links = Links::new(db.clone(), keyring);
         let store = match &config.storage_url {
-            Some(url) => ferry_store::BlobStore::from_url(url).with_context(|| {
+            Some(url) => ferry_store::BlobStore::from_url_with(url, s3).with_context(|| {
                 format!("cannot open the workspace file store {url:?} (--storage-url / FERRY_WORKSPACE_STORAGE_URL)")
             })?,
             None => {

@@ -23,6 +23,8 @@ pub struct TestOptions {
     pub import: ImportConfig,
     /// File store URL ([`WorkspaceConfig::storage_url`]); `None`: `files` in the data folder.
     pub storage_url: Option<String>,
+    /// Endpoint, region and credentials of an `s3://` `storage_url`; `None`: the `AWS_*` variables.
+    pub s3: Option<ferry_store::S3Options>,
 }
 
 impl Default for TestOptions {
@@ -38,6 +40,7 @@ impl Default for TestOptions {
                 ..ImportConfig::default()
             },
             storage_url: None,
+            s3: None,
         }
     }
 }
@@ -164,7 +167,8 @@ async fn launch(
         public_url: None,
         storage_url: options.storage_url.clone(),
     };
-    let workspace = Workspace::open_with(config, options.import.clone())
+    let s3 = options.s3.clone().unwrap_or_else(ferry_store::S3Options::from_env);
+    let workspace = Workspace::open_with_s3(config, options.import.clone(), &s3)
         .await
         .expect("open test workspace");
     let shutdown = CancellationToken::new();

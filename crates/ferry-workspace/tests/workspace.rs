@@ -10,6 +10,7 @@ mod workspace {
     mod browser;
     mod import_flow;
     mod roles;
+    mod s3;
     mod secrets;
     mod serve;
 }
