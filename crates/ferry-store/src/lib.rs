@@ -437,6 +437,7 @@ impl BlobStore {
         key: &str,
         parts: &[(u32, String)],
     ) -> Result<CompleteOutcome> {
+        check_part_list(upload_id, parts)?;
         match self {
             BlobStore::Local(store) => store.complete_multipart(upload_id, key, parts).await,
             BlobStore::S3(store) => store.complete_multipart(upload_id, key, parts).await,
@@ -631,3 +632,21 @@ fn percent_decode(text: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+
+/// A completion must list at least one part, in ascending order, each once.
+fn check_part_list(upload_id: &str, parts: &[(u32, String)]) -> Result<()> {
+    let invalid_list = |reason: String| StoreError::InvalidPartList {
+        upload_id: upload_id.to_string(),
+        reason,
+    };
+    if parts.is_empty() {
+        return Err(invalid_list("no parts were listed".to_string()));
+    }
+    if let Some(pair) = parts.windows(2).find(|pair| pair[0].0 >= pair[1].0) {
+        return Err(invalid_list(format!(
+            "parts must be listed in ascending order without repeats (part {} follows part {})",
+            pair[1].0, pair[0].0
+        )));
+    }
+    Ok(())
+}

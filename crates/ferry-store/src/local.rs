@@ -425,19 +425,6 @@ impl LocalStore {
     ) -> Result<CompleteOutcome> {
         let path = self.object_path(key)?;
         let upload_dir = self.upload_dir(upload_id)?;
-        let invalid_list = |reason: String| StoreError::InvalidPartList {
-            upload_id: upload_id.to_string(),
-            reason,
-        };
-        if parts.is_empty() {
-            return Err(invalid_list("no parts were listed".to_string()));
-        }
-        if let Some(pair) = parts.windows(2).find(|pair| pair[0].0 >= pair[1].0) {
-            return Err(invalid_list(format!(
-                "parts must be listed in ascending order without repeats (part {} follows part {})",
-                pair[1].0, pair[0].0
-            )));
-        }
         let stored = self.stored_parts(upload_id).await?;
         let mut plan = Vec::with_capacity(parts.len());
         for (number, etag) in parts {

@@ -991,19 +991,6 @@ impl S3Store {
         parts: &[(u32, String)],
     ) -> Result<CompleteOutcome> {
         let path = self.object_path(key)?;
-        let invalid_list = |reason: String| StoreError::InvalidPartList {
-            upload_id: upload_id.to_string(),
-            reason,
-        };
-        if parts.is_empty() {
-            return Err(invalid_list("no parts were listed".to_string()));
-        }
-        if let Some(pair) = parts.windows(2).find(|pair| pair[0].0 >= pair[1].0) {
-            return Err(invalid_list(format!(
-                "parts must be listed in ascending order without repeats (part {} follows part {})",
-                pair[1].0, pair[0].0
-            )));
-        }
         let stored = self.stored_parts(upload_id).await?;
         let mut plan = Vec::with_capacity(parts.len());
         let mut total = 0u64;
@@ -1024,7 +1011,10 @@ impl S3Store {
                 });
             }
             let mut digest = [0u8; 16];
-            hex::decode_to_slice(md5, &mut digest).map_err(|_| invalid_list(format!("part {number} has no MD5")))?;
+            hex::decode_to_slice(md5, &mut digest).map_err(|_| StoreError::InvalidPartList {
+                upload_id: upload_id.to_string(),
+                reason: format!("part {number} has no MD5"),
+            })?;
             part_md5s.push(digest);
             total += size;
             plan.push((*number, *size, md5.clone(), location.clone()));
