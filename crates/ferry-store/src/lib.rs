@@ -414,6 +414,12 @@ impl BlobStore {
         S: Stream<Item = std::result::Result<Bytes, E>> + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        if !(1..=MAX_PART_NUMBER).contains(&part_number) {
+            return Err(StoreError::InvalidPartNumber {
+                upload_id: upload_id.to_string(),
+                part: part_number,
+            });
+        }
         match self {
             BlobStore::Local(store) => store.put_part(upload_id, part_number, stream, max_part_size).await,
             BlobStore::S3(store) => store.put_part(upload_id, part_number, stream, max_part_size).await,

@@ -21,8 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
 use crate::{
-    BlobReader, CompleteOutcome, Expect, MAX_PART_NUMBER, PartOutcome, PutOutcome, Result, StoreError, normalize_etag,
-    validate_key,
+    BlobReader, CompleteOutcome, Expect, PartOutcome, PutOutcome, Result, StoreError, normalize_etag, validate_key,
 };
 
 const OBJECTS: &str = "objects";
@@ -330,12 +329,6 @@ impl LocalStore {
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let dir = self.upload_dir(upload_id)?;
-        if !(1..=MAX_PART_NUMBER).contains(&part_number) {
-            return Err(StoreError::InvalidPartNumber {
-                upload_id: upload_id.to_string(),
-                part: part_number,
-            });
-        }
         let label = format!("{upload_id}/{part_number}");
         let mut written = match self.write_temp(&label, &dir, stream, Some(max_part_size)).await {
             Err(StoreError::SizeMismatch { .. }) => {

@@ -42,8 +42,7 @@ use sha2::Sha256;
 
 use crate::local::LocalStore;
 use crate::{
-    BlobReader, CompleteOutcome, Expect, MAX_PART_NUMBER, PartOutcome, PutOutcome, Result, StoreError, normalize_etag,
-    validate_key,
+    BlobReader, CompleteOutcome, Expect, PartOutcome, PutOutcome, Result, StoreError, normalize_etag, validate_key,
 };
 
 /// Variables naming where the host's credentials come from, used when no key pair is given.
@@ -850,12 +849,6 @@ impl S3Store {
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let dir = self.upload_path(upload_id)?;
-        if !(1..=MAX_PART_NUMBER).contains(&part_number) {
-            return Err(StoreError::InvalidPartNumber {
-                upload_id: upload_id.to_string(),
-                part: part_number,
-            });
-        }
         let label = format!("{upload_id}/{part_number}");
         let temp = dir
             .clone()
