@@ -83,23 +83,51 @@ pub fn multipart_etag(part_md5s: &[[u8; 16]]) -> String {
 
 /// Streaming hasher that computes, in one pass, the whole-content MD5 and the per-part MD5s for a
 /// given part size, so both single-part and multipart ETags can be checked.
+///
+/// When the part size is a multiple of MD5's 64-byte block (every S3 part size is), both digests
+/// advance together over each block ([`crate::md5pair`]), at little more than the cost of one.
 #[derive(Clone)]
 pub struct EtagHasher {
     part_size: u64,
-    whole: Md5,
-    part: Md5,
+    digests: Digests,
     in_part: u64,
     parts: Vec<[u8; 16]>,
     total: u64,
 }
 
+#[derive(Clone)]
+enum Digests {
+    /// Part boundaries fall on block boundaries: one block buffer serves both states.
+    Paired {
+        whole: [u32; 4],
+        part: [u32; 4],
+        buffer: [u8; 64],
+        buffered: usize,
+    },
+    /// Any other part size.
+    Separate { whole: Md5, part: Md5 },
+}
+
 impl EtagHasher {
     /// A hasher that splits parts every `part_size` bytes (use [`crate::BASESPACE_PART_SIZE`]).
     pub fn new(part_size: u64) -> Self {
+        let part_size = part_size.max(1);
+        let digests = if part_size.is_multiple_of(64) {
+            Digests::Paired {
+                whole: crate::md5pair::INITIAL_STATE,
+                part: crate::md5pair::INITIAL_STATE,
+                buffer: [0; 64],
+                buffered: 0,
+            }
+        } else {
+            Digests::Separate {
+                whole: Md5::new(),
+                part: Md5::new(),
+            }
+        };
         Self {
-            part_size: part_size.max(1),
-            whole: Md5::new(),
-            part: Md5::new(),
+            part_size,
+            digests,
             in_part: 0,
             parts: Vec::new(),
             total: 0,
@@ -109,15 +137,34 @@ impl EtagHasher {
     /// Feeds the next bytes of the content.
     pub fn update(&mut self, mut data: &[u8]) {
         self.total += data.len() as u64;
-        self.whole.update(data);
         while !data.is_empty() {
             let room = (self.part_size - self.in_part) as usize;
             let take = room.min(data.len());
-            self.part.update(&data[..take]);
+            match &mut self.digests {
+                Digests::Paired {
+                    whole,
+                    part,
+                    buffer,
+                    buffered,
+                } => absorb_paired(whole, part, buffer, buffered, &data[..take]),
+                Digests::Separate { whole, part } => {
+                    whole.update(&data[..take]);
+                    part.update(&data[..take]);
+                }
+            }
             self.in_part += take as u64;
             data = &data[take..];
             if self.in_part == self.part_size {
-                self.parts.push(self.part.finalize_reset().into());
+                let digest = match &mut self.digests {
+                    // A full part ends on a block boundary: nothing is buffered.
+                    Digests::Paired { part, .. } => crate::md5pair::finalize(
+                        std::mem::replace(part, crate::md5pair::INITIAL_STATE),
+                        &[],
+                        self.part_size,
+                    ),
+                    Digests::Separate { part, .. } => part.finalize_reset().into(),
+                };
+                self.parts.push(digest);
                 self.in_part = 0;
             }
         }
@@ -135,15 +182,58 @@ impl EtagHasher {
 
     /// Finishes: the whole-content MD5 (hex) and the multipart ETag for this part size.
     pub fn finish(mut self) -> EtagDigests {
-        if self.in_part > 0 || self.parts.is_empty() {
-            self.parts.push(self.part.finalize_reset().into());
-        }
+        let last_part = self.in_part > 0 || self.parts.is_empty();
+        let whole = match self.digests {
+            Digests::Paired {
+                whole,
+                part,
+                buffer,
+                buffered,
+            } => {
+                let tail = &buffer[..buffered];
+                if last_part {
+                    self.parts.push(crate::md5pair::finalize(part, tail, self.in_part));
+                }
+                crate::md5pair::finalize(whole, tail, self.total)
+            }
+            Digests::Separate { whole, part } => {
+                if last_part {
+                    self.parts.push(part.finalize().into());
+                }
+                whole.finalize().into()
+            }
+        };
         EtagDigests {
-            md5: hex::encode(self.whole.finalize()),
+            md5: hex::encode(whole),
             multipart: multipart_etag(&self.parts),
             size: self.total,
         }
     }
+}
+
+/// Feeds bytes that all belong to the current part to both paired states.
+fn absorb_paired(
+    whole: &mut [u32; 4],
+    part: &mut [u32; 4],
+    buffer: &mut [u8; 64],
+    buffered: &mut usize,
+    mut data: &[u8],
+) {
+    if *buffered > 0 {
+        let take = (64 - *buffered).min(data.len());
+        buffer[*buffered..*buffered + take].copy_from_slice(&data[..take]);
+        *buffered += take;
+        data = &data[take..];
+        if *buffered < 64 {
+            return;
+        }
+        crate::md5pair::compress_pair(whole, part, std::slice::from_ref(buffer));
+        *buffered = 0;
+    }
+    let (blocks, tail) = crate::md5pair::as_blocks(data);
+    crate::md5pair::compress_pair(whole, part, blocks);
+    buffer[..tail.len()].copy_from_slice(tail);
+    *buffered = tail.len();
 }
 
 /// The digests an [`EtagHasher`] produced.
@@ -221,5 +311,44 @@ mod tests {
         assert!(digests.multipart.ends_with("-3"));
         assert!(digests.matches(&Etag::parse(&digests.multipart).unwrap()));
         assert!(digests.matches(&Etag::parse(&digests.md5).unwrap()));
+    }
+
+    #[test]
+    fn paired_and_separate_hashing_agree_for_any_chunking_and_part_size() {
+        let data: Vec<u8> = (0..70_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for part_size in [64u64, 640, 1000, 4096, 65_536, 100_000] {
+            let parts: Vec<[u8; 16]> = data.chunks(part_size as usize).map(|c| Md5::digest(c).into()).collect();
+            for chunk in [1usize, 63, 64, 65, 4097, 70_000] {
+                for len in [0usize, 1, 63, 64, 640, 4095, 65_536, 70_000] {
+                    let mut hasher = EtagHasher::new(part_size);
+                    for piece in data[..len].chunks(chunk) {
+                        hasher.update(piece);
+                    }
+                    let digests = hasher.finish();
+                    assert_eq!(
+                        digests.md5,
+                        single_part_etag(&data[..len]),
+                        "part {part_size} chunk {chunk} len {len}"
+                    );
+                    let expected: Vec<[u8; 16]> = if len == 0 {
+                        vec![Md5::digest(b"").into()]
+                    } else {
+                        data[..len]
+                            .chunks(part_size as usize)
+                            .map(|c| Md5::digest(c).into())
+                            .collect()
+                    };
+                    assert_eq!(
+                        digests.multipart,
+                        multipart_etag(&expected),
+                        "part {part_size} chunk {chunk} len {len}"
+                    );
+                    assert_eq!(digests.size, len as u64);
+                }
+            }
+            assert_eq!(parts.len(), 70_000usize.div_ceil(part_size as usize));
+        }
     }
 }
