@@ -106,20 +106,24 @@ fn ratio(numerator: u64, denominator: u64) -> f64 {
     }
 }
 
+/// Bytes counted with 8-bit (16-bit for sums) accumulators before they are widened: narrow
+/// accumulators let the compiler count 16 or 32 bytes per vector instruction.
+const NARROW_RUN: usize = 255;
+
 /// Counts G/C and N bases (either case). Written as branch-free comparisons so it vectorises.
 pub(crate) fn count_gc_n(sequence: &[u8]) -> (u64, u64) {
     let mut gc = 0u64;
     let mut n = 0u64;
-    for chunk in sequence.chunks(1 << 16) {
-        let mut chunk_gc = 0u32;
-        let mut chunk_n = 0u32;
-        for &base in chunk {
+    for run in sequence.chunks(NARROW_RUN) {
+        let mut run_gc = 0u8;
+        let mut run_n = 0u8;
+        for &base in run {
             let upper = base & !0x20;
-            chunk_gc += u32::from(upper == b'G') + u32::from(upper == b'C');
-            chunk_n += u32::from(upper == b'N');
+            run_gc += u8::from(upper == b'G' || upper == b'C');
+            run_n += u8::from(upper == b'N');
         }
-        gc += u64::from(chunk_gc);
-        n += u64::from(chunk_n);
+        gc += u64::from(run_gc);
+        n += u64::from(run_n);
     }
     (gc, n)
 }
@@ -129,18 +133,18 @@ pub(crate) fn count_quality(quality: &[u8]) -> (u64, u64, u64) {
     let mut q20 = 0u64;
     let mut q30 = 0u64;
     let mut sum = 0u64;
-    for chunk in quality.chunks(1 << 16) {
-        let mut chunk_q20 = 0u32;
-        let mut chunk_q30 = 0u32;
-        let mut chunk_sum = 0u32;
-        for &q in chunk {
-            chunk_q20 += u32::from(q >= PHRED_OFFSET + 20);
-            chunk_q30 += u32::from(q >= PHRED_OFFSET + 30);
-            chunk_sum += u32::from(q);
+    for run in quality.chunks(NARROW_RUN) {
+        let mut run_q20 = 0u8;
+        let mut run_q30 = 0u8;
+        let mut run_sum = 0u16;
+        for &q in run {
+            run_q20 += u8::from(q >= PHRED_OFFSET + 20);
+            run_q30 += u8::from(q >= PHRED_OFFSET + 30);
+            run_sum += u16::from(q);
         }
-        q20 += u64::from(chunk_q20);
-        q30 += u64::from(chunk_q30);
-        sum += u64::from(chunk_sum);
+        q20 += u64::from(run_q20);
+        q30 += u64::from(run_q30);
+        sum += u64::from(run_sum);
     }
     (q20, q30, sum)
 }
@@ -600,9 +604,9 @@ fn is_base(b: u8) -> bool {
 #[inline]
 fn scan_sequence(sequence: &[u8]) -> (u64, u64, bool) {
     let (gc, n) = count_gc_n(sequence);
-    let mut bad = 0u32;
+    let mut bad = 0u8;
     for &b in sequence {
-        bad |= u32::from(!is_base(b));
+        bad |= u8::from(!is_base(b));
     }
     (gc, n, bad != 0)
 }
@@ -611,9 +615,9 @@ fn scan_sequence(sequence: &[u8]) -> (u64, u64, bool) {
 #[inline]
 fn scan_quality(quality: &[u8]) -> (u64, u64, u64, bool) {
     let (q20, q30, sum) = count_quality(quality);
-    let mut bad = 0u32;
+    let mut bad = 0u8;
     for &q in quality {
-        bad |= u32::from(q.wrapping_sub(b'!') > b'~' - b'!');
+        bad |= u8::from(q.wrapping_sub(b'!') > b'~' - b'!');
     }
     (q20, q30, sum, bad != 0)
 }
