@@ -179,14 +179,10 @@ mod tests {
     use super::*;
     use md5::{Digest, Md5};
 
-    fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
-        (0..len)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
+    /// Bytes that differ from seed to seed and show no short period.
+    fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+        (0..len as u64)
+            .map(|i| ((i + seed).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8)
             .collect()
     }
 
