@@ -117,6 +117,10 @@ impl Workspace {
                     .with_context(|| format!("cannot open the file store in {}", files_dir.display()))?
             }
         };
+        let mut import_config = import_config;
+        import_config
+            .identity_file
+            .get_or_insert_with(|| config.data_dir.join("worker.id"));
         let imports = ImportService::new(db.clone(), store.clone(), Arc::new(links.clone()), import_config);
         let always_secure = config.public_url.as_ref().is_some_and(|url| url.scheme() == "https");
         Ok(Workspace {

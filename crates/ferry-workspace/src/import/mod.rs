@@ -41,6 +41,12 @@ pub struct ImportConfig {
     pub progress_interval: Duration,
     /// How often idle workers look for new work (default 500 ms).
     pub poll_interval: Duration,
+    /// A file that names this service's workers across restarts (the workspace uses
+    /// `DATA_DIR/worker.id`). Workers that start under the name a killed process used take back
+    /// that process's claims at once instead of waiting for their leases to run out. The file is
+    /// locked while workers run, so two live processes never share a name (the second one works
+    /// under a name of its own). `None`: a new name per service.
+    pub identity_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ImportConfig {
@@ -52,6 +58,7 @@ impl Default for ImportConfig {
             retry_base: Duration::from_secs(2),
             progress_interval: Duration::from_millis(250),
             poll_interval: Duration::from_millis(500),
+            identity_file: None,
         }
     }
 }
@@ -367,10 +374,82 @@ pub(crate) struct Inner {
     pub(crate) store: ferry_store::BlobStore,
     pub(crate) clients: Arc<dyn ClientProvider>,
     pub(crate) config: ImportConfig,
-    /// Identifies this service's leases.
-    pub(crate) worker_id: String,
+    /// Identifies this service's leases: a name kept across restarts once workers hold the
+    /// identity file, else one of this service's own.
+    worker_id: std::sync::OnceLock<String>,
     /// Wakes idle workers of this process when work is queued.
     pub(crate) wake: tokio::sync::Notify,
+}
+
+impl Inner {
+    /// The name in this service's lease tokens.
+    pub(crate) fn worker_id(&self) -> &str {
+        self.worker_id.get_or_init(new_worker_id)
+    }
+}
+
+fn new_worker_id() -> String {
+    format!("w-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The identity file, locked for as long as this value lives.
+pub(crate) struct Identity {
+    _file: std::fs::File,
+    /// The name kept in the file.
+    pub(crate) worker_id: String,
+}
+
+/// Takes the identity file at `path` for this process's workers: `None` when another live
+/// process holds it (or it cannot be used; the reason is logged).
+pub(crate) fn claim_identity(path: &std::path::Path) -> Option<Identity> {
+    use std::io::{Read, Seek, Write};
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path);
+    let mut file = match opened {
+        Ok(file) => file,
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "cannot open the worker identity file; claims of a killed run wait for their leases");
+            return None;
+        }
+    };
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            tracing::info!(path = %path.display(), "another process runs workers on this data folder; working under a name of our own");
+            return None;
+        }
+        Err(std::fs::TryLockError::Error(error)) => {
+            tracing::warn!(path = %path.display(), %error, "cannot lock the worker identity file; claims of a killed run wait for their leases");
+            return None;
+        }
+    }
+    let mut text = String::new();
+    let kept = file.read_to_string(&mut text).ok().map(|_| text.trim().to_string());
+    let worker_id = match kept {
+        Some(id)
+            if id.starts_with("w-") && id.len() > 2 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+        {
+            id
+        }
+        _ => {
+            let id = new_worker_id();
+            let written = file
+                .set_len(0)
+                .and_then(|()| file.rewind())
+                .and_then(|()| file.write_all(format!("{id}\n").as_bytes()))
+                .and_then(|()| file.sync_all());
+            if let Err(error) = written {
+                tracing::warn!(path = %path.display(), %error, "cannot write the worker identity file");
+                return None;
+            }
+            id
+        }
+    };
+    Some(Identity { _file: file, worker_id })
 }
 
 /// The import service: queue, workers and the samples they produce. Cheap to clone.
@@ -387,14 +466,13 @@ impl ImportService {
         clients: Arc<dyn ClientProvider>,
         config: ImportConfig,
     ) -> Self {
-        let worker_id = format!("w-{}", uuid::Uuid::new_v4().simple());
         ImportService {
             inner: Arc::new(Inner {
                 db,
                 store,
                 clients,
                 config,
-                worker_id,
+                worker_id: std::sync::OnceLock::new(),
                 wake: tokio::sync::Notify::new(),
             }),
         }
@@ -455,5 +533,30 @@ impl ImportService {
     /// Returns false when there was nothing to do. For deterministic tests.
     pub async fn run_one(&self) -> Result<bool, ImportError> {
         transfer::run_one(&self.inner, &CancellationToken::new()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_live_holder_per_identity_file_and_the_name_outlives_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("worker.id");
+        let first = claim_identity(&path).expect("a free identity file is taken");
+        assert!(first.worker_id.starts_with("w-"));
+        assert!(
+            claim_identity(&path).is_none(),
+            "a second live holder must get a name of its own"
+        );
+        let name = first.worker_id.clone();
+        drop(first);
+        let again = claim_identity(&path).expect("free again once its holder is gone");
+        assert_eq!(again.worker_id, name, "the name survives the process that held it");
+        drop(again);
+        std::fs::write(&path, "not a name; rm -rf /\n").unwrap();
+        let replaced = claim_identity(&path).unwrap();
+        assert!(replaced.worker_id.starts_with("w-") && replaced.worker_id != name);
     }
 }

@@ -694,11 +694,28 @@ pub(crate) async fn claim_import(inner: &Inner) -> Result<Option<ClaimedImport>,
 
 /// A token naming one claim: another claim of the same item, even in this process, has another.
 fn lease_token(inner: &Inner) -> String {
-    format!("{}/{}", inner.worker_id, new_id())
+    format!("{}/{}", inner.worker_id(), new_id())
 }
 
 pub(crate) fn lease_millis(inner: &Inner) -> i64 {
     i64::try_from(inner.config.lease.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// Ends the leases that an earlier run under the worker name `worker_id` still holds (it was
+/// killed), so that its plans and files are claimed again now rather than when the leases run out.
+/// Returns how many were freed.
+pub(crate) async fn reclaim_leases(inner: &Inner, worker_id: &str) -> Result<u64, ImportError> {
+    // Worker names are letters, digits and dashes: nothing LIKE would read as a wildcard.
+    let owned = format!("{worker_id}/%");
+    let files = sqlx::query("UPDATE sample_files SET lease_until = 0 WHERE status = 'running' AND lease_owner LIKE $1")
+        .bind(&owned)
+        .execute(&inner.db.pool)
+        .await?;
+    let imports = sqlx::query("UPDATE imports SET lease_until = 0 WHERE status = 'planning' AND lease_owner LIKE $1")
+        .bind(&owned)
+        .execute(&inner.db.pool)
+        .await?;
+    Ok(files.rows_affected() + imports.rows_affected())
 }
 
 /// Renews the planning lease; false when the import is no longer ours (cancelled, or taken over).

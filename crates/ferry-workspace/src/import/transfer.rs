@@ -65,7 +65,25 @@ pub(crate) async fn run_one(inner: &Inner, shutdown: &CancellationToken) -> Resu
     }
 }
 
+/// Takes this process's worker name from the identity file, if configured and free, and frees
+/// the claims a killed earlier run under that name left behind. The returned value holds the
+/// file's lock.
+async fn take_identity(inner: &Inner) -> Option<super::Identity> {
+    let identity = super::claim_identity(inner.config.identity_file.as_deref()?)?;
+    if inner.worker_id.set(identity.worker_id.clone()).is_err() && inner.worker_id() != identity.worker_id {
+        // This service already made claims under another name; keep that one.
+        return None;
+    }
+    match queue::reclaim_leases(inner, &identity.worker_id).await {
+        Ok(0) => {}
+        Ok(freed) => tracing::info!(freed, "taking back the work a stopped earlier run left unfinished"),
+        Err(error) => tracing::warn!(%error, "cannot free the claims of an earlier run; they wait for their leases"),
+    }
+    Some(identity)
+}
+
 pub(crate) async fn run_workers(inner: Arc<Inner>, shutdown: CancellationToken) {
+    let _identity = take_identity(&inner).await;
     // Dropping the JoinSet (the worker task aborted) aborts every transfer with it.
     let mut tasks: JoinSet<()> = JoinSet::new();
     let limit = inner.config.max_parallel_files.max(1);

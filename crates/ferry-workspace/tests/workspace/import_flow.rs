@@ -64,6 +64,7 @@ fn test_config() -> ImportConfig {
         retry_base: Duration::from_millis(100),
         progress_interval: Duration::from_millis(1),
         poll_interval: Duration::from_millis(20),
+        identity_file: None,
     }
 }
 
@@ -522,14 +523,19 @@ async fn cancel_stops_queued_files() {
     assert!(service.cancel("someone-else", &id).await.is_err());
 }
 
-/// Starts an import with one worker, kills the worker while a file is half on disk, and returns
-/// the import ID, the file row's ID and its blob key.
-async fn import_and_kill_mid_file(h: &Harness, project_id: &str) -> (String, String, String) {
-    let first = h.service(ImportConfig {
+/// One worker whose claims expire after two seconds.
+fn short_lease_config() -> ImportConfig {
+    ImportConfig {
         max_parallel_files: 1,
         lease: Duration::from_secs(2),
         ..test_config()
-    });
+    }
+}
+
+/// Starts an import with a service configured by `config`, kills its workers while a file is half
+/// on disk, and returns the import ID, the file row's ID and its blob key.
+async fn import_and_kill_mid_file(h: &Harness, project_id: &str, config: ImportConfig) -> (String, String, String) {
+    let first = h.service(config);
     let id = first
         .enqueue(
             USER,
@@ -590,7 +596,7 @@ async fn attempts_of(h: &Harness, file_id: &str) -> i64 {
 }
 
 #[tokio::test]
-async fn an_import_killed_mid_file_resumes_verified_and_cancel_stops_a_transfer() {
+async fn an_import_killed_mid_file_resumes_verified_cancel_stops_it_and_a_restart_takes_it_back_at_once() {
     // Big enough files that the kill lands inside one.
     let hub = TestHub::start_with(DemoOptions {
         reads_per_file: 150_000,
@@ -600,7 +606,7 @@ async fn an_import_killed_mid_file_resumes_verified_and_cancel_stops_a_transfer(
     let (project_id, _) = h.demo_project().await;
 
     // 1. Killed mid-file; after the lease expires another worker resumes the partial file.
-    let (id, file_id, _) = import_and_kill_mid_file(&h, &project_id).await;
+    let (id, file_id, _) = import_and_kill_mid_file(&h, &project_id, short_lease_config()).await;
     let (service, status) = finish_with_new_worker(&h, &id).await;
     assert_eq!(status.status, "completed", "{status:#?}");
     assert_eq!(status.files_done, status.files_total);
@@ -612,7 +618,7 @@ async fn an_import_killed_mid_file_resumes_verified_and_cancel_stops_a_transfer(
     for sample in service.samples(USER).await.unwrap() {
         service.delete_sample(USER, &sample.id).await.unwrap();
     }
-    let (id, file_id, key) = import_and_kill_mid_file(&h, &project_id).await;
+    let (id, file_id, key) = import_and_kill_mid_file(&h, &project_id, short_lease_config()).await;
     let path = h.dir.path().join("files").join("partial").join(&key);
     let mut bytes = std::fs::read(&path).unwrap();
     let middle = bytes.len() / 2;
@@ -685,6 +691,29 @@ async fn an_import_killed_mid_file_resumes_verified_and_cancel_stops_a_transfer(
         "{statuses:?}"
     );
     assert!(statuses.iter().any(|s| s == "cancelled"));
+
+    // 4. A restart under the same worker name (the same data folder's identity file) takes the
+    //    killed run's claims back at once: with hour-long leases, waiting for them could not
+    //    finish the import in time.
+    for sample in service.samples(USER).await.unwrap() {
+        service.delete_sample(USER, &sample.id).await.unwrap();
+    }
+    let config = ImportConfig {
+        max_parallel_files: 1,
+        lease: Duration::from_secs(3600),
+        identity_file: Some(h.dir.path().join("worker.id")),
+        ..test_config()
+    };
+    let (id, file_id, _) = import_and_kill_mid_file(&h, &project_id, config.clone()).await;
+    let restarted = h.service(config);
+    let shutdown = CancellationToken::new();
+    let workers = restarted.spawn_workers(shutdown.clone());
+    let status = wait_for(&restarted, &id, Duration::from_secs(120)).await;
+    shutdown.cancel();
+    workers.await.unwrap();
+    assert_eq!(status.status, "completed", "{status:#?}");
+    assert_eq!(attempts_of(&h, &file_id).await, 2, "the killed file is resumed once");
+    assert_samples_match_hub(&h, &restarted).await;
 }
 
 #[tokio::test]
