@@ -131,10 +131,11 @@ fn config(args: &HubArgs, listen: SocketAddr, demo: Option<DemoOptions>) -> HubC
     }
 }
 
-/// Runs `ferry hub`: serves until Ctrl-C or SIGTERM, or runs the admin command.
-pub async fn run(args: HubArgs) -> anyhow::Result<()> {
+/// Runs `ferry hub`: serves until `stop` resolves (the binary passes Ctrl-C or SIGTERM), or runs
+/// the admin command.
+pub async fn run(args: HubArgs, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     match &args.command {
-        None => serve(args).await,
+        None => serve(args, stop).await,
         Some(command) => {
             let hub = Hub::open(config(&args, args.listen, None)).await?;
             let db = hub.db();
@@ -165,7 +166,7 @@ pub async fn run(args: HubArgs) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(args: HubArgs) -> anyhow::Result<()> {
+async fn serve(args: HubArgs, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| {
         format!(
             "cannot listen on {} for the hub: is another program using it? Choose another address with --listen",
@@ -194,7 +195,8 @@ async fn serve(args: HubArgs) -> anyhow::Result<()> {
     let signal = {
         let stopping = stopping.clone();
         async move {
-            shutdown_signal().await;
+            stop.await;
+            tracing::info!("shutting down: finishing requests in flight");
             stopping.cancel();
         }
     };
@@ -215,26 +217,3 @@ async fn serve(args: HubArgs) -> anyhow::Result<()> {
 
 /// How long a stopping hub waits for transfers in flight.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutting down: finishing requests in flight");
-}

@@ -80,8 +80,8 @@ pub enum UserCommand {
     },
 }
 
-/// Runs the command, or serves until Ctrl-C / SIGTERM.
-pub async fn run(args: WorkspaceArgs) -> anyhow::Result<()> {
+/// Runs the command, or serves until `stop` resolves (the binary passes Ctrl-C or SIGTERM).
+pub async fn run(args: WorkspaceArgs, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let config = WorkspaceConfig {
         listen: args.listen,
         data_dir: args.data_dir,
@@ -108,7 +108,7 @@ pub async fn run(args: WorkspaceArgs) -> anyhow::Result<()> {
                 "Ferry workspace import worker, files in {} (Ctrl-C to stop)",
                 workspace.store().location()
             );
-            workspace.run_workers(stop_signal()).await
+            workspace.run_workers(stop).await
         }
         None => {
             let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| {
@@ -126,29 +126,8 @@ pub async fn run(args: WorkspaceArgs) -> anyhow::Result<()> {
                 " (web only: imports run in worker processes)"
             };
             eprintln!("Ferry workspace at http://{address}{role} (Ctrl-C to stop)");
-            workspace.serve_with(listener, stop_signal(), workers).await
+            workspace.serve_with(listener, stop, workers).await
         }
-    }
-}
-
-async fn stop_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
 }
 

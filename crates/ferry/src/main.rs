@@ -68,10 +68,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Up(args) => up(args).await,
-            Command::Hub(args) => ferry_hub::cli::run(args).await,
-            Command::Workspace(args) => ferry_workspace::cli::run(args).await,
+            Command::Hub(args) => ferry_hub::cli::run(args, shutdown_signal()).await,
+            Command::Workspace(args) => ferry_workspace::cli::run(args, shutdown_signal()).await,
         }
     })
+}
+
+/// Resolves on Ctrl-C or SIGTERM: every server of this binary stops on either.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
 }
 
 fn init_logging(filter: &str, json: bool) -> anyhow::Result<()> {
@@ -156,7 +178,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
 
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        ferry_hub::cli::shutdown_signal().await;
+        shutdown_signal().await;
         stop.cancel();
     });
     let (hub_result, workspace_result) = tokio::join!(hub_task, workspace_task);

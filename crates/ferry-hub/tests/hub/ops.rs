@@ -183,7 +183,7 @@ async fn admin_commands_add_users_workgroups_and_tokens() {
         let mut full = vec!["ferry-hub", "--data-dir", data, "--database-url", database_url.as_str()];
         full.extend(args);
         let cli = Cli::try_parse_from(full).unwrap();
-        ferry_hub::cli::run(cli.hub)
+        ferry_hub::cli::run(cli.hub, std::future::pending())
     };
     run(vec![
         "user",
