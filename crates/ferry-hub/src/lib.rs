@@ -38,7 +38,8 @@
 //!   `file`, `filepath` in the query); legacy `POST /v1pre3/datasets|samples/{id}/files?name=
 //!   &directory=&multipart=true`, `PUT /v1pre3/files/{id}/parts/{n}` (`Content-MD5` checked),
 //!   `POST /v1pre3/files/{id}?uploadstatus=complete|aborted`.
-//! - Runs and appsessions: `GET /v2/runs`, `/v2/runs/{id}`, `GET /v2/appsessions`,
+//! - Runs and appsessions: `GET /v2/runs`, `/v2/runs/{id}`, legacy `GET /v1pre3/users/current/runs`,
+//!   `/v1pre3/runs/{id}`, `/v1pre3/runs/{id}/files`, `GET /v2/appsessions`,
 //!   `/v2/appsessions/{id}`, `POST /v2/appsessions` (201, Purpose AppUpload, Running),
 //!   `POST /v2/appsessions/{id}`, `POST /v1pre3/appsessions/{id}?status=complete`.
 //! - Operations: `GET /health`, `X-Request-ID` on every answer and in error bodies.

@@ -37,6 +37,9 @@ pub fn build(state: Arc<State>) -> Router {
         .route("/v1pre3/oauthv2/token", post(oauth::token))
         // projects
         .route("/v1pre3/users/current/projects", get(resources::v1_projects))
+        .route("/v1pre3/users/current/runs", get(resources::v1_runs))
+        .route("/v1pre3/runs/{id}", get(resources::v1_run))
+        .route("/v1pre3/runs/{id}/files", get(files::v1_run_files))
         .route("/v1pre3/projects", post(resources::v1_create_project))
         .route("/v1pre3/projects/{id}", get(resources::v1_project))
         .route("/v2/projects", post(resources::v2_create_project))

@@ -75,7 +75,13 @@ pub fn content_type_for(name: &str) -> &'static str {
     }
 }
 
-async fn list_files(state: &crate::State, mut filter: Filter, params: &Params) -> ApiResult<ItemList<File>> {
+/// One page of completed files matching `filter` and the list parameters, with the total.
+async fn list_files(
+    state: &crate::State,
+    mut filter: Filter,
+    params: &Params,
+    v2: bool,
+) -> ApiResult<(crate::params::Page, Vec<File>, i64)> {
     let page = params.page(FILE_SORTS, SortDir::Asc, 10, ferry_api::MAX_FILES_LIMIT)?;
     filter.raw("status = 'complete'");
     let extensions: Vec<String> = params
@@ -99,8 +105,9 @@ async fn list_files(state: &crate::State, mut filter: Filter, params: &Params) -
         filter.like_any("path", &[format!("{}%", like_escape(prefix))]);
     }
     let (rows, total) = db::list(state, FILE_COLS, "files", &filter, &page).await?;
-    let renderer = Renderer::new(state, true);
-    Ok(page.v2(rows.iter().map(|r| renderer.file(r)).collect(), total))
+    let renderer = Renderer::new(state, v2);
+    let files = rows.iter().map(|r| renderer.file(r)).collect();
+    Ok((page, files, total))
 }
 
 /// `GET /v2/datasets/{id}/files` (`extensions`, `directory`, `includesubdirectories`,
@@ -115,7 +122,8 @@ pub async fn v2_dataset_files(
     super::resources::dataset_row(&state, &auth, &id).await?;
     let mut filter = Filter::owned_by(&auth.context_id);
     filter.eq("dataset_id", id);
-    Ok(Json(list_files(&state, filter, &params).await?))
+    let (page, files, total) = list_files(&state, filter, &params, true).await?;
+    Ok(Json(page.v2(files, total)))
 }
 
 /// `GET /v2/runs/{id}/files`.
@@ -129,7 +137,18 @@ pub async fn v2_run_files(
     super::resources::run_row(&state, &auth, &id).await?;
     let mut filter = Filter::owned_by(&auth.context_id);
     filter.eq("run_id", id);
-    Ok(Json(list_files(&state, filter, &params).await?))
+    let (page, files, total) = list_files(&state, filter, &params, true).await?;
+    Ok(Json(page.v2(files, total)))
+}
+
+/// `GET /v1pre3/runs/{id}/files` (the run's `HrefFiles` in v1pre3 answers).
+pub async fn v1_run_files(state: St, auth: Auth, Path(id): Path<String>, params: Params) -> ApiResult<Response> {
+    auth.require_browse()?;
+    super::resources::run_row(&state, &auth, &id).await?;
+    let mut filter = Filter::owned_by(&auth.context_id);
+    filter.eq("run_id", id);
+    let (page, files, total) = list_files(&state, filter, &params, false).await?;
+    Ok(v1(page.v1(files, total)).into_response())
 }
 
 /// A completed file visible to the token, or 404.

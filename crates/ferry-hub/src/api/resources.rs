@@ -514,6 +514,26 @@ pub async fn v2_runs(state: St, auth: Auth, params: Params) -> ApiResult<Json<It
     Ok(Json(page.v2(items, total)))
 }
 
+/// `GET /v1pre3/users/current/runs` (legacy clients; `Statuses` filters as in v2). The link
+/// `HrefRuns` of `/v1pre3/users/current` points here.
+pub async fn v1_runs(state: St, auth: Auth, params: Params) -> ApiResult<Response> {
+    auth.require_browse()?;
+    let page = params.page(RUN_SORTS, SortDir::Asc, 10, ferry_api::MAX_LIMIT)?;
+    let mut filter = Filter::owned_by(&auth.context_id);
+    filter.any_of("status", &params.list("statuses"));
+    let (rows, total) = db::list(&state, RUN_COLS, "runs", &filter, &page).await?;
+    let mut renderer = Renderer::new(&state, false);
+    let items = renderer.runs(&rows).await?;
+    Ok(v1(page.v1(items, total)).into_response())
+}
+
+/// `GET /v1pre3/runs/{id}`.
+pub async fn v1_run(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
+    auth.require_browse()?;
+    let row = run_row(&state, &auth, &id).await?;
+    Ok(v1(Renderer::new(&state, false).run(&row).await?).into_response())
+}
+
 /// A visible run row or 404.
 pub async fn run_row(state: &crate::State, auth: &Auth, id: &str) -> ApiResult<sqlx::any::AnyRow> {
     db::visible(&state.db, RUN_COLS, "runs", id, &auth.context_id)

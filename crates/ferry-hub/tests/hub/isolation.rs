@@ -63,6 +63,7 @@ async fn another_user_and_other_contexts_see_nothing() {
     for token in [&bob, &bob_lab, &demo_lab] {
         for path in [
             "/v1pre3/users/current/projects",
+            "/v1pre3/users/current/runs",
             "/v2/biosamples",
             "/v2/datasets",
             "/v2/runs",
@@ -86,6 +87,8 @@ async fn another_user_and_other_contexts_see_nothing() {
         hidden(&hub, token, &format!("/v2/biosamples/{biosample}"), &biosample).await;
         hidden(&hub, token, &format!("/v2/runs/{run}"), &run).await;
         hidden(&hub, token, &format!("/v2/runs/{run}/files"), &run).await;
+        hidden(&hub, token, &format!("/v1pre3/runs/{run}"), &run).await;
+        hidden(&hub, token, &format!("/v1pre3/runs/{run}/files"), &run).await;
         hidden(&hub, token, &format!("/v2/appsessions/{session}"), &session).await;
         hidden(&hub, token, &format!("/v2/files/{file}"), &file).await;
         hidden(&hub, token, &format!("/v1pre3/files/{file}"), &file).await;

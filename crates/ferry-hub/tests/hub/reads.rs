@@ -133,6 +133,23 @@ async fn projects_biosamples_and_datasets_of_the_demo() {
     let run_files = get_ok(&hub, &token, &format!("/v2/runs/{run_id}/files")).await;
     assert_eq!(run_files["Items"][0]["Name"], "RunInfo.xml");
 
+    // Legacy clients follow the user's HrefRuns and the runs' v1pre3 Hrefs.
+    let me = get_ok(&hub, &token, "/v1pre3/users/current").await;
+    let href_runs = me["Response"]["HrefRuns"].as_str().unwrap().to_string();
+    assert_eq!(href_runs, "v1pre3/users/current/runs");
+    let v1_runs = get_ok(&hub, &token, &format!("/{href_runs}")).await;
+    assert_eq!(v1_runs["Response"]["TotalCount"], 1, "{v1_runs}");
+    let v1_listed = &v1_runs["Response"]["Items"][0];
+    assert_eq!(v1_listed["Id"], run_id.as_str());
+    let href_run = v1_listed["Href"].as_str().unwrap().to_string();
+    assert_eq!(href_run, format!("v1pre3/runs/{run_id}"));
+    let v1_run = get_ok(&hub, &token, &format!("/{href_run}")).await;
+    assert_eq!(v1_run["Response"]["ExperimentName"], demo::DEMO_RUN);
+    let href_files = v1_run["Response"]["HrefFiles"].as_str().unwrap().to_string();
+    let v1_files = get_ok(&hub, &token, &format!("/{href_files}")).await;
+    assert_eq!(v1_files["Response"]["Items"][0]["Name"], "RunInfo.xml");
+    assert_eq!(v1_files["Response"]["TotalCount"], run_files["Paging"]["TotalCount"]);
+
     let sessions = get_ok(&hub, &token, "/v2/appsessions").await;
     assert_eq!(sessions["Items"][0]["Purpose"], "AppUpload");
     let session_id = sessions["Items"][0]["Id"].as_str().unwrap();
