@@ -56,9 +56,9 @@
 //! they share lives there. The URL-signing key is in the database's `settings` table (made once by
 //! whichever instance starts first), so a content or upload-part URL signed by one instance is
 //! honoured by all; device codes, tokens and web sessions are rows; multipart parts are staged in
-//! the store, so an upload may be started, fed and completed through different instances. Only
-//! two things are per process: the login rate limiter (a client spreading guesses over `N`
-//! instances gets `N` times the budget) and the cache of large list counts (see below).
+//! the store, so an upload may be started, fed and completed through different instances, and
+//! failed logins and code guesses are counted there too (one budget, however many instances).
+//! Only the cache of large list counts is per process (see below).
 //!
 //! # Listing cost
 //! A list page costs a fixed number of queries whatever its length (the rows, then one query each
@@ -92,6 +92,7 @@ pub mod testing;
 mod web;
 
 pub use error::ApiError;
+pub use web::{FAILURE_WINDOW, MAX_FAILURES};
 
 /// Largest part (or single-part file) accepted by an upload URL, unless configured otherwise.
 pub const DEFAULT_MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -141,7 +142,7 @@ pub(crate) struct State {
     /// Public base URL without a trailing slash (`http://127.0.0.1:8041`).
     pub base: String,
     pub max_part_size: u64,
-    pub limiter: web::RateLimiter,
+    pub limiter: ferry_db::FailureCounter,
     /// Counts of large lists, reused briefly.
     pub counts: db::CountCache,
 }
@@ -189,6 +190,7 @@ impl Hub {
             Some(url) => url.as_str().trim_end_matches('/').to_string(),
             None => format!("http://{}", config.listen),
         };
+        let limiter = ferry_db::FailureCounter::new(db.clone(), web::MAX_FAILURES, web::FAILURE_WINDOW);
         let hub = Hub {
             state: Arc::new(State {
                 db,
@@ -196,7 +198,7 @@ impl Hub {
                 signer,
                 base,
                 max_part_size: DEFAULT_MAX_PART_SIZE,
-                limiter: web::RateLimiter::default(),
+                limiter,
                 counts: db::CountCache::default(),
             }),
         };

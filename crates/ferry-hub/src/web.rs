@@ -3,10 +3,8 @@
 //! no JavaScript; CSRF tokens on every form; session cookie HttpOnly + SameSite=Lax; wrong codes
 //! and wrong passwords are rate-limited per client address.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use askama::Template;
 use axum::extract::{ConnectInfo, Form, FromRequestParts};
@@ -25,43 +23,11 @@ use crate::params::Params;
 const SESSION_COOKIE: &str = "ferry_hub_session";
 const CSRF_COOKIE: &str = "ferry_hub_csrf";
 const SESSION_SECONDS: i64 = 12 * 3600;
-/// Failures allowed per client address and kind within [`WINDOW`].
+/// Failures allowed per client address and kind within [`FAILURE_WINDOW`], counted in the
+/// database so that every instance shares the budget.
 pub const MAX_FAILURES: u32 = 10;
-const WINDOW: Duration = Duration::from_secs(600);
-
-/// Counts failures (wrong codes, wrong passwords) per key in a sliding window.
-#[derive(Default)]
-pub struct RateLimiter {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-impl RateLimiter {
-    /// True when `key` may try again.
-    pub fn allowed(&self, key: &str) -> bool {
-        let Ok(mut map) = self.failures.lock() else {
-            return false;
-        };
-        match map.get(key) {
-            Some((_, since)) if since.elapsed() > WINDOW => {
-                map.remove(key);
-                true
-            }
-            Some((count, _)) => *count < MAX_FAILURES,
-            None => true,
-        }
-    }
-
-    /// Records a failure of `key`.
-    pub fn fail(&self, key: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            if map.len() > 100_000 {
-                map.retain(|_, (_, since)| since.elapsed() <= WINDOW);
-            }
-            let entry = map.entry(key.to_string()).or_insert((0, Instant::now()));
-            entry.0 += 1;
-        }
-    }
-}
+/// How long failures count.
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(600);
 
 /// The client's IP address (or "unknown" when served without connection info).
 pub struct ClientIp(pub String);
@@ -249,11 +215,11 @@ pub async fn device_page(state: St, ClientIp(ip): ClientIp, params: Params, head
         return Ok(page.respond(StatusCode::OK));
     }
     let limiter_key = format!("code:{ip}");
-    if !state.limiter.allowed(&limiter_key) {
+    if !state.limiter.allowed(&limiter_key).await {
         return Ok(too_many());
     }
     let Some(pending) = pending_code(&state, &code).await? else {
-        state.limiter.fail(&limiter_key);
+        state.limiter.failed(&limiter_key).await;
         let mut page = DevicePage::new("enter", "Enter your code");
         page.user_email = session.user.email;
         page.error = "That code is not valid, was already used, or has expired. Check it, or start the login again \
@@ -299,7 +265,7 @@ pub async fn login(
         ));
     }
     let limiter_key = format!("login:{ip}");
-    if !state.limiter.allowed(&limiter_key) {
+    if !state.limiter.allowed(&limiter_key).await {
         return Ok(too_many());
     }
     let user = auth::user_by_email(&state.db, &form.email).await?;
@@ -312,7 +278,7 @@ pub async fn login(
         }
     };
     let Some((user, _)) = user.filter(|_| verified) else {
-        state.limiter.fail(&limiter_key);
+        state.limiter.failed(&limiter_key).await;
         return Ok(login_page(
             &state,
             &form.code,
@@ -381,11 +347,11 @@ pub async fn approve(
         return Ok(page.respond(StatusCode::FORBIDDEN));
     }
     let limiter_key = format!("code:{ip}");
-    if !state.limiter.allowed(&limiter_key) {
+    if !state.limiter.allowed(&limiter_key).await {
         return Ok(too_many());
     }
     let Some(pending) = pending_code(&state, &form.code).await? else {
-        state.limiter.fail(&limiter_key);
+        state.limiter.failed(&limiter_key).await;
         let mut page = DevicePage::new("message", "Code not valid");
         page.error = "That code is not valid, was already used, or has expired. Start the login again.".into();
         return Ok(page.respond(StatusCode::NOT_FOUND));

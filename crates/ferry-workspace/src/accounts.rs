@@ -91,53 +91,38 @@ pub const MAX_LOGIN_FAILURES: u32 = 10;
 /// The window over which failed logins are counted.
 pub const THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-/// Counts failed logins per email (in memory) so passwords cannot be guessed at speed.
-#[derive(Debug, Default)]
+/// Counts failed logins per email so passwords cannot be guessed at speed. The count lives in the
+/// database, so every workspace process on it shares one budget per account.
+#[derive(Debug, Clone)]
 pub struct LoginThrottle {
-    failures: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
+    counter: ferry_db::FailureCounter,
 }
 
 impl LoginThrottle {
+    /// A throttle counting in `db` (migrated: it needs the `attempt_failures` table).
+    pub fn new(db: Db) -> LoginThrottle {
+        LoginThrottle {
+            counter: ferry_db::FailureCounter::new(db, MAX_LOGIN_FAILURES, THROTTLE_WINDOW),
+        }
+    }
+
     fn key(email: &str) -> String {
-        email.trim().to_lowercase()
+        format!("login:{}", email.trim().to_lowercase())
     }
 
     /// Whether logins for this email are refused for now.
-    pub fn blocked(&self, email: &str) -> bool {
-        let Ok(mut failures) = self.failures.lock() else {
-            return false;
-        };
-        match failures.get(&Self::key(email)) {
-            Some((_, since)) if since.elapsed() > THROTTLE_WINDOW => {
-                failures.remove(&Self::key(email));
-                false
-            }
-            Some((count, _)) => *count >= MAX_LOGIN_FAILURES,
-            None => false,
-        }
+    pub async fn blocked(&self, email: &str) -> bool {
+        !self.counter.allowed(&Self::key(email)).await
     }
 
     /// Records a failed login.
-    pub fn failed(&self, email: &str) {
-        if let Ok(mut failures) = self.failures.lock() {
-            if failures.len() > 100_000 {
-                failures.retain(|_, (_, since)| since.elapsed() <= THROTTLE_WINDOW);
-            }
-            let entry = failures
-                .entry(Self::key(email))
-                .or_insert((0, std::time::Instant::now()));
-            if entry.1.elapsed() > THROTTLE_WINDOW {
-                *entry = (0, std::time::Instant::now());
-            }
-            entry.0 += 1;
-        }
+    pub async fn failed(&self, email: &str) {
+        self.counter.failed(&Self::key(email)).await;
     }
 
     /// Forgets failures after a successful login.
-    pub fn succeeded(&self, email: &str) {
-        if let Ok(mut failures) = self.failures.lock() {
-            failures.remove(&Self::key(email));
-        }
+    pub async fn succeeded(&self, email: &str) {
+        self.counter.reset(&Self::key(email)).await;
     }
 }
 
@@ -298,17 +283,25 @@ mod tests {
         assert!(normalize_email("a b@c.d").is_err());
     }
 
-    #[test]
-    fn repeated_failures_block_logins_for_that_email_only() {
-        let throttle = LoginThrottle::default();
-        for _ in 0..MAX_LOGIN_FAILURES {
-            assert!(!throttle.blocked("a@example.org"));
-            throttle.failed("A@example.org");
+    #[tokio::test]
+    async fn repeated_failures_block_logins_for_that_email_only_in_every_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = ferry_db::testing::fresh_database_url(dir.path()).await;
+        let db = Db::connect(&url).await.unwrap();
+        db.migrate(&crate::MIGRATOR).await.unwrap();
+        let throttle = LoginThrottle::new(db);
+        // Another process on the same database.
+        let elsewhere = LoginThrottle::new(Db::connect(&url).await.unwrap());
+        for attempt in 0..MAX_LOGIN_FAILURES {
+            assert!(!throttle.blocked("a@example.org").await);
+            let process = if attempt % 2 == 0 { &throttle } else { &elsewhere };
+            process.failed("A@example.org").await;
         }
-        assert!(throttle.blocked("a@example.org"));
-        assert!(!throttle.blocked("b@example.org"));
-        throttle.succeeded("a@example.org");
-        assert!(!throttle.blocked("a@example.org"));
+        assert!(throttle.blocked("a@example.org").await);
+        assert!(elsewhere.blocked(" a@EXAMPLE.org").await);
+        assert!(!throttle.blocked("b@example.org").await);
+        elsewhere.succeeded("a@example.org").await;
+        assert!(!throttle.blocked("a@example.org").await);
     }
 
     #[tokio::test]

@@ -123,13 +123,14 @@ impl Workspace {
             .get_or_insert_with(|| config.data_dir.join("worker.id"));
         let imports = ImportService::new(db.clone(), store.clone(), Arc::new(links.clone()), import_config);
         let always_secure = config.public_url.as_ref().is_some_and(|url| url.scheme() == "https");
+        let login_failures = accounts::LoginThrottle::new(db.clone());
         Ok(Workspace {
             state: Arc::new(State {
                 db,
                 links,
                 imports,
                 always_secure,
-                login_failures: accounts::LoginThrottle::default(),
+                login_failures,
             }),
             config,
             store,

@@ -162,7 +162,7 @@ pub(crate) async fn login(AxumState(state): AppState, headers: HeaderMap, body: 
     check_login_csrf(&headers, &form)?;
     let email = form.text("email");
     let next = safe_next(form.get("next"));
-    if state.login_failures.blocked(&email) {
+    if state.login_failures.blocked(&email).await {
         return Ok(login_form(
             &state,
             &headers,
@@ -175,12 +175,12 @@ pub(crate) async fn login(AxumState(state): AppState, headers: HeaderMap, body: 
     }
     match accounts::authenticate(&state.db, &email, form.get("password").unwrap_or("")).await {
         Ok(user) => {
-            state.login_failures.succeeded(&email);
+            state.login_failures.succeeded(&email).await;
             let token = accounts::create_session(&state.db, &user).await?;
             Ok(logged_in(&state, &headers, token, &next))
         }
         Err(AccountError::BadCredentials) => {
-            state.login_failures.failed(&email);
+            state.login_failures.failed(&email).await;
             Ok(login_form(
                 &state,
                 &headers,
