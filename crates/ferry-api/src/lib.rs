@@ -13,7 +13,7 @@ pub mod oauth;
 pub mod paging;
 
 pub use model::*;
-pub use paging::{ItemList, Paging, V1Envelope, V1List};
+pub use paging::{DirectoryCompact, ItemList, Paging, V1Envelope, V1List};
 
 /// The dataset type Ferry gives uploaded and demo FASTQ datasets.
 pub const FASTQ_DATASET_TYPE: &str = "illumina.fastq.v1.8";

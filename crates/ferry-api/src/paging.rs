@@ -34,6 +34,19 @@ pub struct ItemList<T> {
     /// Where this page sits in the list.
     #[serde(default)]
     pub paging: Paging,
+    /// File lists of one directory: the folders directly inside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_directories: Option<Vec<DirectoryCompact>>,
+}
+
+/// A folder in a file list's `SubDirectories`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DirectoryCompact {
+    /// The listing of this folder's files.
+    pub href: String,
+    /// The folder's name (one path segment).
+    pub name: String,
 }
 
 /// A v1pre3 list response body: items and paging fields side by side.

@@ -118,6 +118,16 @@ async fn seed_context(hub: &Hub, user_id: &str, context: &Context<'_>, options: 
         move |out: &mut dyn std::io::Write| out.write_all(run_info.as_bytes())
     })
     .await?;
+    // Run folders nest (InterOp/, Data/Intensities/BaseCalls/…): one file in a subfolder.
+    let summary = format!("Run,221122_NB551234_0012_A{flowcell}\nLanes,4\nCycles,151\nYield (Gbp),0.01\n");
+    seed_file(
+        hub,
+        owner,
+        FileParent::Run(&run_id),
+        "InterOp/Summary/RunSummary.csv",
+        { move |out: &mut dyn std::io::Write| out.write_all(summary.as_bytes()) },
+    )
+    .await?;
     let session_id = ids::numeric_from(&seed("appsession", context.project_name));
     sqlx::query(
         "INSERT INTO appsessions (id, owner_id, created_by, name, purpose, execution_status, status_summary, created, \
@@ -254,12 +264,12 @@ where
     } else {
         written.md5.clone()
     };
-    let name = path.rsplit('/').next().unwrap_or(path);
+    let (directory, name) = path.rsplit_once('/').unwrap_or(("", path));
     let now = ferry_api::dates::now_millis();
     let inserted = sqlx::query(
         "INSERT INTO files (id, owner_id, dataset_id, run_id, path, name, directory, content_type, size, etag, \
          blob_key, status, upload_id, created, modified) \
-         VALUES ($1, $2, $3, $4, $5, $6, '', $7, $8, $9, $10, 'complete', NULL, $11, $11) ON CONFLICT (id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'complete', NULL, $12, $12) ON CONFLICT (id) DO NOTHING",
     )
     .bind(&file_id)
     .bind(owner)
@@ -267,6 +277,7 @@ where
     .bind(run_id)
     .bind(path)
     .bind(name)
+    .bind(directory)
     .bind(crate::api::files::content_type_for(name))
     .bind(written.size as i64)
     .bind(&etag)

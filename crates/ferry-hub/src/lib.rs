@@ -27,7 +27,9 @@
 //!   DatasetTypeId, Attributes, BiosampleId | Biosample:{Id}, RunId | Run:{Id}}` (UploadStatus
 //!   `Pending`), `POST /v2/datasets/{id} {UploadStatus:"Complete", …}`.
 //! - Files: `GET /v2/datasets/{id}/files` (`extensions`, `directory`, `includesubdirectories`,
-//!   `pathprefix`), `GET /v2/runs/{id}/files`, `GET /v2/files/{id}`, `GET /v1pre3/files/{id}`,
+//!   `pathprefix`; a listing of one `directory` adds `SubDirectories`, the folders directly in it,
+//!   each with the Href of its own listing; without `directory` every file is listed),
+//!   `GET /v2/runs/{id}/files`, `GET /v2/files/{id}`, `GET /v1pre3/files/{id}`,
 //!   `GET /v2|v1pre3/files/{id}/content` (302 to a signed URL served by the hub with `Range`;
 //!   `?redirect=meta` gives `{HrefContent, Expires, SupportsRange}` in the v1pre3 envelope).
 //! - Uploads: `GET /v2/datasets/{id}/file-upload-info?filepath=&uploadpartcount=N` (N > 1:

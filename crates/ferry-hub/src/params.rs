@@ -171,7 +171,11 @@ impl Page {
     /// A v2 list.
     pub fn v2<T>(&self, items: Vec<T>, total: i64) -> ferry_api::ItemList<T> {
         let paging = self.paging(items.len(), total);
-        ferry_api::ItemList { items, paging }
+        ferry_api::ItemList {
+            items,
+            paging,
+            sub_directories: None,
+        }
     }
 
     /// A v1pre3 list (to wrap in an envelope).

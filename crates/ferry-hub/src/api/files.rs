@@ -7,7 +7,7 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferry_api::paging::SortDir;
-use ferry_api::{ContentMeta, File, ItemList};
+use ferry_api::{ContentMeta, DirectoryCompact, File, ItemList};
 use sqlx::Row;
 
 use super::{St, v1};
@@ -75,13 +75,72 @@ pub fn content_type_for(name: &str) -> &'static str {
     }
 }
 
-/// One page of completed files matching `filter` and the list parameters, with the total.
-async fn list_files(
-    state: &crate::State,
-    mut filter: Filter,
-    params: &Params,
-    v2: bool,
-) -> ApiResult<(crate::params::Page, Vec<File>, i64)> {
+/// A page of files, with its total and, for a listing of one directory, the folders in it.
+struct FilePage {
+    page: crate::params::Page,
+    files: Vec<File>,
+    total: i64,
+    /// The directory listed without its subdirectories' files (`None`: not such a listing).
+    directory: Option<String>,
+}
+
+impl FilePage {
+    /// The v2 list; `files_href` is the listing URL the `SubDirectories` Hrefs extend.
+    async fn v2(self, state: &crate::State, base: Filter, files_href: &str) -> ApiResult<ItemList<File>> {
+        let mut list = self.page.v2(self.files, self.total);
+        if let Some(directory) = self.directory {
+            let names = sub_directory_names(state, base, &directory).await?;
+            list.sub_directories = Some(
+                names
+                    .into_iter()
+                    .map(|name| {
+                        let path = if directory.is_empty() {
+                            name.clone()
+                        } else {
+                            format!("{directory}/{name}")
+                        };
+                        let query: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+                        DirectoryCompact {
+                            href: format!("{files_href}?directory={query}"),
+                            name,
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        Ok(list)
+    }
+}
+
+/// The names of the folders directly inside `directory` ("" is the root) that hold completed
+/// files among those `filter` selects, in name order.
+async fn sub_directory_names(state: &crate::State, mut filter: Filter, directory: &str) -> ApiResult<Vec<String>> {
+    filter.raw("status = 'complete'");
+    if directory.is_empty() {
+        filter.raw("directory <> ''");
+    } else {
+        filter.like_any("directory", &[format!("{}/%", like_escape(directory))]);
+    }
+    let sql = format!("SELECT DISTINCT directory FROM files{}", filter.where_sql());
+    let rows = filter
+        .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+        .fetch_all(&state.db.pool)
+        .await?;
+    let skip = if directory.is_empty() { 0 } else { directory.len() + 1 };
+    let mut names = std::collections::BTreeSet::new();
+    for row in rows {
+        let path: String = row.try_get("directory")?;
+        if let Some(name) = path.get(skip..).and_then(|rest| rest.split('/').next())
+            && !name.is_empty()
+        {
+            names.insert(name.to_string());
+        }
+    }
+    Ok(names.into_iter().collect())
+}
+
+/// One page of completed files matching `filter` and the list parameters.
+async fn list_files(state: &crate::State, mut filter: Filter, params: &Params, v2: bool) -> ApiResult<FilePage> {
     let page = params.page(FILE_SORTS, SortDir::Asc, 10, ferry_api::MAX_FILES_LIMIT)?;
     filter.raw("status = 'complete'");
     let extensions: Vec<String> = params
@@ -90,6 +149,7 @@ async fn list_files(
         .map(|e| format!("%.{}", like_escape(e.trim_start_matches('.'))))
         .collect();
     filter.like_any("name", &extensions);
+    let mut listed_directory = None;
     if let Some(directory) = params.get("directory") {
         let directory = directory.trim().trim_matches('/').to_string();
         if params.flag("includesubdirectories")?.unwrap_or(false) && !directory.is_empty() {
@@ -98,7 +158,8 @@ async fn list_files(
                 &[directory.clone(), format!("{}/%", like_escape(&directory))],
             );
         } else {
-            filter.eq("directory", directory);
+            filter.eq("directory", directory.clone());
+            listed_directory = Some(directory);
         }
     }
     if let Some(prefix) = params.get("pathprefix") {
@@ -107,7 +168,12 @@ async fn list_files(
     let (rows, total) = db::list(state, FILE_COLS, "files", &filter, &page).await?;
     let renderer = Renderer::new(state, v2);
     let files = rows.iter().map(|r| renderer.file(r)).collect();
-    Ok((page, files, total))
+    Ok(FilePage {
+        page,
+        files,
+        total,
+        directory: listed_directory,
+    })
 }
 
 /// `GET /v2/datasets/{id}/files` (`extensions`, `directory`, `includesubdirectories`,
@@ -121,9 +187,10 @@ pub async fn v2_dataset_files(
     auth.require_browse()?;
     super::resources::dataset_row(&state, &auth, &id).await?;
     let mut filter = Filter::owned_by(&auth.context_id);
-    filter.eq("dataset_id", id);
-    let (page, files, total) = list_files(&state, filter, &params, true).await?;
-    Ok(Json(page.v2(files, total)))
+    filter.eq("dataset_id", id.clone());
+    let listed = list_files(&state, filter.clone(), &params, true).await?;
+    let href = format!("{}/v2/datasets/{id}/files", state.base);
+    Ok(Json(listed.v2(&state, filter, &href).await?))
 }
 
 /// `GET /v2/runs/{id}/files`.
@@ -136,9 +203,10 @@ pub async fn v2_run_files(
     auth.require_browse()?;
     super::resources::run_row(&state, &auth, &id).await?;
     let mut filter = Filter::owned_by(&auth.context_id);
-    filter.eq("run_id", id);
-    let (page, files, total) = list_files(&state, filter, &params, true).await?;
-    Ok(Json(page.v2(files, total)))
+    filter.eq("run_id", id.clone());
+    let listed = list_files(&state, filter.clone(), &params, true).await?;
+    let href = format!("{}/v2/runs/{id}/files", state.base);
+    Ok(Json(listed.v2(&state, filter, &href).await?))
 }
 
 /// `GET /v1pre3/runs/{id}/files` (the run's `HrefFiles` in v1pre3 answers).
@@ -147,8 +215,8 @@ pub async fn v1_run_files(state: St, auth: Auth, Path(id): Path<String>, params:
     super::resources::run_row(&state, &auth, &id).await?;
     let mut filter = Filter::owned_by(&auth.context_id);
     filter.eq("run_id", id);
-    let (page, files, total) = list_files(&state, filter, &params, false).await?;
-    Ok(v1(page.v1(files, total)).into_response())
+    let listed = list_files(&state, filter, &params, false).await?;
+    Ok(v1(listed.page.v1(listed.files, listed.total)).into_response())
 }
 
 /// A completed file visible to the token, or 404.

@@ -264,7 +264,7 @@ async fn demo_seeding_is_deterministic_and_idempotent() {
     let first = counts(Hub::open(config.clone()).await.unwrap()).await;
     assert_eq!(
         first.0,
-        vec![1, 1, 2, 3, 6, 14, 2, 2],
+        vec![1, 1, 2, 3, 6, 16, 2, 2],
         "users, workgroups, projects, biosamples, datasets, files, runs, appsessions"
     );
     // An upload abandoned long ago is aborted at the next start.

@@ -131,7 +131,41 @@ async fn projects_biosamples_and_datasets_of_the_demo() {
     let run = get_ok(&hub, &token, &format!("/v2/runs/{run_id}")).await;
     assert_eq!(run["Status"], "Complete");
     let run_files = get_ok(&hub, &token, &format!("/v2/runs/{run_id}/files")).await;
-    assert_eq!(run_files["Items"][0]["Name"], "RunInfo.xml");
+    let mut paths: Vec<&str> = run_files["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["Path"].as_str().unwrap())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, ["InterOp/Summary/RunSummary.csv", "RunInfo.xml"], "{run_files}");
+    assert!(
+        run_files.get("SubDirectories").is_none(),
+        "a whole-run list names no folders"
+    );
+
+    // One directory at a time: its files, and the folders directly inside it with their listings.
+    let root = get_ok(&hub, &token, &format!("/v2/runs/{run_id}/files?directory=/")).await;
+    assert_eq!(root["Paging"]["TotalCount"], 1, "{root}");
+    assert_eq!(root["Items"][0]["Name"], "RunInfo.xml");
+    let href = format!("{}/v2/runs/{run_id}/files?directory=InterOp", hub.url);
+    assert_eq!(root["SubDirectories"], json!([{"Href": href, "Name": "InterOp"}]));
+    let interop = get_ok(&hub, &token, &href[hub.url.len()..]).await;
+    assert_eq!(interop["Paging"]["TotalCount"], 0, "{interop}");
+    assert_eq!(interop["SubDirectories"][0]["Name"], "Summary");
+    let href = interop["SubDirectories"][0]["Href"].as_str().unwrap();
+    assert!(href.ends_with("?directory=InterOp%2FSummary"), "{href}");
+    let summary = get_ok(&hub, &token, &href[hub.url.len()..]).await;
+    assert_eq!(summary["Items"][0]["Path"], "InterOp/Summary/RunSummary.csv");
+    assert_eq!(summary["SubDirectories"], json!([]));
+    let deep = get_ok(
+        &hub,
+        &token,
+        &format!("/v2/runs/{run_id}/files?directory=InterOp&includesubdirectories=true"),
+    )
+    .await;
+    assert_eq!(deep["Paging"]["TotalCount"], 1);
+    assert!(deep.get("SubDirectories").is_none());
 
     // Legacy clients follow the user's HrefRuns and the runs' v1pre3 Hrefs.
     let me = get_ok(&hub, &token, "/v1pre3/users/current").await;
@@ -147,7 +181,13 @@ async fn projects_biosamples_and_datasets_of_the_demo() {
     assert_eq!(v1_run["Response"]["ExperimentName"], demo::DEMO_RUN);
     let href_files = v1_run["Response"]["HrefFiles"].as_str().unwrap().to_string();
     let v1_files = get_ok(&hub, &token, &format!("/{href_files}")).await;
-    assert_eq!(v1_files["Response"]["Items"][0]["Name"], "RunInfo.xml");
+    assert!(
+        v1_files["Response"]["Items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["Name"] == "RunInfo.xml")
+    );
     assert_eq!(v1_files["Response"]["TotalCount"], run_files["Paging"]["TotalCount"]);
 
     let sessions = get_ok(&hub, &token, "/v2/appsessions").await;
