@@ -125,7 +125,7 @@ async fn seed_context(hub: &Hub, user_id: &str, context: &Context<'_>, options: 
         owner,
         FileParent::Run(&run_id),
         "InterOp/Summary/RunSummary.csv",
-        { move |out: &mut dyn std::io::Write| out.write_all(summary.as_bytes()) },
+        move |out: &mut dyn std::io::Write| out.write_all(summary.as_bytes()),
     )
     .await?;
     let session_id = ids::numeric_from(&seed("appsession", context.project_name));
