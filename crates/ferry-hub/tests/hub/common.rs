@@ -161,3 +161,36 @@ pub async fn new_dataset(hub: &TestHub, token: &str, name: &str) -> String {
 pub fn bytes_of(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| ((i * 31 + seed as usize * 7) % 251) as u8).collect()
 }
+
+/// Signs in to `hub`'s device page with `browser` (which keeps the cookies): the answer.
+pub async fn device_sign_in(
+    hub: &TestHub,
+    browser: &reqwest::Client,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    let html = browser
+        .get(format!("{}/oauth/device", hub.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = ferry_hub::testing::hidden_value(&html, "csrf").unwrap();
+    browser
+        .post(format!("{}/oauth/device/login", hub.url))
+        .form(&[("email", email), ("password", password), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Signs in to `hub`'s device page with a wrong password (a fresh browser each time); the status
+/// of the answer.
+pub async fn wrong_password(hub: &TestHub) -> StatusCode {
+    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    device_sign_in(hub, &browser, ferry_hub::demo::DEMO_EMAIL, "wrong")
+        .await
+        .status()
+}

@@ -259,22 +259,7 @@ async fn web_page_requires_csrf_and_rate_limits_wrong_codes_and_passwords() {
     // Wrong passwords are limited.
     let mut last = StatusCode::OK;
     for _ in 0..12 {
-        let html = browser
-            .get(format!("{}/oauth/device", hub.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let csrf = hidden_value(&html, "csrf").unwrap();
-        last = browser
-            .post(format!("{}/oauth/device/login", hub.url))
-            .form(&[("email", demo::DEMO_EMAIL), ("password", "wrong"), ("csrf", &csrf)])
-            .send()
-            .await
-            .unwrap()
-            .status();
+        last = wrong_password(&hub).await;
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
     let _ = csrf;
@@ -288,21 +273,7 @@ async fn web_page_requires_csrf_and_rate_limits_wrong_codes_and_passwords() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let html = browser
-        .get(format!("{}/oauth/device", hub.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden_value(&html, "csrf").unwrap();
-    let signed_in = browser
-        .post(format!("{}/oauth/device/login", hub.url))
-        .form(&[("email", "guesser@example.org"), ("password", "pw"), ("csrf", &csrf)])
-        .send()
-        .await
-        .unwrap();
+    let signed_in = device_sign_in(&hub, &browser, "guesser@example.org", "pw").await;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
     let mut statuses = Vec::new();
     for guess in 0..11 {

@@ -127,28 +127,6 @@ async fn two_instances_share_data_signed_urls_device_codes_and_uploads() {
     assert_eq!(wrong_password(&b).await, StatusCode::TOO_MANY_REQUESTS);
 }
 
-/// Signs in to `hub`'s device page with a wrong password (a fresh browser each time); the status
-/// of the answer.
-async fn wrong_password(hub: &TestHub) -> StatusCode {
-    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let html = browser
-        .get(format!("{}/oauth/device", hub.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = ferry_hub::testing::hidden_value(&html, "csrf").unwrap();
-    browser
-        .post(format!("{}/oauth/device/login", hub.url))
-        .form(&[("email", demo::DEMO_EMAIL), ("password", "wrong"), ("csrf", &csrf)])
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
 /// Starts a 2-part upload on `a`, sends part 1 to `a` and part 2 to `b`, completes it on `b`
 /// and reads it back through `a` (whole, and a range): returns the file's bytes.
 async fn upload_across(a: &TestHub, b: &TestHub, token: &str, project: &str) -> Vec<u8> {
