@@ -10,7 +10,7 @@ use ferry_client::download::{DownloadOptions, TransferError, download_file};
 use ferry_client::progress::TransferProgress;
 use ferry_client::{Client, DatasetQuery, FileQuery};
 use futures_util::{StreamExt, TryStreamExt};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
 use crate::cli::{DownloadArgs, DownloadWhat, Format, Layout};
@@ -96,14 +96,69 @@ fn write_metadata(path: &Path, value: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Bar(ProgressBar);
+/// Progress of one file, counted on its own bar and on the total.
+struct FileBars {
+    file: ProgressBar,
+    total: ProgressBar,
+}
 
-impl TransferProgress for Bar {
+impl TransferProgress for FileBars {
     fn add(&self, bytes: u64) {
-        self.0.inc(bytes);
+        self.file.inc(bytes);
+        self.total.inc(bytes);
     }
     fn rewind(&self, bytes: u64) {
-        self.0.set_position(self.0.position().saturating_sub(bytes));
+        for bar in [&self.file, &self.total] {
+            bar.set_position(bar.position().saturating_sub(bytes));
+        }
+    }
+}
+
+/// The bars of a download: one per file in flight (`name  done / size [===>  ] pct ETA`, as
+/// Illumina's `bs` draws them) above a total; none when not drawing to a terminal.
+struct Bars {
+    multi: MultiProgress,
+    total: ProgressBar,
+    file_style: ProgressStyle,
+}
+
+impl Bars {
+    fn new(total_bytes: u64, shown: bool) -> Bars {
+        let target = if shown {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let multi = MultiProgress::with_draw_target(target);
+        let total = multi.add(ProgressBar::new(total_bytes));
+        total.set_style(
+            ProgressStyle::with_template(
+                "total [{elapsed_precise}] [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        let file_style = ProgressStyle::with_template(
+            "{msg:40!} {bytes:>11} / {total_bytes:<11} [{bar:30}] {percent:>3}% ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        Bars {
+            multi,
+            total,
+            file_style,
+        }
+    }
+
+    /// A bar for one file, shown while it transfers.
+    fn file(&self, name: &str, size: u64) -> FileBars {
+        let file = self.multi.insert_before(&self.total, ProgressBar::new(size));
+        file.set_style(self.file_style.clone());
+        file.set_message(name.to_string());
+        FileBars {
+            file,
+            total: self.total.clone(),
+        }
     }
 }
 
@@ -281,19 +336,7 @@ pub async fn download(
     }
     let files_in_parallel = concurrency(&args.concurrency)?;
     let total: u64 = jobs.iter().filter_map(|j| j.file.size).map(|s| s.max(0) as u64).sum();
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    if show_bars(quiet, no_bars) {
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-    } else {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    let progress: Arc<dyn TransferProgress> = Arc::new(Bar(bar.clone()));
+    let bars = Arc::new(Bars::new(total, show_bars(quiet, no_bars)));
     let rate_limit = args
         .max_rate
         .as_deref()
@@ -304,7 +347,6 @@ pub async fn download(
         rate_limit,
         overwrite: args.overwrite,
         range_concurrency: files_in_parallel.clamp(2, 16),
-        progress,
         ..DownloadOptions::default()
     };
     for (path, value) in &metadata {
@@ -315,12 +357,19 @@ pub async fn download(
     let results: Vec<(Job, Result<ferry_client::download::DownloadOutcome, TransferError>)> =
         futures_util::stream::iter(jobs.into_iter().map(|job| {
             let client = client.clone();
-            let options = options.clone();
-            let bar = bar.clone();
+            let mut options = options.clone();
+            let bars = bars.clone();
             async move {
+                let size = job.file.size.map_or(0, |s| s.max(0) as u64);
+                // The file's own name: the dataset folder in `shown` would hide R1 from R2.
+                let name = job.shown.rsplit('/').next().unwrap_or(&job.shown);
+                let file_bars = bars.file(name, size);
+                let file_bar = file_bars.file.clone();
+                options.progress = Arc::new(file_bars);
                 let result = download_file(&client, &job.file, &job.dest, &options).await;
+                file_bar.finish_and_clear();
                 if let Ok(outcome) = &result {
-                    bar.set_message(job.shown.clone());
+                    bars.total.set_message(job.shown.clone());
                     tracing::info!(file = %job.shown, skipped = outcome.skipped, "done");
                 }
                 (job, result)
@@ -329,7 +378,7 @@ pub async fn download(
         .buffer_unordered(files_in_parallel)
         .collect()
         .await;
-    bar.finish_and_clear();
+    bars.total.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     let mut failed = Vec::new();
     let (mut bytes, mut downloaded, mut skipped, mut verified, mut resumed) = (0u64, 0usize, 0usize, 0usize, 0u64);
