@@ -7,16 +7,15 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail};
 use ferry_client::download::{DownloadOptions, TransferError, download_file};
-use ferry_client::progress::TransferProgress;
 use ferry_client::{Client, DatasetQuery, FileQuery};
 use futures_util::{StreamExt, TryStreamExt};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
 use crate::cli::{DownloadArgs, DownloadWhat, Format, Layout};
 use crate::commands::{datasets_of, extension_ok, find_biosample, find_dataset, find_project, find_run, to_value};
 use crate::context::Context;
 use crate::output::{emit, table};
+use crate::progress::{Bars, show_bars};
 
 /// One ordered `--include`/`--exclude` rule.
 #[derive(Debug, Clone)]
@@ -96,72 +95,6 @@ fn write_metadata(path: &Path, value: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Progress of one file, counted on its own bar and on the total.
-struct FileBars {
-    file: ProgressBar,
-    total: ProgressBar,
-}
-
-impl TransferProgress for FileBars {
-    fn add(&self, bytes: u64) {
-        self.file.inc(bytes);
-        self.total.inc(bytes);
-    }
-    fn rewind(&self, bytes: u64) {
-        for bar in [&self.file, &self.total] {
-            bar.set_position(bar.position().saturating_sub(bytes));
-        }
-    }
-}
-
-/// The bars of a download: one per file in flight (`name  done / size [===>  ] pct ETA`, as
-/// Illumina's `bs` draws them) above a total; none when not drawing to a terminal.
-struct Bars {
-    multi: MultiProgress,
-    total: ProgressBar,
-    file_style: ProgressStyle,
-}
-
-impl Bars {
-    fn new(total_bytes: u64, shown: bool) -> Bars {
-        let target = if shown {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
-        let multi = MultiProgress::with_draw_target(target);
-        let total = multi.add(ProgressBar::new(total_bytes));
-        total.set_style(
-            ProgressStyle::with_template(
-                "total [{elapsed_precise}] [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        let file_style = ProgressStyle::with_template(
-            "{msg:40!} {bytes:>11} / {total_bytes:<11} [{bar:30}] {percent:>3}% ETA {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-        Bars {
-            multi,
-            total,
-            file_style,
-        }
-    }
-
-    /// A bar for one file, shown while it transfers.
-    fn file(&self, name: &str, size: u64) -> FileBars {
-        let file = self.multi.insert_before(&self.total, ProgressBar::new(size));
-        file.set_style(self.file_style.clone());
-        file.set_message(name.to_string());
-        FileBars {
-            file,
-            total: self.total.clone(),
-        }
-    }
-}
-
 /// Parses `--concurrency`.
 pub fn concurrency(text: &str) -> anyhow::Result<usize> {
     match text.trim().to_ascii_lowercase().as_str() {
@@ -192,12 +125,6 @@ pub fn parse_rate(text: &str) -> anyhow::Result<u64> {
         .filter(|n| *n > 0)
         .map(|n| n.saturating_mul(factor))
         .ok_or_else(|| anyhow!("invalid rate {text:?}: give bytes per second, e.g. 500K or 20M"))
-}
-
-/// Whether progress bars should be drawn.
-pub fn show_bars(quiet: bool, no_bars: bool) -> bool {
-    use std::io::IsTerminal;
-    !quiet && !no_bars && std::io::stderr().is_terminal()
 }
 
 async fn dataset_jobs(

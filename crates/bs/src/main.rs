@@ -5,6 +5,7 @@ mod commands;
 mod context;
 mod download;
 mod output;
+mod progress;
 mod upload;
 
 use std::process::ExitCode;

@@ -6,17 +6,16 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
 use ferry_api::CommonFastq;
-use ferry_client::progress::TransferProgress;
 use ferry_client::upload::{DatasetUpload, UploadFile, UploadOptions, UploadPlan, upload};
 use ferry_fastq::{FileReport, IlluminaName, Read, ValidateOptions, check_pairs, validate_fastq_gz};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
 use crate::cli::{Format, UploadArgs};
 use crate::commands::to_value;
 use crate::context::Context;
-use crate::download::{Rule, concurrency, selected, show_bars};
+use crate::download::{Rule, concurrency, selected};
 use crate::output::print_list;
+use crate::progress::{Bars, show_bars};
 
 /// Finds the files named on the command line (directories expanded).
 fn collect_files(args: &UploadArgs, rules: &[Rule]) -> anyhow::Result<Vec<PathBuf>> {
@@ -272,17 +271,6 @@ fn report_problems(problems: &[String]) -> anyhow::Result<()> {
     )
 }
 
-struct Bar(ProgressBar);
-
-impl TransferProgress for Bar {
-    fn add(&self, bytes: u64) {
-        self.0.inc(bytes);
-    }
-    fn rewind(&self, bytes: u64) {
-        self.0.set_position(self.0.position().saturating_sub(bytes));
-    }
-}
-
 /// Runs `bs upload dataset`.
 pub async fn upload_dataset(
     ctx: &Context,
@@ -316,18 +304,7 @@ pub async fn upload_dataset(
         .project(&args.project)
         .await
         .with_context(|| format!("cannot upload to project {}", args.project))?;
-    let bar = ProgressBar::with_draw_target(Some(planned.bytes), ProgressDrawTarget::stderr());
-    if show_bars(quiet, no_bars) {
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-    } else {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
+    let bars = Arc::new(Bars::new(planned.bytes, show_bars(quiet, no_bars)));
     let rate_limit = args
         .max_rate
         .as_deref()
@@ -337,14 +314,14 @@ pub async fn upload_dataset(
     let options = UploadOptions {
         rate_limit,
         concurrency: parts_in_flight,
-        progress: Arc::new(Bar(bar.clone())),
+        progress: bars.clone(),
         ..UploadOptions::default()
     };
     let started = std::time::Instant::now();
     let report = upload(&client, &planned.plan, &options).await.map_err(|err| {
         anyhow!(err).context("the upload stopped; run the same command again to resume where it stopped")
     })?;
-    bar.finish_and_clear();
+    bars.total.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     if !quiet && args.output.format == Format::Table && !args.output.terse {
         eprintln!(

@@ -10,6 +10,15 @@ pub trait TransferProgress: Send + Sync {
     fn rewind(&self, bytes: u64) {
         let _ = bytes;
     }
+    /// `bytes` more of the file `name` (`size` bytes in all) were transferred; engines that move
+    /// several files at once call it beside [`TransferProgress::add`], for per-file displays.
+    fn add_to_file(&self, name: &str, size: u64, bytes: u64) {
+        let _ = (name, size, bytes);
+    }
+    /// The file `name` is finished (or failed): per-file displays drop it.
+    fn file_done(&self, name: &str) {
+        let _ = name;
+    }
 }
 
 /// Discards progress.

@@ -587,7 +587,7 @@ async fn upload_one_file(
         false,
     )
     .await;
-    match first {
+    let result = match first {
         // The upload an earlier run started is gone (expired or aborted on the server): start
         // this file over once.
         Err(UploadError::Client(err)) if started_before && matches!(err.status(), Some(403 | 404 | 410)) => {
@@ -606,7 +606,9 @@ async fn upload_one_file(
             .await
         }
         other => other,
-    }
+    };
+    options.progress.file_done(&file.name);
+    result
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -639,6 +641,7 @@ async fn upload_file_once(
     };
     if let Some(file_id) = &entry.file_id {
         options.progress.add(size);
+        options.progress.add_to_file(&file.name, size, size);
         return Ok(client.file(file_id).await?);
     }
     let started = entry.template.is_some() || entry.single_url.is_some();
@@ -682,6 +685,7 @@ async fn upload_file_once(
         .map(|n| part_len(size, part_size, u64::from(*n)))
         .sum();
     options.progress.add(already);
+    options.progress.add_to_file(&file.name, size, already);
 
     let entry = Arc::new(Mutex::new(entry));
     let pending: Vec<u32> = {
@@ -742,6 +746,7 @@ async fn upload_file_once(
             }
             sent.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
             options.progress.add(len);
+            options.progress.add_to_file(&file.name, size, len);
             let snapshot = {
                 let mut entry = entry.lock().await;
                 entry.done.insert(number, md5);
