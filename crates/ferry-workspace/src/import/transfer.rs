@@ -1,10 +1,10 @@
 //! Workers: planning imports and transferring files, verified in one pass.
 //!
 //! A file streams from BaseSpace into the blob store's resumable writer. The same bytes go, in
-//! large chunks, to three threads: the ETag hasher (whole MD5 and 8 MiB part MD5s, computed together
-//! over each block), SHA-256, and
-//! the FASTQ statistics (gzip decoding and parsing). Only when the size, the ETag and the gzip
-//! structure check out is the file moved into place and marked completed. After a restart, the
+//! large chunks, to three threads: the ETag hasher (whole MD5 and 8 MiB part MD5s, computed
+//! together over each block), SHA-256, and the FASTQ statistics (gzip decoding and parsing). Only
+//! when the size, the ETag and the gzip structure check out is the file moved into place and
+//! marked completed. After a restart, the
 //! bytes already on disk are re-read through the same digesters (local and fast) and the
 //! download continues with a `Range` request from their length.
 
