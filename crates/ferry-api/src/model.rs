@@ -295,6 +295,38 @@ pub struct CommonFastq {
     pub total_reads_raw: Option<i64>,
 }
 
+resource!(
+    /// A legacy (v1pre3) sample: one FASTQ dataset as the v1pre3 API shows it; `Id` is the number
+    /// in the dataset's `V1pre3Id` (`sample.<n>`).
+    Sample {
+        /// API URL (`v1pre3/samples/<n>`).
+        href: String,
+        /// Files list URL.
+        href_files: String,
+        /// Name.
+        name: String,
+        /// The sample ID from the sample sheet.
+        sample_id: String,
+        /// Created.
+        date_created: String,
+        /// Owner.
+        user_owned_by: UserCompact,
+        /// `Complete` once its files are uploaded.
+        status: String,
+        /// Paired-end.
+        is_paired_end: bool,
+        /// Length of read 1.
+        read1: i64,
+        /// Length of read 2.
+        read2: i64,
+        /// Reads in total.
+        num_reads_raw: i64,
+        /// Reads passing filter.
+        #[serde(rename = "NumReadsPF")]
+        num_reads_pf: i64,
+    }
+);
+
 /// Dataset attributes: `common_fastq`, plus whatever else the service sends (kept as is).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DatasetAttributes {

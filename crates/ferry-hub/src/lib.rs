@@ -15,6 +15,8 @@
 //!   `GET /v1pre3/oauthv2/token/current` (scopes).
 //! - Device login: `POST /v1pre3/oauthv2/deviceauthorization`, `POST /v1pre3/oauthv2/token`
 //!   (`grant_type=device&code=…` or the RFC 8628 spelling), pages at `/oauth/device`.
+//! - Legacy samples (the v1pre3 face of FASTQ datasets): `GET /v1pre3/projects/{id}/samples`,
+//!   `/v1pre3/samples/{id}`, `/v1pre3/samples/{id}/files`.
 //! - Projects: `GET /v1pre3/users/current/projects` (`Name`), `GET /v2/projects/{id}`,
 //!   `GET /v1pre3/projects/{id}`, `POST /v2/projects` and `POST /v1pre3/projects` (both return the
 //!   existing project of the same name in the context).

@@ -42,6 +42,7 @@ pub fn build(state: Arc<State>) -> Router {
         .route("/v1pre3/runs/{id}/files", get(files::v1_run_files))
         .route("/v1pre3/projects", post(resources::v1_create_project))
         .route("/v1pre3/projects/{id}", get(resources::v1_project))
+        .route("/v1pre3/projects/{id}/samples", get(resources::v1_project_samples))
         .route("/v2/projects", post(resources::v2_create_project))
         .route("/v2/projects/{id}", get(resources::v2_project))
         .route(
@@ -93,7 +94,11 @@ pub fn build(state: Arc<State>) -> Router {
             get(files::v2_dataset_files).post(uploads::v2_post_file),
         )
         .route("/v1pre3/datasets/{id}/files", post(uploads::v1_post_file))
-        .route("/v1pre3/samples/{id}/files", post(uploads::v1_post_file))
+        .route(
+            "/v1pre3/samples/{id}/files",
+            get(files::v1_sample_files).post(uploads::v1_post_file),
+        )
+        .route("/v1pre3/samples/{id}", get(resources::v1_sample))
         .route("/v1pre3/files/{id}/parts/{part}", put(uploads::v1_put_part))
         .route("/uploads/{upload}/parts/{part}", put(uploads::put_signed_part))
         .route("/content/{file}/{name}", get(files::serve_signed))

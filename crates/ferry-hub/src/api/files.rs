@@ -219,6 +219,16 @@ pub async fn v1_run_files(state: St, auth: Auth, Path(id): Path<String>, params:
     Ok(v1(listed.page.v1(listed.files, listed.total)).into_response())
 }
 
+/// `GET /v1pre3/samples/{id}/files` (a legacy sample's `HrefFiles`).
+pub async fn v1_sample_files(state: St, auth: Auth, Path(id): Path<String>, params: Params) -> ApiResult<Response> {
+    auth.require_browse()?;
+    let dataset = super::resources::dataset_by_any_id(&state, &auth, &id).await?;
+    let mut filter = Filter::owned_by(&auth.context_id);
+    filter.eq("dataset_id", dataset.get::<String, _>("id"));
+    let listed = list_files(&state, filter, &params, false).await?;
+    Ok(v1(listed.page.v1(listed.files, listed.total)).into_response())
+}
+
 /// A completed file visible to the token, or 404.
 pub async fn file_row(state: &crate::State, auth: &Auth, id: &str) -> ApiResult<sqlx::any::AnyRow> {
     let sql = format!("SELECT {FILE_COLS} FROM files WHERE id = $1 AND owner_id = $2 AND status = 'complete'");

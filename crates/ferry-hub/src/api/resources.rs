@@ -5,7 +5,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ferry_api::paging::SortDir;
-use ferry_api::{AppSession, Biosample, Dataset, DatasetAttributes, ItemList, Project, Run};
+use ferry_api::{AppSession, Biosample, Dataset, DatasetAttributes, ItemList, Project, Run, Sample};
 use serde::Deserialize;
 use sqlx::Row;
 
@@ -294,6 +294,54 @@ pub async fn v2_project_datasets(
     let mut filter = dataset_filter(&auth, &params)?;
     filter.eq("project_id", id);
     Ok(Json(list_datasets(&state, &filter, &params).await?))
+}
+
+/// A dataset (rendered for v1pre3) as the legacy sample it stands for.
+fn sample_of(dataset: Dataset) -> Sample {
+    let number = dataset
+        .v1pre3_id
+        .as_deref()
+        .and_then(|v1| v1.strip_prefix("sample."))
+        .unwrap_or_default()
+        .to_string();
+    let fastq = dataset.attributes.as_ref().and_then(|a| a.common_fastq.as_ref());
+    Sample {
+        href: Some(format!("v1pre3/samples/{number}")),
+        href_files: Some(format!("v1pre3/samples/{number}/files")),
+        name: dataset.name.clone(),
+        sample_id: dataset.name,
+        date_created: dataset.date_created,
+        user_owned_by: dataset.user_owned_by,
+        status: dataset.upload_status,
+        is_paired_end: fastq.and_then(|f| f.is_paired_end),
+        read1: fastq.and_then(|f| f.max_length_read1),
+        read2: fastq.and_then(|f| f.max_length_read2),
+        num_reads_raw: fastq.and_then(|f| f.total_reads_raw),
+        num_reads_pf: fastq.and_then(|f| f.total_reads_pf),
+        id: number,
+    }
+}
+
+/// `GET /v1pre3/projects/{id}/samples`: the project's datasets as legacy samples (the project's
+/// `HrefSamples`).
+pub async fn v1_project_samples(state: St, auth: Auth, Path(id): Path<String>, params: Params) -> ApiResult<Response> {
+    auth.require_browse()?;
+    project_row(&state, &auth, &id).await?;
+    let page = params.page(DATASET_SORTS, SortDir::Asc, 10, ferry_api::MAX_LIMIT)?;
+    let mut filter = Filter::owned_by(&auth.context_id);
+    filter.eq("project_id", id);
+    let (rows, total) = db::list(&state, DATASET_COLS, "datasets", &filter, &page).await?;
+    let datasets = Renderer::new(&state, false).datasets(&rows).await?;
+    let samples = datasets.into_iter().map(sample_of).collect();
+    Ok(v1(page.v1(samples, total)).into_response())
+}
+
+/// `GET /v1pre3/samples/{id}` (`<n>` or `sample.<n>`).
+pub async fn v1_sample(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
+    auth.require_browse()?;
+    let row = dataset_by_any_id(&state, &auth, &id).await?;
+    let dataset = Renderer::new(&state, false).dataset(&row).await?;
+    Ok(v1(sample_of(dataset)).into_response())
 }
 
 /// A visible dataset row or 404.

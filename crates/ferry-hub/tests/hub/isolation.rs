@@ -35,6 +35,11 @@ async fn another_user_and_other_contexts_see_nothing() {
     let project = demo_project_id(&hub, &demo_token).await;
     let datasets = dataset_ids(&hub, &demo_token, &project).await;
     let dataset = datasets[0].clone();
+    let sample = get_ok(&hub, &demo_token, &format!("/v2/datasets/{dataset}")).await["V1pre3Id"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sample.")
+        .to_string();
     let file = files_of(&hub, &demo_token, &dataset).await[0]["Id"]
         .as_str()
         .unwrap()
@@ -81,9 +86,12 @@ async fn another_user_and_other_contexts_see_nothing() {
         }
         hidden(&hub, token, &format!("/v2/projects/{project}"), &project).await;
         hidden(&hub, token, &format!("/v1pre3/projects/{project}"), &project).await;
+        hidden(&hub, token, &format!("/v1pre3/projects/{project}/samples"), &project).await;
         hidden(&hub, token, &format!("/v2/projects/{project}/datasets"), &project).await;
         hidden(&hub, token, &format!("/v2/datasets/{dataset}"), &dataset).await;
         hidden(&hub, token, &format!("/v2/datasets/{dataset}/files"), &dataset).await;
+        hidden(&hub, token, &format!("/v1pre3/samples/{sample}"), &sample).await;
+        hidden(&hub, token, &format!("/v1pre3/samples/{sample}/files"), &sample).await;
         hidden(&hub, token, &format!("/v2/biosamples/{biosample}"), &biosample).await;
         hidden(&hub, token, &format!("/v2/runs/{run}"), &run).await;
         hidden(&hub, token, &format!("/v2/runs/{run}/files"), &run).await;

@@ -80,6 +80,37 @@ async fn projects_biosamples_and_datasets_of_the_demo() {
     let v1 = get_ok(&hub, &token, &format!("/v1pre3/projects/{project_id}")).await;
     assert_eq!(v1["Response"]["Name"], demo::DEMO_PROJECT);
 
+    // Legacy clients list a project's samples through its HrefSamples, then each sample's files.
+    let href_samples = v1["Response"]["HrefSamples"].as_str().unwrap().to_string();
+    let samples = get_ok(&hub, &token, &format!("/{href_samples}?Limit=100")).await;
+    let v2_datasets = get_ok(&hub, &token, &format!("/v2/datasets?projectid={project_id}&limit=100")).await;
+    assert_eq!(samples["Response"]["TotalCount"], v2_datasets["Paging"]["TotalCount"]);
+    for sample in samples["Response"]["Items"].as_array().unwrap() {
+        let number = sample["Id"].as_str().unwrap();
+        let dataset = v2_datasets["Items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["V1pre3Id"] == format!("sample.{number}").as_str())
+            .unwrap_or_else(|| panic!("no dataset is sample {number}"));
+        let fastq = &dataset["Attributes"]["common_fastq"];
+        assert_eq!(sample["NumReadsPF"], fastq["TotalReadsPF"], "{sample}");
+        assert_eq!(sample["IsPairedEnd"], fastq["IsPairedEnd"]);
+        assert_eq!(sample["Name"], dataset["Name"]);
+        let one = get_ok(&hub, &token, &format!("/{}", sample["Href"].as_str().unwrap())).await;
+        assert_eq!(one["Response"]["Id"], number);
+        let files = get_ok(&hub, &token, &format!("/{}", sample["HrefFiles"].as_str().unwrap())).await;
+        let dataset_id = dataset["Id"].as_str().unwrap();
+        let v2_files = get_ok(&hub, &token, &format!("/v2/datasets/{dataset_id}/files")).await;
+        assert_eq!(files["Response"]["TotalCount"], v2_files["Paging"]["TotalCount"]);
+        assert!(
+            files["Response"]["Items"][0]["Href"]
+                .as_str()
+                .unwrap()
+                .starts_with("v1pre3/files/")
+        );
+    }
+
     let biosamples = get_ok(&hub, &token, &format!("/v2/biosamples?projectid={project_id}")).await;
     assert_eq!(biosamples["Paging"]["TotalCount"], 2);
     let named = get_ok(
