@@ -152,11 +152,14 @@ async fn list_files(state: &crate::State, mut filter: Filter, params: &Params, v
     let mut listed_directory = None;
     if let Some(directory) = params.get("directory") {
         let directory = directory.trim().trim_matches('/').to_string();
-        if params.flag("includesubdirectories")?.unwrap_or(false) && !directory.is_empty() {
-            filter.like_any(
-                "directory",
-                &[directory.clone(), format!("{}/%", like_escape(&directory))],
-            );
+        if params.flag("includesubdirectories")?.unwrap_or(false) {
+            // The root with its subdirectories is every file.
+            if !directory.is_empty() {
+                filter.like_any(
+                    "directory",
+                    &[directory.clone(), format!("{}/%", like_escape(&directory))],
+                );
+            }
         } else {
             filter.eq("directory", directory.clone());
             listed_directory = Some(directory);

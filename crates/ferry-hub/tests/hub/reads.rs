@@ -197,6 +197,16 @@ async fn projects_biosamples_and_datasets_of_the_demo() {
     .await;
     assert_eq!(deep["Paging"]["TotalCount"], 1);
     assert!(deep.get("SubDirectories").is_none());
+    let everything = get_ok(
+        &hub,
+        &token,
+        &format!("/v2/runs/{run_id}/files?directory=/&includesubdirectories=true"),
+    )
+    .await;
+    assert_eq!(
+        everything["Paging"]["TotalCount"], 2,
+        "the root with its subdirectories is every file"
+    );
 
     // Legacy clients follow the user's HrefRuns and the runs' v1pre3 Hrefs.
     let me = get_ok(&hub, &token, "/v1pre3/users/current").await;
