@@ -11,7 +11,7 @@
 //!
 //! # Endpoints
 //! - Identity: `GET /v2/users/current`, `/v2/users/{id}`, `/v2/users/{id}/workgroups`,
-//!   `/v2/workgroups/{id}`, `/v1pre3/users/current`, `DELETE /v2/oauthv2tokens/current`,
+//!   `/v2/workgroups/{id}`, `/v1pre3/users/current`, `/v1pre3/users/{id}`, `DELETE /v2/oauthv2tokens/current`,
 //!   `GET /v1pre3/oauthv2/token/current` (scopes).
 //! - Device login: `POST /v1pre3/oauthv2/deviceauthorization`, `POST /v1pre3/oauthv2/token`
 //!   (`grant_type=device&code=…` or the RFC 8628 spelling), pages at `/oauth/device`.

@@ -36,6 +36,7 @@ pub fn build(state: Arc<State>) -> Router {
         .route("/v1pre3/oauthv2/deviceauthorization", post(oauth::device_authorization))
         .route("/v1pre3/oauthv2/token", post(oauth::token))
         // projects
+        .route("/v1pre3/users/{id}", get(users::v1_user))
         .route("/v1pre3/users/current/projects", get(resources::v1_projects))
         .route("/v1pre3/users/current/runs", get(resources::v1_runs))
         .route("/v1pre3/runs/{id}", get(resources::v1_run))

@@ -83,6 +83,15 @@ pub async fn v1_current(state: St, auth: Auth) -> ApiResult<Response> {
     Ok(v1(current_user(&state, &auth, false).await?).into_response())
 }
 
+/// `GET /v1pre3/users/{id}`: the token's own user (the `UserOwnedBy` Hrefs of v1pre3 answers);
+/// anyone else is not found.
+pub async fn v1_user(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
+    if id != "current" && id != auth.context_id {
+        return Err(ApiError::not_found("user", &id));
+    }
+    Ok(v1(current_user(&state, &auth, false).await?).into_response())
+}
+
 fn workgroup(group: crate::auth::WorkgroupRow) -> Workgroup {
     Workgroup {
         id: group.id,

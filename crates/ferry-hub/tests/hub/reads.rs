@@ -73,6 +73,9 @@ async fn projects_biosamples_and_datasets_of_the_demo() {
     assert_eq!(project["Name"], demo::DEMO_PROJECT);
     let project_id = project["Id"].as_str().unwrap().to_string();
     assert_eq!(project["Href"], format!("v1pre3/projects/{project_id}"));
+    let owner_href = project["UserOwnedBy"]["Href"].as_str().unwrap().to_string();
+    let owner = get_ok(&hub, &token, &format!("/{owner_href}")).await;
+    assert_eq!(owner["Response"]["Name"], demo::DEMO_NAME, "{owner}");
 
     let v2 = get_ok(&hub, &token, &format!("/v2/projects/{project_id}")).await;
     assert_eq!(v2["Href"], format!("{}/v2/projects/{project_id}", hub.url));
