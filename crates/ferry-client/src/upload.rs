@@ -575,35 +575,25 @@ async fn upload_one_file(
             .and_then(|d| d.files.get(&file.name))
             .is_some_and(|f| f.template.is_some() || f.single_url.is_some())
     };
-    let first = upload_file_once(
-        client,
-        dataset_name,
-        dataset_id,
-        file,
-        journal,
-        options,
-        sent,
-        permits,
-        false,
-    )
-    .await;
-    let result = match first {
+    let attempt = |fresh: bool| {
+        upload_file_once(
+            client,
+            dataset_name,
+            dataset_id,
+            file,
+            journal,
+            options,
+            sent,
+            permits,
+            fresh,
+        )
+    };
+    let result = match attempt(false).await {
         // The upload an earlier run started is gone (expired or aborted on the server): start
         // this file over once.
         Err(UploadError::Client(err)) if started_before && matches!(err.status(), Some(403 | 404 | 410)) => {
             tracing::warn!(file = %file.name, error = %err, "the earlier upload of this file is gone; starting it over");
-            upload_file_once(
-                client,
-                dataset_name,
-                dataset_id,
-                file,
-                journal,
-                options,
-                sent,
-                permits,
-                true,
-            )
-            .await
+            attempt(true).await
         }
         other => other,
     };
