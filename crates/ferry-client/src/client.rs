@@ -32,6 +32,9 @@ pub struct ClientOptions {
     pub read_timeout: Duration,
     /// Longest time for a whole API call (not for content transfers).
     pub api_timeout: Duration,
+    /// Where requests may go: `None` (the `bs` command line) reaches any address; a server that
+    /// fetches URLs for its users sets a policy (see [`crate::egress`]).
+    pub egress: Option<crate::egress::EgressPolicy>,
 }
 
 impl Default for ClientOptions {
@@ -44,6 +47,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(20),
             read_timeout: Duration::from_secs(120),
             api_timeout: Duration::from_secs(300),
+            egress: None,
         }
     }
 }
@@ -122,6 +126,9 @@ pub struct AppSessionQuery {
     pub execution_statuses: Vec<String>,
 }
 
+/// Redirects a content request follows.
+const MAX_REDIRECTS: usize = 10;
+
 /// Where a list's items sit in the response body.
 #[derive(Debug, Clone, Copy)]
 enum Envelope {
@@ -171,17 +178,38 @@ impl Client {
                 "invalid API server {api_server:?}: it must be an http(s) URL"
             )));
         }
+        if parsed.fragment().is_some()
+            || parsed.query().is_some()
+            || !parsed.username().is_empty()
+            || parsed.password().is_some()
+        {
+            return Err(ClientError::Invalid(format!(
+                "invalid API server {api_server:?}: give only scheme, host, port and path (no user name, password, \
+                 query or #fragment), for example https://api.basespace.illumina.com"
+            )));
+        }
+        if let Some(policy) = &options.egress {
+            policy.check_url(&parsed)?;
+        }
         let token = access_token.trim().to_string();
         if token.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(ClientError::Invalid(
                 "the access token contains spaces or control characters".into(),
             ));
         }
-        let build = |redirects: reqwest::redirect::Policy, read_timeout: bool| {
+        let build = |follow_redirects: bool, read_timeout: bool| {
             let mut builder = reqwest::Client::builder()
                 .user_agent(options.user_agent.clone())
-                .connect_timeout(options.connect_timeout)
-                .redirect(redirects);
+                .connect_timeout(options.connect_timeout);
+            builder = match (&options.egress, follow_redirects) {
+                (_, false) => builder.redirect(reqwest::redirect::Policy::none()),
+                (None, true) => builder.redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS)),
+                (Some(policy), true) => builder.redirect(policy.redirects(MAX_REDIRECTS)),
+            };
+            if let Some(policy) = &options.egress {
+                // Names are checked once resolved; proxies are not used, as they would hide the address.
+                builder = builder.dns_resolver(Arc::new(policy.resolver())).no_proxy();
+            }
             if read_timeout {
                 builder = builder.read_timeout(options.read_timeout);
             }
@@ -189,9 +217,9 @@ impl Client {
                 .build()
                 .map_err(|err| ClientError::Invalid(format!("cannot set up HTTP: {err}")))
         };
-        let api = build(reqwest::redirect::Policy::none(), true)?;
-        let api_patient = build(reqwest::redirect::Policy::none(), false)?;
-        let content = build(reqwest::redirect::Policy::limited(10), true)?;
+        let api = build(false, true)?;
+        let api_patient = build(false, false)?;
+        let content = build(true, true)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 origin: origin_of(&parsed),
@@ -221,6 +249,16 @@ impl Client {
         } else {
             format!("{}/{}", self.inner.api_server, path.trim_start_matches('/'))
         }
+    }
+
+    /// Refuses `url` when this client's outbound-request policy does not allow it.
+    fn check_egress(&self, url: &str) -> Result<()> {
+        if let Some(policy) = &self.inner.options.egress {
+            let parsed = url::Url::parse(url)
+                .map_err(|error| ClientError::Invalid(format!("the server gave an invalid URL ({error})")))?;
+            policy.check_url(&parsed)?;
+        }
+        Ok(())
     }
 
     /// Whether `url` points at the API server (and may carry the token).
@@ -267,6 +305,7 @@ impl Client {
         patient: Option<Duration>,
     ) -> Result<reqwest::Response> {
         let url = self.url(path);
+        self.check_egress(&url)?;
         let mut attempt = 0u32;
         loop {
             let http = if patient.is_some() {
@@ -305,7 +344,7 @@ impl Client {
                     return Err(self.error_from(&method, &url, response).await);
                 }
                 Err(err) => {
-                    let safe = idempotent || err.is_connect();
+                    let safe = (idempotent || err.is_connect()) && crate::egress::refusal_in(&err).is_none();
                     if safe && attempt < retries && (err.is_connect() || err.is_timeout() || err.is_request()) {
                         let wait = self.backoff(attempt, None);
                         tracing::warn!(%url, attempt, error = %err, "retrying after {:?}", wait);
@@ -313,10 +352,7 @@ impl Client {
                         attempt += 1;
                         continue;
                     }
-                    return Err(ClientError::Network {
-                        server: self.inner.origin.clone(),
-                        source: err.without_url(),
-                    });
+                    return Err(ClientError::network(self.inner.origin.clone(), err));
                 }
             }
         }
@@ -384,10 +420,10 @@ impl Client {
     }
 
     async fn read_json<T: DeserializeOwned>(&self, url: &str, response: reqwest::Response) -> Result<T> {
-        let bytes = response.bytes().await.map_err(|err| ClientError::Network {
-            server: self.inner.origin.clone(),
-            source: err.without_url(),
-        })?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|err| ClientError::network(self.inner.origin.clone(), err))?;
         parse_json(url, &bytes)
     }
 
@@ -756,6 +792,7 @@ impl Client {
     /// sent only when `url` is on the API server, never to a storage host. Retried on connection
     /// errors, 429 and 5xx. With a range the answer is 206, or 200 when the server ignored it.
     pub async fn get_range(&self, url: &str, range: Option<std::ops::Range<u64>>) -> Result<reqwest::Response> {
+        self.check_egress(url)?;
         let mut attempt = 0u32;
         loop {
             let mut request = self.inner.content.get(url);
@@ -785,17 +822,14 @@ impl Client {
                     return Err(self.error_from(&Method::GET, &shown, response).await);
                 }
                 Err(err) => {
-                    if attempt < retries {
+                    if attempt < retries && crate::egress::refusal_in(&err).is_none() {
                         let wait = self.backoff(attempt, None);
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                         continue;
                     }
                     let server = url::Url::parse(url).map(|u| origin_of(&u)).unwrap_or_default();
-                    return Err(ClientError::Network {
-                        server,
-                        source: err.without_url(),
-                    });
+                    return Err(ClientError::network(server, err));
                 }
             }
         }
@@ -804,6 +838,7 @@ impl Client {
     /// PUTs bytes to an upload URL (a part or a single-part upload) and returns the `ETag` header
     /// (quotes removed). Retried on connection errors, 429 and 5xx: a part PUT is idempotent.
     pub async fn put_bytes(&self, url: &str, data: bytes::Bytes) -> Result<Option<String>> {
+        self.check_egress(url)?;
         let mut attempt = 0u32;
         loop {
             let mut request = self
@@ -836,17 +871,14 @@ impl Client {
                     return Err(self.error_from(&Method::PUT, &shown, response).await);
                 }
                 Err(err) => {
-                    if attempt < retries {
+                    if attempt < retries && crate::egress::refusal_in(&err).is_none() {
                         let wait = self.backoff(attempt, None);
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                         continue;
                     }
                     let server = url::Url::parse(url).map(|u| origin_of(&u)).unwrap_or_default();
-                    return Err(ClientError::Network {
-                        server,
-                        source: err.without_url(),
-                    });
+                    return Err(ClientError::network(server, err));
                 }
             }
         }

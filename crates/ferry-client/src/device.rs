@@ -52,10 +52,7 @@ fn http() -> Result<reqwest::Client> {
 }
 
 fn network(api_server: &str, err: reqwest::Error) -> ClientError {
-    ClientError::Network {
-        server: api_server.to_string(),
-        source: err.without_url(),
-    }
+    ClientError::network(api_server.to_string(), err)
 }
 
 /// Starts device login against `api_server` (URL or region code).

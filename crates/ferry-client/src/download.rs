@@ -488,11 +488,7 @@ async fn download_stream(
                     Ok(chunk) => chunk,
                     Err(err) => {
                         writer.flush().await.map_err(io("writing", partial))?;
-                        return Err(ClientError::Network {
-                            server: String::from("the storage server"),
-                            source: err.without_url(),
-                        }
-                        .into());
+                        return Err(ClientError::network("the storage server", err).into());
                     }
                 };
                 if size.is_some_and(|s| have + chunk.len() as u64 > s) {
@@ -803,10 +799,7 @@ async fn fetch_chunk(
             let mut body = response.bytes_stream();
             let expected = range.end - range.start;
             while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|err| ClientError::Network {
-                    server: "the storage server".into(),
-                    source: err.without_url(),
-                })?;
+                let chunk = chunk.map_err(|err| ClientError::network("the storage server", err))?;
                 if received + chunk.len() as u64 > expected {
                     return Err(ClientError::InvalidResponse {
                         url: current.split('?').next().unwrap_or("").to_string(),

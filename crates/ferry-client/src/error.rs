@@ -67,6 +67,10 @@ pub enum ClientError {
         #[source]
         source: reqwest::Error,
     },
+    /// The outbound-request policy refused the address (a server-side client only; see
+    /// [`crate::egress`]).
+    #[error("{0}")]
+    Refused(#[from] crate::egress::EgressRefused),
     /// The server answered something this client cannot understand.
     #[error("unexpected answer from {url}: {message}")]
     InvalidResponse {
@@ -106,6 +110,23 @@ impl ClientError {
     /// Whether the error is the server rejecting the token.
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, ClientError::Unauthorized { .. })
+    }
+
+    /// A failed connection or transfer with `server`; a refusal of the outbound-request policy
+    /// (found in the error's causes) becomes [`ClientError::Refused`].
+    pub(crate) fn network(server: impl Into<String>, error: reqwest::Error) -> Self {
+        match crate::egress::refusal_in(&error) {
+            Some(refused) => ClientError::Refused(refused),
+            None => ClientError::Network {
+                server: server.into(),
+                source: error.without_url(),
+            },
+        }
+    }
+
+    /// Whether retrying cannot help: the policy refused the address.
+    pub fn is_refused(&self) -> bool {
+        matches!(self, ClientError::Refused(_))
     }
 
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {

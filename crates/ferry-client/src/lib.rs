@@ -7,7 +7,7 @@
 pub mod client;
 pub mod device;
 pub mod download;
-
+pub mod egress;
 pub mod error;
 pub mod profile;
 pub mod progress;
@@ -15,6 +15,7 @@ pub mod region;
 pub mod upload;
 
 pub use client::{AppSessionQuery, BiosampleQuery, Client, ClientOptions, DatasetQuery, FileQuery, RunQuery};
+pub use egress::EgressPolicy;
 pub use error::{ClientError, Result};
 pub use region::Region;
 

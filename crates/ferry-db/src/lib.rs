@@ -47,10 +47,6 @@ pub enum DbError {
     },
 }
 
-pub mod failures;
-
-pub use failures::FailureCounter;
-
 /// An open database.
 #[derive(Debug, Clone)]
 pub struct Db {

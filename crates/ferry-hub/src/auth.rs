@@ -3,9 +3,6 @@
 
 use std::sync::Arc;
 
-use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use sqlx::Row;
@@ -16,27 +13,7 @@ use crate::ids;
 
 /// Hashes a password (argon2id, random salt) off the async threads.
 pub async fn hash_password(password: &str) -> anyhow::Result<String> {
-    let password = password.to_string();
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|hash| hash.to_string())
-            .map_err(|error| anyhow::anyhow!("cannot hash the password: {error}"))
-    })
-    .await?
-}
-
-/// Checks a password against a stored hash (false on any mismatch or malformed hash).
-pub async fn verify_password(password: &str, hash: &str) -> bool {
-    let password = password.to_string();
-    let hash = hash.to_string();
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
+    Ok(ferry_security::password::hash(password).await?)
 }
 
 /// Normalises a scope list: upper case, single spaces, comma-separated, no duplicates.
@@ -448,13 +425,5 @@ mod tests {
         assert!(normalise_scopes("FLY GLOBAL").is_err());
         assert!(normalise_scopes("READ").is_err());
         assert!(normalise_scopes("").unwrap().is_empty());
-    }
-
-    #[tokio::test]
-    async fn passwords_verify_only_when_right() {
-        let hash = hash_password("s3cret").await.unwrap();
-        assert!(verify_password("s3cret", &hash).await);
-        assert!(!verify_password("S3cret", &hash).await);
-        assert!(!verify_password("s3cret", "not a hash").await);
     }
 }

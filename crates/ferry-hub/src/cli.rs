@@ -41,6 +41,15 @@ pub struct HubArgs {
     /// S3 region (default: AWS_REGION, else us-east-1).
     #[arg(long, value_name = "REGION", global = true)]
     pub s3_region: Option<String>,
+    /// A reverse proxy in front of the hub (address or CIDR block, repeatable): only requests
+    /// from these addresses have their client taken from `X-Forwarded-For` (for rate limits).
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        env = "FERRY_HUB_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
     /// Reads per demo FASTQ file (implies --demo); large values make gigabyte files.
     #[arg(long, value_name = "N")]
     pub demo_reads: Option<u64>,
@@ -119,8 +128,8 @@ fn s3_options(args: &HubArgs) -> Option<ferry_store::S3Options> {
     Some(options)
 }
 
-fn config(args: &HubArgs, listen: SocketAddr, demo: Option<DemoOptions>) -> HubConfig {
-    HubConfig {
+fn config(args: &HubArgs, listen: SocketAddr, demo: Option<DemoOptions>) -> anyhow::Result<HubConfig> {
+    Ok(HubConfig {
         listen,
         data_dir: args.data_dir.clone(),
         database_url: args.database_url.clone(),
@@ -128,7 +137,8 @@ fn config(args: &HubArgs, listen: SocketAddr, demo: Option<DemoOptions>) -> HubC
         demo,
         storage_url: args.storage_url.clone(),
         s3_options: s3_options(args),
-    }
+        trusted_proxies: ferry_security::TrustedProxies::parse(&args.trusted_proxies).map_err(anyhow::Error::msg)?,
+    })
 }
 
 /// Runs `ferry hub`: serves until `stop` resolves (the binary passes Ctrl-C or SIGTERM), or runs
@@ -137,7 +147,7 @@ pub async fn run(args: HubArgs, stop: impl Future<Output = ()> + Send + 'static)
     match &args.command {
         None => serve(args, stop).await,
         Some(command) => {
-            let hub = Hub::open(config(&args, args.listen, None)).await?;
+            let hub = Hub::open(config(&args, args.listen, None)?).await?;
             let db = hub.db();
             match command {
                 HubCommand::User {
@@ -179,7 +189,7 @@ async fn serve(args: HubArgs, stop: impl Future<Output = ()> + Send + 'static) -
         (true, None) => Some(DemoOptions::default()),
         (false, None) => None,
     };
-    let hub = Hub::open(config(&args, address, demo.clone())).await?;
+    let hub = Hub::open(config(&args, address, demo.clone())?).await?;
     tracing::info!(url = %hub.base_url(), data_dir = %args.data_dir.display(), "ferry hub listening");
     eprintln!("Ferry hub serving the BaseSpace API at {}", hub.base_url());
     if demo.is_some() {

@@ -45,12 +45,12 @@ pub fn v1_number_from(seed: &str) -> i64 {
 
 /// A secret token: 32 random bytes as 64 lowercase hex digits.
 pub fn secret() -> String {
-    hex::encode(rand::rng().random::<[u8; 32]>())
+    ferry_security::secret::random_hex()
 }
 
 /// SHA-256 of a secret, hex: what the database stores instead of the secret.
 pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    ferry_security::secret::hash(secret)
 }
 
 /// A key for a new blob.

@@ -95,8 +95,9 @@ mod signing;
 pub mod testing;
 mod web;
 
+pub use api::oauth::DEVICE_AUTHORIZATIONS_PER_MINUTE;
 pub use error::ApiError;
-pub use web::{FAILURE_WINDOW, MAX_FAILURES};
+pub use web::FREE_CODE_GUESSES;
 
 /// Largest part (or single-part file) accepted by an upload URL, unless configured otherwise.
 pub const DEFAULT_MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -121,6 +122,9 @@ pub struct HubConfig {
     /// variables ([`ferry_store::S3Options::from_env`]). A store without a staging directory of
     /// its own stages resumable writes in `data_dir/s3-staging`.
     pub s3_options: Option<ferry_store::S3Options>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`--trusted-proxy`); empty: none, and
+    /// every client is the address its connection comes from.
+    pub trusted_proxies: ferry_security::TrustedProxies,
 }
 
 /// Size of the demo data set.
@@ -146,7 +150,14 @@ pub(crate) struct State {
     /// Public base URL without a trailing slash (`http://127.0.0.1:8041`).
     pub base: String,
     pub max_part_size: u64,
-    pub limiter: ferry_db::FailureCounter,
+    /// Wrong passwords on the sign-in page, per (account, client) and per client.
+    pub logins: ferry_security::LoginThrottle,
+    /// Wrong device codes, per client.
+    pub code_guesses: ferry_security::Throttle,
+    /// Device authorizations started, per client.
+    pub device_authorizations: ferry_security::RateLimit,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: ferry_security::TrustedProxies,
     /// Counts of large lists, reused briefly.
     pub counts: db::CountCache,
 }
@@ -194,7 +205,13 @@ impl Hub {
             Some(url) => url.as_str().trim_end_matches('/').to_string(),
             None => format!("http://{}", config.listen),
         };
-        let limiter = ferry_db::FailureCounter::new(db.clone(), web::MAX_FAILURES, web::FAILURE_WINDOW);
+        let logins = ferry_security::LoginThrottle::new(db.clone(), "hub-login");
+        let code_guesses = ferry_security::Throttle::new(db.clone(), web::CODE_GUESS_BACKOFF);
+        let device_authorizations = ferry_security::RateLimit::new(
+            db.clone(),
+            api::oauth::DEVICE_AUTHORIZATIONS_PER_MINUTE,
+            std::time::Duration::from_secs(60),
+        );
         let hub = Hub {
             state: Arc::new(State {
                 db,
@@ -202,7 +219,10 @@ impl Hub {
                 signer,
                 base,
                 max_part_size: DEFAULT_MAX_PART_SIZE,
-                limiter,
+                logins,
+                code_guesses,
+                device_authorizations,
+                trusted_proxies: config.trusted_proxies.clone(),
                 counts: db::CountCache::default(),
             }),
         };

@@ -12,17 +12,14 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::State;
 use crate::api::{files, oauth, resources, uploads, users};
 use crate::error::{ApiError, ErrorInfo};
 
-const REQUEST_ID: &str = "x-request-id";
-
 /// Builds the hub's router.
 pub fn build(state: Arc<State>) -> Router {
+    let trusted_proxies = state.trusted_proxies.clone();
     let api = Router::new()
         // users, workgroups, tokens
         .route("/v2/users/current", get(users::v2_current))
@@ -111,7 +108,7 @@ pub fn build(state: Arc<State>) -> Router {
         .route("/oauth/device/approve", post(crate::web::approve))
         .layer(DefaultBodyLimit::max(64 * 1024));
 
-    Router::new()
+    let routes = Router::new()
         .merge(api)
         .merge(bytes)
         .merge(pages)
@@ -121,31 +118,13 @@ pub fn build(state: Arc<State>) -> Router {
         .with_state(state)
         .layer(middleware::from_fn(finish_response))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(PropagateRequestIdLayer::new(header::HeaderName::from_static(
-            REQUEST_ID,
-        )))
-        .layer(TraceLayer::new_for_http().on_response(DefaultOnResponse::new().level(tracing::Level::INFO)).make_span_with(|request: &Request<Body>| {
-            let id = request
-                .extensions()
-                .get::<RequestId>()
-                .and_then(|id| id.header_value().to_str().ok())
-                .unwrap_or("-")
-                .to_string();
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-        }))
-        .layer(SetRequestIdLayer::new(
-            header::HeaderName::from_static(REQUEST_ID),
-            MakeRequestUuid,
-        ))
+        .layer(axum::Extension(trusted_proxies));
+    ferry_security::http::with_request_ids(routes)
 }
 
 /// Puts the request ID into error bodies and marks API answers uncacheable.
 async fn finish_response(request: Request<Body>, next: Next) -> Response {
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .and_then(|id| id.header_value().to_str().ok())
-        .map(str::to_string);
+    let request_id = ferry_security::http::request_id_of(&request);
     let mut response = next.run(request).await;
     if let Some(ErrorInfo(error)) = response.extensions_mut().remove::<ErrorInfo>() {
         if error.status.is_server_error() {
@@ -198,15 +177,5 @@ async fn wrong_method() -> Response {
 }
 
 async fn health(state: crate::api::St) -> Response {
-    match sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&state.db.pool).await {
-        Ok(_) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "health check: database does not answer");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({"status": "unavailable", "reason": "database does not answer"})),
-            )
-                .into_response()
-        }
-    }
+    ferry_security::http::health(&state.db).await
 }

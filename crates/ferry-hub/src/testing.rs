@@ -41,7 +41,35 @@ impl TestHub {
         let dir = tempfile::tempdir().expect("cannot create a temporary directory for the test hub");
         let data_dir = dir.path().join("hub");
         let database_url = ferry_db::testing::fresh_database_url(dir.path()).await;
-        Self::serve_on(data_dir, database_url, demo, max_part_size, None, Some(dir)).await
+        Self::serve_on(
+            data_dir,
+            database_url,
+            demo,
+            max_part_size,
+            None,
+            Some(dir),
+            Default::default(),
+        )
+        .await
+    }
+
+    /// A demo hub that believes `X-Forwarded-For` from `proxies` (`--trusted-proxy`), as behind a
+    /// reverse proxy: tests send the header to act as different clients.
+    pub async fn start_trusting(proxies: &[&str]) -> TestHub {
+        let dir = tempfile::tempdir().expect("cannot create a temporary directory for the test hub");
+        let data_dir = dir.path().join("hub");
+        let database_url = ferry_db::testing::fresh_database_url(dir.path()).await;
+        let trusted = ferry_security::TrustedProxies::parse(proxies).expect("trusted proxy addresses");
+        Self::serve_on(
+            data_dir,
+            database_url,
+            Some(DemoOptions::default()),
+            None,
+            None,
+            Some(dir),
+            trusted,
+        )
+        .await
     }
 
     /// A demo hub whose file bytes live at `storage_url` (`s3://bucket/prefix`) with `s3`'s
@@ -58,6 +86,7 @@ impl TestHub {
             None,
             storage,
             Some(dir),
+            Default::default(),
         )
         .await
     }
@@ -73,6 +102,7 @@ impl TestHub {
             None,
             storage,
             None,
+            Default::default(),
         )
         .await
     }
@@ -84,6 +114,7 @@ impl TestHub {
         max_part_size: Option<u64>,
         storage: Option<(String, ferry_store::S3Options)>,
         dir: Option<tempfile::TempDir>,
+        trusted_proxies: ferry_security::TrustedProxies,
     ) -> TestHub {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -97,6 +128,7 @@ impl TestHub {
             demo,
             storage_url: storage.as_ref().map(|(url, _)| url.clone()),
             s3_options: storage.as_ref().map(|(_, options)| options.clone()),
+            trusted_proxies,
         })
         .await
         .unwrap_or_else(|error| panic!("cannot open the test hub: {error:#}"));

@@ -3,16 +3,16 @@
 //! no JavaScript; CSRF tokens on every form; session cookie HttpOnly + SameSite=Lax; wrong codes
 //! and wrong passwords are rate-limited per client address.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use askama::Template;
-use axum::extract::{ConnectInfo, Form, FromRequestParts};
-use axum::http::request::Parts;
+use axum::extract::Form;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sqlx::Row;
+
+use ferry_security::ClientAddr;
 
 use crate::api::St;
 use crate::auth;
@@ -23,28 +23,16 @@ use crate::params::Params;
 const SESSION_COOKIE: &str = "ferry_hub_session";
 const CSRF_COOKIE: &str = "ferry_hub_csrf";
 const SESSION_SECONDS: i64 = 12 * 3600;
-/// Failures allowed per client address and kind within [`FAILURE_WINDOW`], counted in the
-/// database so that every instance shares the budget.
-pub const MAX_FAILURES: u32 = 10;
-/// How long failures count.
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(600);
+/// Wrong device codes a client may enter before each further guess must wait (doubling waits).
+pub const FREE_CODE_GUESSES: u32 = 10;
 
-/// The client's IP address (or "unknown" when served without connection info).
-pub struct ClientIp(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-                .unwrap_or_else(|| "unknown".to_string()),
-        ))
-    }
-}
+/// How wrong device codes slow down the client entering them.
+pub const CODE_GUESS_BACKOFF: ferry_security::Backoff = ferry_security::Backoff {
+    free_failures: FREE_CODE_GUESSES,
+    first_delay: Duration::from_secs(1),
+    max_delay: Duration::from_secs(10 * 60),
+    forget_after: Duration::from_secs(60 * 60),
+};
 
 #[derive(Template)]
 #[template(path = "device.html")]
@@ -172,10 +160,22 @@ async fn pending_code(state: &crate::State, code: &str) -> ApiResult<Option<Pend
     }))
 }
 
-fn too_many() -> Response {
+fn too_many(wait: Duration, what: &str) -> Response {
+    let seconds = wait.as_secs().max(1);
     let mut page = DevicePage::new("message", "Too many attempts");
-    page.message = "Too many wrong codes or passwords came from your address. Wait ten minutes, then try again.".into();
-    page.respond(StatusCode::TOO_MANY_REQUESTS)
+    page.message = format!(
+        "Too many wrong {what} came from your address. Wait {}, then try again.",
+        if seconds < 120 {
+            format!("{seconds} seconds")
+        } else {
+            format!("{} minutes", seconds.div_ceil(60))
+        }
+    );
+    let mut response = page.respond(StatusCode::TOO_MANY_REQUESTS);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 fn login_page(state: &crate::State, code: &str, error: &str, status: StatusCode) -> Response {
@@ -204,7 +204,12 @@ async fn contexts_of(state: &crate::State, user: &auth::UserRow) -> ApiResult<Ve
 }
 
 /// `GET /oauth/device?code=…`.
-pub async fn device_page(state: St, ClientIp(ip): ClientIp, params: Params, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn device_page(
+    state: St,
+    ClientAddr(ip): ClientAddr,
+    params: Params,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let code = params.get("code").unwrap_or_default().trim().to_string();
     let Some(session) = session(&state, &headers).await? else {
         return Ok(login_page(&state, &code, "", StatusCode::OK));
@@ -214,12 +219,13 @@ pub async fn device_page(state: St, ClientIp(ip): ClientIp, params: Params, head
         page.user_email = session.user.email;
         return Ok(page.respond(StatusCode::OK));
     }
-    let limiter_key = format!("code:{ip}");
-    if !state.limiter.allowed(&limiter_key).await {
-        return Ok(too_many());
+    let guesses_key = format!("code:{ip}");
+    let wait = state.code_guesses.wait_needed(&guesses_key).await;
+    if !wait.is_zero() {
+        return Ok(too_many(wait, "codes"));
     }
     let Some(pending) = pending_code(&state, &code).await? else {
-        state.limiter.failed(&limiter_key).await;
+        state.code_guesses.failed(&guesses_key).await;
         let mut page = DevicePage::new("enter", "Enter your code");
         page.user_email = session.user.email;
         page.error = "That code is not valid, was already used, or has expired. Check it, or start the login again \
@@ -251,12 +257,12 @@ pub struct LoginForm {
 /// `POST /oauth/device/login`.
 pub async fn login(
     state: St,
-    ClientIp(ip): ClientIp,
+    ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> ApiResult<Response> {
     let expected = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !constant_time_eq(expected.as_bytes(), form.csrf.as_bytes()) {
+    if expected.is_empty() || !ferry_security::secret::constant_time_eq(expected.as_bytes(), form.csrf.as_bytes()) {
         return Ok(login_page(
             &state,
             &form.code,
@@ -264,21 +270,18 @@ pub async fn login(
             StatusCode::FORBIDDEN,
         ));
     }
-    let limiter_key = format!("login:{ip}");
-    if !state.limiter.allowed(&limiter_key).await {
-        return Ok(too_many());
+    let wait = state.logins.wait_needed(&form.email, ip).await;
+    if !wait.is_zero() {
+        return Ok(too_many(wait, "passwords"));
     }
     let user = auth::user_by_email(&state.db, &form.email).await?;
     let verified = match &user {
-        Some((_, hash)) => auth::verify_password(&form.password, hash).await,
-        None => {
-            // Same work for unknown emails, so timing does not reveal which emails exist.
-            let _ = auth::hash_password(&form.password).await;
-            false
-        }
+        Some((_, hash)) => ferry_security::password::verify(&form.password, hash).await,
+        // Same work for unknown emails, so timing does not reveal which emails exist.
+        None => ferry_security::password::verify_unknown_account(&form.password).await,
     };
     let Some((user, _)) = user.filter(|_| verified) else {
-        state.limiter.failed(&limiter_key).await;
+        state.logins.failed(&form.email, ip).await;
         return Ok(login_page(
             &state,
             &form.code,
@@ -286,6 +289,7 @@ pub async fn login(
             StatusCode::UNAUTHORIZED,
         ));
     };
+    state.logins.succeeded(&form.email, ip).await;
     let secret = ids::secret();
     let now = ferry_api::dates::now_millis();
     sqlx::query("DELETE FROM web_sessions WHERE expires < $1")
@@ -329,7 +333,7 @@ pub struct ApproveForm {
 /// `POST /oauth/device/approve`.
 pub async fn approve(
     state: St,
-    ClientIp(ip): ClientIp,
+    ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<ApproveForm>,
 ) -> ApiResult<Response> {
@@ -341,17 +345,18 @@ pub async fn approve(
             StatusCode::UNAUTHORIZED,
         ));
     };
-    if !constant_time_eq(session.csrf.as_bytes(), form.csrf.as_bytes()) {
+    if !ferry_security::secret::constant_time_eq(session.csrf.as_bytes(), form.csrf.as_bytes()) {
         let mut page = DevicePage::new("message", "Form expired");
         page.error = "This form is out of date. Open the link from your program again.".into();
         return Ok(page.respond(StatusCode::FORBIDDEN));
     }
-    let limiter_key = format!("code:{ip}");
-    if !state.limiter.allowed(&limiter_key).await {
-        return Ok(too_many());
+    let guesses_key = format!("code:{ip}");
+    let wait = state.code_guesses.wait_needed(&guesses_key).await;
+    if !wait.is_zero() {
+        return Ok(too_many(wait, "codes"));
     }
     let Some(pending) = pending_code(&state, &form.code).await? else {
-        state.limiter.failed(&limiter_key).await;
+        state.code_guesses.failed(&guesses_key).await;
         let mut page = DevicePage::new("message", "Code not valid");
         page.error = "That code is not valid, was already used, or has expired. Start the login again.".into();
         return Ok(page.respond(StatusCode::NOT_FOUND));
@@ -405,11 +410,4 @@ pub async fn approve(
         page.message = "The program was refused. You can close this window.".into();
     }
     Ok(page.respond(StatusCode::OK))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -1,7 +1,5 @@
 //! Workspace users, browser sessions and API keys.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use ferry_db::Db;
 use sqlx::Row;
 
@@ -66,69 +64,10 @@ fn normalize_email(email: &str) -> Result<String, AccountError> {
 }
 
 async fn hash_password(password: String) -> Result<String, AccountError> {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|hash| hash.to_string())
-            .map_err(|error| AccountError::Hash(error.to_string()))
-    })
-    .await
-    .map_err(|error| AccountError::Hash(error.to_string()))?
+    ferry_security::password::hash(&password)
+        .await
+        .map_err(|error| AccountError::Hash(error.to_string()))
 }
-
-async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .verify_password(password.as_bytes(), hash.as_str())
-            .is_ok()
-    })
-    .await
-    .unwrap_or(false)
-}
-
-/// Failed logins allowed per email within [`THROTTLE_WINDOW`] before logins are refused.
-pub const MAX_LOGIN_FAILURES: u32 = 10;
-/// The window over which failed logins are counted.
-pub const THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-/// Counts failed logins per email so passwords cannot be guessed at speed. The count lives in the
-/// database, so every workspace process on it shares one budget per account.
-#[derive(Debug, Clone)]
-pub struct LoginThrottle {
-    counter: ferry_db::FailureCounter,
-}
-
-impl LoginThrottle {
-    /// A throttle counting in `db` (migrated: it needs the `attempt_failures` table).
-    pub fn new(db: Db) -> LoginThrottle {
-        LoginThrottle {
-            counter: ferry_db::FailureCounter::new(db, MAX_LOGIN_FAILURES, THROTTLE_WINDOW),
-        }
-    }
-
-    fn key(email: &str) -> String {
-        format!("login:{}", email.trim().to_lowercase())
-    }
-
-    /// Whether logins for this email are refused for now.
-    pub async fn blocked(&self, email: &str) -> bool {
-        !self.counter.allowed(&Self::key(email)).await
-    }
-
-    /// Records a failed login.
-    pub async fn failed(&self, email: &str) {
-        self.counter.failed(&Self::key(email)).await;
-    }
-
-    /// Forgets failures after a successful login.
-    pub async fn succeeded(&self, email: &str) {
-        self.counter.reset(&Self::key(email)).await;
-    }
-}
-
-/// A dummy hash so that a login for an unknown email costs as much time as a wrong password.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Zc0xE7Ox1Y0ZJ3Q8Xr4ZcGm5pQqL2Uy5bHj8n1r9m6o";
 
 /// Creates a user; the password must have at least 8 characters unless `allow_short` (admin CLI, demo).
 pub async fn create_user(db: &Db, email: &str, password: &str, allow_short: bool) -> Result<User, AccountError> {
@@ -177,11 +116,11 @@ pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<User, 
         .fetch_optional(&db.pool)
         .await?;
     let Some(row) = row else {
-        let _ = verify_password(password.to_string(), DUMMY_HASH.to_string()).await;
+        ferry_security::password::verify_unknown_account(password).await;
         return Err(AccountError::BadCredentials);
     };
     let hash: String = row.try_get(2)?;
-    if verify_password(password.to_string(), hash).await {
+    if ferry_security::password::verify(password, &hash).await {
         Ok(User {
             id: row.try_get(0)?,
             email: row.try_get(1)?,
@@ -281,32 +220,5 @@ mod tests {
         assert!(normalize_email("no-at-sign").is_err());
         assert!(normalize_email("a@").is_err());
         assert!(normalize_email("a b@c.d").is_err());
-    }
-
-    #[tokio::test]
-    async fn repeated_failures_block_logins_for_that_email_only_in_every_process() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = ferry_db::testing::fresh_database_url(dir.path()).await;
-        let db = Db::connect(&url).await.unwrap();
-        db.migrate(&crate::MIGRATOR).await.unwrap();
-        let throttle = LoginThrottle::new(db);
-        // Another process on the same database.
-        let elsewhere = LoginThrottle::new(Db::connect(&url).await.unwrap());
-        for attempt in 0..MAX_LOGIN_FAILURES {
-            assert!(!throttle.blocked("a@example.org").await);
-            let process = if attempt % 2 == 0 { &throttle } else { &elsewhere };
-            process.failed("A@example.org").await;
-        }
-        assert!(throttle.blocked("a@example.org").await);
-        assert!(elsewhere.blocked(" a@EXAMPLE.org").await);
-        assert!(!throttle.blocked("b@example.org").await);
-        elsewhere.succeeded("a@example.org").await;
-        assert!(!throttle.blocked("a@example.org").await);
-    }
-
-    #[tokio::test]
-    async fn dummy_hash_parses_so_unknown_emails_cost_a_verification() {
-        assert!(!verify_password("x".into(), DUMMY_HASH.into()).await);
-        assert!(argon2::PasswordHash::new(DUMMY_HASH).is_ok());
     }
 }

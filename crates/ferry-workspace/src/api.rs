@@ -81,7 +81,8 @@ impl From<LinkError> for ApiError {
             LinkError::Invalid(_) => StatusCode::BAD_REQUEST,
             LinkError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             LinkError::NotLinked => StatusCode::NOT_FOUND,
-            LinkError::Unreachable { .. } | LinkError::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            LinkError::NotAllowed { .. } => StatusCode::FORBIDDEN,
+            LinkError::Upstream(_) => StatusCode::BAD_GATEWAY,
             LinkError::Crypto(_) => StatusCode::CONFLICT,
             LinkError::Db(_) => return ApiError::internal(error),
         };

@@ -56,30 +56,24 @@ pub enum LinkError {
     /// The server rejected the token.
     #[error(
         "this token was not accepted by {server}: it is invalid or has been revoked. If it was made for another \
-         region, choose that region. To get a new token run `bs auth --force` and copy accessToken from \
-         ~/.basespace/default.cfg"
+         region, choose that region. To get a new token run `bs auth --force` and copy accessToken from the \
+         profile's file in ~/.basespace/"
     )]
     Rejected {
         /// API server.
         server: String,
     },
-    /// The server could not be reached.
+    /// The server could not be reached, or answered something other than BaseSpace's API.
+    #[error("{0}")]
+    Upstream(String),
+    /// The server is not one this workspace may link to.
     #[error(
-        "cannot reach the BaseSpace API server {server}: check the region or the custom server URL, and the network ({detail})"
+        "this workspace links only to Illumina's BaseSpace regions and to the servers its administrator allows; \
+         {server} is not one of them. Ask the administrator to add it (ferry workspace --allow-api-server {server})"
     )]
-    Unreachable {
-        /// API server.
+    NotAllowed {
+        /// The normalised server URL.
         server: String,
-        /// Cause, without secrets.
-        detail: String,
-    },
-    /// The server answered with something else.
-    #[error("{server} could not check the token: {detail}")]
-    Upstream {
-        /// API server.
-        server: String,
-        /// What it said.
-        detail: String,
     },
     /// No account linked.
     #[error("no BaseSpace account is linked yet: open Profile → BaseSpace Account Details and paste an access token")]
@@ -99,40 +93,68 @@ impl LinkError {
             ClientError::Unauthorized { .. } => LinkError::Rejected {
                 server: server.to_string(),
             },
-            ClientError::Network { source, .. } => LinkError::Unreachable {
-                server: server.to_string(),
-                detail: describe_network_error(&source),
-            },
-            other => LinkError::Upstream {
-                server: server.to_string(),
-                detail: other.to_string(),
-            },
+            other => LinkError::Upstream(describe_failure(server, &other)),
         }
     }
 }
 
-fn describe_network_error(error: &reqwest::Error) -> String {
-    if error.is_connect() {
-        "connection refused or host not found".to_string()
-    } else if error.is_timeout() {
-        "timed out".to_string()
-    } else {
-        // reqwest errors carry the URL, which never holds the token (it goes in a header).
-        error.without_url_ref().to_string()
+/// A failed call to a BaseSpace server as a sentence for the workspace user, from a fixed set:
+/// what kind of failure, at which server, what to do. Nothing the server sent (bodies, messages)
+/// is repeated: a server is not trusted, and its answer is not the user's to read through us.
+pub fn describe_failure(server: &str, error: &ClientError) -> String {
+    match error {
+        ClientError::Unauthorized { .. } => format!(
+            "BaseSpace ({server}) rejected the linked access token (revoked or expired?); set a new token under \
+             Profile → BaseSpace Account Details"
+        ),
+        ClientError::Forbidden { .. } => format!(
+            "BaseSpace ({server}) refused access (HTTP 403); check that the linked token's context (personal or \
+             workgroup) can read this data"
+        ),
+        ClientError::NotFound { what, .. } => format!(
+            "{what} was not found on {server}; it may have been deleted, or belong to another workgroup context \
+             than the linked token"
+        ),
+        ClientError::Refused(refused) => refused.to_string(),
+        ClientError::Network { .. } => format!(
+            "cannot reach the BaseSpace API server {server} (the connection failed, was refused or timed out); check \
+             the region or the server URL, and try again later"
+        ),
+        ClientError::Http { status, .. } => format!(
+            "{server} answered HTTP {status} where BaseSpace's API answers with data; if it lasts, check the region \
+             or the server URL"
+        ),
+        ClientError::InvalidResponse { .. } => {
+            format!("{server} answered with something that is not BaseSpace's API; check the region or the server URL")
+        }
+        ClientError::Invalid(message) => message.clone(),
+        ClientError::Io { .. } => "a local file could not be read or written; see the workspace's log".to_string(),
     }
 }
 
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let mut text = self.to_string();
-        if let Some(url) = self.url() {
-            text = text.replace(url.as_str(), "");
-        }
-        text
+/// Normalises a server URL given by a user or an administrator: `http(s)://host[:port][/path]`,
+/// host in lower case, default port and trailing slashes dropped. URLs with a user name,
+/// password, query or fragment are refused (a `#` would swallow the API path appended to it).
+pub fn normalise_server_url(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let url = url::Url::parse(text).map_err(|error| {
+        format!("the API server {text:?} is not a URL ({error}); example: https://api.basespace.illumina.com")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("the API server {text:?} must be an http:// or https:// URL"));
     }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "the API server {text:?} must not contain a user name, password, query (?…) or fragment (#…); give only \
+             the scheme, host, port and path"
+        ));
+    }
+    let mut normalised = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
+    if let Some(port) = url.port() {
+        normalised.push_str(&format!(":{port}"));
+    }
+    normalised.push_str(url.path().trim_end_matches('/'));
+    Ok(normalised)
 }
 
 /// Where a token is to be used: a region or a custom server.
@@ -163,22 +185,7 @@ pub fn resolve_target(region: Option<&str>, api_server: Option<&str>) -> Result<
             })
         }
         (_, Some(server)) => {
-            let url = url::Url::parse(server).map_err(|error| {
-                LinkError::Invalid(format!(
-                    "the API server {server:?} is not a URL ({error}); example: https://api.basespace.illumina.com"
-                ))
-            })?;
-            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                return Err(LinkError::Invalid(format!(
-                    "the API server {server:?} must be an http:// or https:// URL"
-                )));
-            }
-            if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
-                return Err(LinkError::Invalid(
-                    "the API server URL must not contain a user name, password or query".to_string(),
-                ));
-            }
-            let server = server.trim_end_matches('/').to_string();
+            let server = normalise_server_url(server).map_err(LinkError::Invalid)?;
             let region = ferry_client::region::region_of_server(&server)
                 .map(|r| r.to_string())
                 .unwrap_or_else(|| CUSTOM_REGION.to_string());
@@ -220,25 +227,92 @@ fn region_label(region: &str) -> String {
     }
 }
 
+/// The API servers users may link to: Illumina's regions always, other servers only when the
+/// administrator allowed them (`--allow-api-server`). Their origins are also the only loopback or
+/// private addresses the workspace connects to ([`ferry_client::EgressPolicy`]).
+#[derive(Debug, Clone, Default)]
+pub struct ServerAllowList {
+    servers: Vec<url::Url>,
+    policy: ferry_client::EgressPolicy,
+}
+
+impl ServerAllowList {
+    /// An allow-list of these server URLs (each normalised; refused when not a plain http(s) URL).
+    pub fn new<S: AsRef<str>>(servers: &[S]) -> Result<ServerAllowList, String> {
+        let servers = servers
+            .iter()
+            .map(|text| {
+                let normalised =
+                    normalise_server_url(text.as_ref()).map_err(|error| format!("--allow-api-server: {error}"))?;
+                url::Url::parse(&normalised).map_err(|error| format!("--allow-api-server {normalised:?}: {error}"))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let policy = ferry_client::EgressPolicy::allowing(&servers);
+        Ok(ServerAllowList { servers, policy })
+    }
+
+    /// The allowed servers besides Illumina's regions.
+    pub fn servers(&self) -> &[url::Url] {
+        &self.servers
+    }
+
+    /// Whether users may link to `api_server`: a region's own https server, or an allowed one.
+    pub fn permits(&self, api_server: &str) -> bool {
+        let Ok(url) = url::Url::parse(api_server) else {
+            return false;
+        };
+        let region_server = ferry_client::region::region_of_server(api_server).is_some()
+            && url.scheme() == "https"
+            && url.port_or_known_default() == Some(443);
+        region_server || self.policy.is_allowed_server(&url)
+    }
+}
+
 /// Linking and using BaseSpace accounts.
 #[derive(Clone)]
 pub struct Links {
     db: Db,
     keyring: Arc<Keyring>,
+    allowed: Arc<ServerAllowList>,
 }
 
 impl Links {
-    /// Links over `db`, sealing tokens with `keyring`.
-    pub fn new(db: Db, keyring: Arc<Keyring>) -> Self {
-        Self { db, keyring }
+    /// Links over `db`, sealing tokens with `keyring`, to the servers `allowed` permits.
+    pub fn new(db: Db, keyring: Arc<Keyring>, allowed: ServerAllowList) -> Self {
+        Self {
+            db,
+            keyring,
+            allowed: Arc::new(allowed),
+        }
+    }
+
+    /// A client for `api_server` with `token`, under the workspace's outbound-request policy.
+    fn client_for_server(
+        &self,
+        api_server: &str,
+        token: &str,
+        options: ferry_client::ClientOptions,
+    ) -> Result<ferry_client::Client, LinkError> {
+        if !self.allowed.permits(api_server) {
+            return Err(LinkError::NotAllowed {
+                server: api_server.to_string(),
+            });
+        }
+        let options = ferry_client::ClientOptions {
+            egress: Some(self.allowed.policy.clone()),
+            ..options
+        };
+        ferry_client::Client::with_options(api_server, token, options).map_err(|error| match error {
+            ClientError::Refused(refused) => LinkError::Invalid(refused.to_string()),
+            other => LinkError::Invalid(other.to_string()),
+        })
     }
 
     /// Checks `token` against the target's `/v2/users/current` and, if accepted, stores it sealed.
     pub async fn link(&self, user_id: &str, token: &str, target: Target) -> Result<LinkInfo, LinkError> {
         let token = check_token_text(token)?;
         // Someone is waiting on the form: one retry, short timeouts.
-        let client = ferry_client::Client::with_options(&target.api_server, token, interactive_options(1))
-            .map_err(|error| LinkError::Invalid(error.to_string()))?;
+        let client = self.client_for_server(&target.api_server, token, interactive_options(1))?;
         let me = client
             .current_user()
             .await
@@ -352,8 +426,7 @@ impl Links {
             ciphertext: row.try_get(2)?,
         };
         let token = self.keyring.open(user_id, PURPOSE, &sealed)?;
-        ferry_client::Client::with_options(&api_server, &token, options)
-            .map_err(|error| LinkError::Invalid(error.to_string()))
+        self.client_for_server(&api_server, &token, options)
     }
 
     /// Removes the link; with `revoke`, first asks the server to revoke the token. Returns a

@@ -39,6 +39,24 @@ pub struct WorkspaceArgs {
     /// path. Default: `files` in the data folder.
     #[arg(long, env = "FERRY_WORKSPACE_STORAGE_URL")]
     pub storage_url: Option<String>,
+    /// An API server users may link to besides Illumina's regions (repeatable; a self-hosted hub:
+    /// http://127.0.0.1:8041). Only these servers may be on loopback or private addresses.
+    #[arg(
+        long = "allow-api-server",
+        value_name = "URL",
+        env = "FERRY_WORKSPACE_ALLOW_API_SERVERS",
+        value_delimiter = ','
+    )]
+    pub allowed_api_servers: Vec<String>,
+    /// A reverse proxy in front of the workspace (address or CIDR block, repeatable): only requests
+    /// from these addresses have their client taken from `X-Forwarded-For` (for login throttling).
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        env = "FERRY_WORKSPACE_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The role of a `ferry workspace` process.
@@ -88,6 +106,8 @@ pub async fn run(args: WorkspaceArgs, stop: impl Future<Output = ()> + Send + 's
         database_url: args.database_url,
         public_url: args.public_url,
         storage_url: args.storage_url,
+        allowed_api_servers: args.allowed_api_servers,
+        trusted_proxies: args.trusted_proxies,
     };
     match args.command {
         Some(WorkspaceCommand::User(UserCommand::Add { email, password })) => {

@@ -230,23 +230,17 @@ impl Keyring {
 
 /// 32 random bytes as URL-safe base64 without padding (session ids, API keys, CSRF tokens).
 pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ferry_security::secret::random_urlsafe()
 }
 
 /// Hex SHA-256 of a token, the only form in which session ids and API keys are stored.
 pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    ferry_security::secret::hash(token)
 }
 
 /// Constant-time equality of two strings (CSRF tokens).
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    ferry_security::secret::constant_time_eq(a.as_bytes(), b.as_bytes())
 }
 
 #[cfg(test)]

@@ -49,6 +49,12 @@ pub struct WorkspaceConfig {
     /// the standard `AWS_*` variables), `file:///abs/dir` or a path. Default: `files` in the data folder.
     /// Web and worker processes of one workspace must share it.
     pub storage_url: Option<String>,
+    /// API servers users may link to besides Illumina's regions (`--allow-api-server`): only
+    /// these may be on loopback or private addresses. Each is a URL (`http://127.0.0.1:8041`).
+    pub allowed_api_servers: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`): addresses
+    /// or CIDR blocks.
+    pub trusted_proxies: Vec<String>,
 }
 
 pub(crate) struct State {
@@ -57,8 +63,10 @@ pub(crate) struct State {
     pub(crate) imports: ImportService,
     /// Cookies always `Secure` (public URL is https); otherwise only behind `X-Forwarded-Proto: https`.
     pub(crate) always_secure: bool,
-    /// Failed logins per email, to slow down password guessing.
-    pub(crate) login_failures: accounts::LoginThrottle,
+    /// Wrong passwords per (account, client) and per client, to slow down password guessing.
+    pub(crate) login_failures: ferry_security::LoginThrottle,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub(crate) trusted_proxies: ferry_security::TrustedProxies,
 }
 
 /// An opened workspace: database migrated, key loaded, import service ready. Cheap to clone.
@@ -101,10 +109,13 @@ impl Workspace {
             Some(url) => url.clone(),
             None => ferry_db::sqlite_url(&config.data_dir.join("workspace.db")),
         };
+        let allowed = basespace::ServerAllowList::new(&config.allowed_api_servers).map_err(anyhow::Error::msg)?;
+        let trusted_proxies =
+            ferry_security::TrustedProxies::parse(&config.trusted_proxies).map_err(anyhow::Error::msg)?;
         let db = Db::connect(&url).await?;
         db.migrate(&MIGRATOR).await?;
         let keyring = Arc::new(Keyring::load_or_create(&config.data_dir)?);
-        let links = Links::new(db.clone(), keyring);
+        let links = Links::new(db.clone(), keyring, allowed);
         let store = match &config.storage_url {
             Some(url) => ferry_store::BlobStore::from_url_with(url, s3).with_context(|| {
                 format!("cannot open the workspace file store {url:?} (--storage-url / FERRY_WORKSPACE_STORAGE_URL)")
@@ -123,7 +134,7 @@ impl Workspace {
             .get_or_insert_with(|| config.data_dir.join("worker.id"));
         let imports = ImportService::new(db.clone(), store.clone(), Arc::new(links.clone()), import_config);
         let always_secure = config.public_url.as_ref().is_some_and(|url| url.scheme() == "https");
-        let login_failures = accounts::LoginThrottle::new(db.clone());
+        let login_failures = ferry_security::LoginThrottle::new(db.clone(), "login");
         Ok(Workspace {
             state: Arc::new(State {
                 db,
@@ -131,6 +142,7 @@ impl Workspace {
                 imports,
                 always_secure,
                 login_failures,
+                trusted_proxies,
             }),
             config,
             store,
@@ -154,13 +166,14 @@ impl Workspace {
 
     /// The web pages, the JSON API and the OpenAPI document.
     pub fn router(&self) -> axum::Router {
-        web::router(self.state.clone())
+        let routes = web::router(self.state.clone())
             .merge(api::router(self.state.clone()))
             // Forms and JSON bodies are small; nothing is uploaded to the workspace.
             .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
             .layer(tower_http::catch_panic::CatchPanicLayer::new())
-            // URIs and headers never carry BaseSpace tokens (those travel only in request bodies).
-            .layer(tower_http::trace::TraceLayer::new_for_http())
+            .layer(axum::Extension(self.state.trusted_proxies.clone()));
+        // URIs and headers never carry BaseSpace tokens (those travel only in request bodies).
+        ferry_security::http::with_request_ids(routes)
     }
 
     /// Serves on `listener` and runs the import workers until `shutdown` resolves; then stops

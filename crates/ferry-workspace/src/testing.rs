@@ -25,6 +25,10 @@ pub struct TestOptions {
     pub storage_url: Option<String>,
     /// Endpoint, region and credentials of an `s3://` `storage_url`; `None`: the `AWS_*` variables.
     pub s3: Option<ferry_store::S3Options>,
+    /// API servers users may link to besides Illumina's regions ([`WorkspaceConfig::allowed_api_servers`]).
+    pub allowed_api_servers: Vec<String>,
+    /// Trusted reverse proxies ([`WorkspaceConfig::trusted_proxies`]).
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for TestOptions {
@@ -41,6 +45,8 @@ impl Default for TestOptions {
             },
             storage_url: None,
             s3: None,
+            allowed_api_servers: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -66,6 +72,16 @@ impl TestWorkspace {
     /// Starts a workspace with background import workers.
     pub async fn start() -> TestWorkspace {
         Self::start_with(TestOptions::default()).await
+    }
+
+    /// Starts a workspace with background import workers whose users may link to `servers`
+    /// (test hubs on 127.0.0.1).
+    pub async fn start_allowing(servers: &[&str]) -> TestWorkspace {
+        Self::start_with(TestOptions {
+            allowed_api_servers: servers.iter().map(|server| server.to_string()).collect(),
+            ..TestOptions::default()
+        })
+        .await
     }
 
     /// Starts a workspace with these options.
@@ -166,6 +182,8 @@ async fn launch(
         database_url: Some(database_url.to_string()),
         public_url: None,
         storage_url: options.storage_url.clone(),
+        allowed_api_servers: options.allowed_api_servers.clone(),
+        trusted_proxies: options.trusted_proxies.clone(),
     };
     let s3 = options.s3.clone().unwrap_or_else(ferry_store::S3Options::from_env);
     let workspace = Workspace::open_with_s3(config, options.import.clone(), &s3)

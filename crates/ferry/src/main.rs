@@ -140,6 +140,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         demo: Some(demo),
         storage_url: None,
         s3_options: None,
+        trusted_proxies: Default::default(),
     })
     .await?;
     let workspace = ferry_workspace::Workspace::open(ferry_workspace::WorkspaceConfig {
@@ -148,6 +149,9 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         database_url: None,
         public_url: None,
         storage_url: None,
+        // The demo hub is on loopback: users of this workspace may link to it, and only to it.
+        allowed_api_servers: vec![format!("http://{hub_address}")],
+        trusted_proxies: Vec::new(),
     })
     .await?;
     workspace

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ferry_api::oauth::{DeviceAuthorization, OAuthError, TokenResponse};
+use ferry_security::ClientAddr;
 use sqlx::Row;
 
 use super::St;
@@ -18,6 +19,8 @@ use crate::params::FormOrQuery;
 pub const DEVICE_CODE_SECONDS: i64 = 1800;
 /// Seconds a client waits between polls.
 pub const POLL_INTERVAL_SECONDS: i64 = 1;
+/// Device logins a client may start per minute (each one stores a pending code).
+pub const DEVICE_AUTHORIZATIONS_PER_MINUTE: u32 = 20;
 /// What the token answer reports as `expires_in` (tokens do not expire; revoke them instead).
 pub const TOKEN_EXPIRES_IN: u64 = 10 * 365 * 24 * 3600;
 
@@ -33,7 +36,29 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 }
 
 /// `POST /v1pre3/oauthv2/deviceauthorization` (form or query: client_id, response_type, scope).
-pub async fn device_authorization(state: St, FormOrQuery(params): FormOrQuery) -> ApiResult<Response> {
+pub async fn device_authorization(
+    state: St,
+    ClientAddr(client): ClientAddr,
+    FormOrQuery(params): FormOrQuery,
+) -> ApiResult<Response> {
+    if let Err(wait) = state
+        .device_authorizations
+        .hit(&format!("device-authorization:{client}"))
+        .await
+    {
+        let mut response = oauth_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "slow_down",
+            &format!(
+                "Too many device logins were started from your address; wait {} seconds, then try again.",
+                wait.as_secs().max(1)
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, wait.as_secs().max(1).into());
+        return Ok(response);
+    }
     if let Some(kind) = params.get("response_type")
         && kind != "device_code"
     {

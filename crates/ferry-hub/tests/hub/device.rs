@@ -303,3 +303,118 @@ async fn web_page_requires_csrf_and_rate_limits_wrong_codes_and_passwords() {
         .unwrap();
     assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// Signs in to the device page as a client at `client` (sent as `X-Forwarded-For`).
+async fn sign_in_from(hub: &TestHub, client: &str, email: &str, password: &str) -> reqwest::Response {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let html = browser
+        .get(format!("{}/oauth/device", hub.url))
+        .header("x-forwarded-for", client)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden_value(&html, "csrf").unwrap();
+    browser
+        .post(format!("{}/oauth/device/login", hub.url))
+        .header("x-forwarded-for", client)
+        .form(&[("email", email), ("password", password), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_strangers_wrong_passwords_never_lock_the_owner_out() {
+    let hub = TestHub::start_trusting(&["127.0.0.1/32"]).await;
+    let stranger = "203.0.113.9";
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        statuses.push(sign_in_from(&hub, stranger, demo::DEMO_EMAIL, "guess").await.status());
+    }
+    let refused = sign_in_from(&hub, stranger, demo::DEMO_EMAIL, demo::DEMO_PASSWORD).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    let wait: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=15 * 60).contains(&wait), "Retry-After {wait}");
+    assert!(refused.text().await.unwrap().contains("Too many wrong passwords"));
+
+    // The owner, from another address, signs in at once with the right password.
+    let owner = sign_in_from(&hub, "198.51.100.7", demo::DEMO_EMAIL, demo::DEMO_PASSWORD).await;
+    assert_eq!(owner.status(), StatusCode::SEE_OTHER);
+    // And a wrong password of the owner's is an ordinary wrong password, not a lockout.
+    let typo = sign_in_from(&hub, "198.51.100.7", demo::DEMO_EMAIL, "demo-typo").await;
+    assert_eq!(typo.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+    // Without --trusted-proxy the header is the client's own words: guesses sent with a new
+    // X-Forwarded-For each time still come from one address and are slowed down.
+    let hub = TestHub::start().await;
+    let mut last = StatusCode::OK;
+    for n in 0..12 {
+        last = sign_in_from(&hub, &format!("198.51.100.{n}"), demo::DEMO_EMAIL, "guess")
+            .await
+            .status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+
+    // Behind a trusted proxy, each forwarded address is its own client.
+    let hub = TestHub::start_trusting(&["127.0.0.0/8"]).await;
+    for n in 0..12 {
+        let status = sign_in_from(&hub, &format!("198.51.100.{n}"), demo::DEMO_EMAIL, "guess")
+            .await
+            .status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "client {n}");
+    }
+    // A client cannot pretend to be another by writing addresses before the proxy's.
+    let mut last = StatusCode::OK;
+    for _ in 0..12 {
+        last = sign_in_from(&hub, "192.0.2.1, 203.0.113.50", demo::DEMO_EMAIL, "guess")
+            .await
+            .status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn device_authorization_is_rate_limited_per_client() {
+    let hub = TestHub::start_trusting(&["127.0.0.1"]).await;
+    let start = |client: &'static str| {
+        let url = format!("{}/v1pre3/oauthv2/deviceauthorization", hub.url);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("x-forwarded-for", client)
+                .form(&[("client_id", "flood"), ("response_type", "device_code")])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let limit = ferry_hub::DEVICE_AUTHORIZATIONS_PER_MINUTE;
+    for n in 0..limit {
+        assert_eq!(start("203.0.113.9").await.status(), StatusCode::OK, "request {n}");
+    }
+    let refused = start("203.0.113.9").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "slow_down");
+    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM device_codes WHERE client_id = 'flood'")
+        .fetch_one(&hub.hub().db().pool)
+        .await
+        .unwrap();
+    assert_eq!(pending, i64::from(limit), "refused requests store nothing");
+    assert_eq!(
+        start("198.51.100.7").await.status(),
+        StatusCode::OK,
+        "other clients go on"
+    );
+}

@@ -112,8 +112,9 @@ async fn two_instances_share_data_signed_urls_device_codes_and_uploads() {
     // An upload started on A, its parts sent to both, completed on B, served by A.
     upload_across(&a, &b, &token, &project).await;
 
-    // Wrong passwords count against one budget, whichever instance they are sent to.
-    for attempt in 0..ferry_hub::MAX_FAILURES {
+    // Wrong passwords count against one budget, whichever instance they are sent to: past the
+    // free ones, the next attempt waits, on both.
+    for attempt in 0..ferry_security::throttle::FREE_FAILURES_PER_ACCOUNT {
         let hub = if attempt % 2 == 0 { &a } else { &b };
         let status = wrong_password(hub).await;
         assert_ne!(

@@ -52,6 +52,7 @@ async fn graceful_shutdown_finishes_an_upload_in_flight_and_publishes_nothing_ha
                 demo: Some(Default::default()),
                 storage_url: None,
                 s3_options: None,
+                trusted_proxies: Default::default(),
             })
             .await
             .unwrap()
@@ -235,6 +236,7 @@ async fn demo_seeding_is_deterministic_and_idempotent() {
         demo: Some(Default::default()),
         storage_url: None,
         s3_options: None,
+        trusted_proxies: Default::default(),
     };
     let counts = |hub: Hub| async move {
         let mut counts = Vec::new();
@@ -298,6 +300,7 @@ async fn demo_seeding_is_deterministic_and_idempotent() {
             demo: Some(Default::default()),
             storage_url: None,
             s3_options: None,
+            trusted_proxies: Default::default(),
         })
         .await
         .unwrap(),

@@ -92,23 +92,20 @@ pub(crate) fn is_transient(error: &ClientError) -> bool {
     }
 }
 
-/// A client error as a sentence for the workspace user (who did not type a `bs` command).
+/// A client error as a sentence for the workspace user (who did not type a `bs` command), from
+/// the fixed set of [`crate::basespace::describe_failure`]: nothing the server sent is repeated.
 pub(crate) fn describe(error: &ClientError) -> String {
-    match error {
-        ClientError::Unauthorized { server, .. } => format!(
-            "BaseSpace ({server}) rejected the linked access token (revoked or expired?); \
-             set a new token under Profile → BaseSpace Account Details"
-        ),
-        ClientError::Forbidden { server, message, .. } => format!(
-            "BaseSpace ({server}) refused access: {message}; check that the linked token's context \
-             (personal or workgroup) can read this data"
-        ),
-        ClientError::NotFound { what, server, .. } => format!(
-            "{what} was not found on {server}; it may have been deleted, or belong to another \
-             workgroup context than the linked token"
-        ),
-        other => other.to_string(),
-    }
+    let server = match error {
+        ClientError::Unauthorized { server, .. }
+        | ClientError::Forbidden { server, .. }
+        | ClientError::NotFound { server, .. }
+        | ClientError::Network { server, .. } => server.clone(),
+        ClientError::Http { url, .. } | ClientError::InvalidResponse { url, .. } => url::Url::parse(url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| "the BaseSpace server".to_string()),
+        _ => "the BaseSpace server".to_string(),
+    };
+    crate::basespace::describe_failure(&server, error)
 }
 
 fn plan_error(context: &str, error: ClientError) -> PlanError {

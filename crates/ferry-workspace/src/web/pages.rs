@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
+use ferry_security::ClientAddr;
 use serde::Deserialize;
 
 use super::views::{self, Base, html};
@@ -40,14 +41,7 @@ pub(crate) async fn static_file(Path(file): Path<String>) -> Response {
 }
 
 pub(crate) async fn health(AxumState(state): AppState) -> Response {
-    match sqlx::query("SELECT 1").execute(&state.db.pool).await {
-        Ok(_) => axum::Json(serde_json::json!({"status": "ok"})).into_response(),
-        Err(error) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"status": "error", "error": format!("database: {error}")})),
-        )
-            .into_response(),
-    }
+    ferry_security::http::health(&state.db).await
 }
 
 pub(crate) async fn home(AxumState(state): AppState, headers: HeaderMap) -> Result<Redirect, PageError> {
@@ -157,30 +151,48 @@ fn logged_in(state: &State, headers: &HeaderMap, session_token: String, next: &s
     (jar, Redirect::to(next)).into_response()
 }
 
-pub(crate) async fn login(AxumState(state): AppState, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+pub(crate) async fn login(
+    AxumState(state): AppState,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
     let form = FormData::parse(&body);
     check_login_csrf(&headers, &form)?;
     let email = form.text("email");
     let next = safe_next(form.get("next"));
-    if state.login_failures.blocked(&email).await {
-        return Ok(login_form(
+    let wait = state.login_failures.wait_needed(&email, client).await;
+    if !wait.is_zero() {
+        let seconds = wait.as_secs().max(1);
+        let mut response = login_form(
             &state,
             &headers,
             false,
             email,
             next,
-            "Too many wrong passwords for this account. Wait 15 minutes, then try again.".to_string(),
+            format!(
+                "Too many wrong passwords for this account from your address. Wait {}, then try again.",
+                if seconds < 120 {
+                    format!("{seconds} seconds")
+                } else {
+                    format!("{} minutes", seconds.div_ceil(60))
+                }
+            ),
             StatusCode::TOO_MANY_REQUESTS,
-        ));
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return Ok(response);
     }
     match accounts::authenticate(&state.db, &email, form.get("password").unwrap_or("")).await {
         Ok(user) => {
-            state.login_failures.succeeded(&email).await;
+            state.login_failures.succeeded(&email, client).await;
             let token = accounts::create_session(&state.db, &user).await?;
             Ok(logged_in(&state, &headers, token, &next))
         }
         Err(AccountError::BadCredentials) => {
-            state.login_failures.failed(&email).await;
+            state.login_failures.failed(&email, client).await;
             Ok(login_form(
                 &state,
                 &headers,
@@ -368,6 +380,7 @@ pub(crate) async fn link_basespace(
             let status = match error {
                 LinkError::Invalid(_) => StatusCode::BAD_REQUEST,
                 LinkError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                LinkError::NotAllowed { .. } => StatusCode::FORBIDDEN,
                 _ => StatusCode::BAD_GATEWAY,
             };
             let view = ProfileView {

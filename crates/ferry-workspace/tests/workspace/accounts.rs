@@ -360,7 +360,7 @@ async fn password_guessing_is_slowed_down() {
     let web = Web::new(&workspace);
     let (_, page) = web.get("/login").await;
     let csrf = csrf_of(&page);
-    for _ in 0..ferry_workspace::accounts::MAX_LOGIN_FAILURES {
+    for _ in 0..ferry_security::throttle::FREE_FAILURES_PER_ACCOUNT {
         let response = web
             .post(
                 "/login",

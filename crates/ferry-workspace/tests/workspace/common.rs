@@ -55,7 +55,7 @@ pub fn logs() -> Vec<u8> {
 pub async fn start() -> (TestHub, TestWorkspace) {
     capture_logs();
     let hub = TestHub::start().await;
-    let workspace = TestWorkspace::start().await;
+    let workspace = TestWorkspace::start_allowing(&[&hub.url]).await;
     (hub, workspace)
 }
 
@@ -63,7 +63,7 @@ pub async fn start() -> (TestHub, TestWorkspace) {
 pub async fn start_with_reads(reads: u64) -> (TestHub, TestWorkspace) {
     capture_logs();
     let hub = TestHub::start_with(ferry_hub::DemoOptions { reads_per_file: reads }).await;
-    let workspace = TestWorkspace::start().await;
+    let workspace = TestWorkspace::start_allowing(&[&hub.url]).await;
     (hub, workspace)
 }
 

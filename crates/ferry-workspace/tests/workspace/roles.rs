@@ -32,6 +32,8 @@ async fn a_web_process_only_queues_imports_and_a_worker_process_runs_them() {
             database_url: Some(database_url.clone()),
             public_url: None,
             storage_url: Some(storage_url.clone()),
+            allowed_api_servers: vec![hub.url.clone()],
+            trusted_proxies: Vec::new(),
         },
         import.clone(),
     )
@@ -88,6 +90,8 @@ async fn a_web_process_only_queues_imports_and_a_worker_process_runs_them() {
             database_url: Some(database_url),
             public_url: None,
             storage_url: Some(storage_url),
+            allowed_api_servers: vec![hub.url.clone()],
+            trusted_proxies: Vec::new(),
         },
         import,
     )

@@ -88,6 +88,7 @@ async fn import_stores_files_as_objects_in_an_s3_bucket() {
     let workspace = TestWorkspace::start_with(TestOptions {
         storage_url: Some(format!("s3://{BUCKET}/{PREFIX}")),
         s3: Some(s3),
+        allowed_api_servers: vec![hub.url.clone()],
         ..TestOptions::default()
     })
     .await;

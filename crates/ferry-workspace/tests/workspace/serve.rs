@@ -14,6 +14,8 @@ async fn serve_answers_until_shutdown_then_returns() {
         database_url: Some(ferry_db::testing::fresh_database_url(dir.path()).await),
         public_url: Some("https://workspace.example.org".parse().unwrap()),
         storage_url: None,
+        allowed_api_servers: Vec::new(),
+        trusted_proxies: Vec::new(),
     };
     let workspace = Workspace::open(config.clone()).await.unwrap();
     workspace.ensure_user("demo@example.org", "demo").await.unwrap();
@@ -88,6 +90,8 @@ async fn an_unsupported_storage_url_is_refused_with_a_clear_error() {
         database_url: Some(ferry_db::testing::fresh_database_url(dir.path()).await),
         public_url: None,
         storage_url: Some("ftp://files.example.org/ferry".to_string()),
+        allowed_api_servers: Vec::new(),
+        trusted_proxies: Vec::new(),
     };
     let error = Workspace::open(config)
         .await
