@@ -9,8 +9,10 @@ mod workspace {
     mod api_flow;
     mod browser;
     mod import_flow;
+    mod outbound;
     mod roles;
     mod s3;
     mod secrets;
     mod serve;
+    mod throttle;
 }

@@ -48,8 +48,8 @@ async fn linking_checks_the_token_and_never_returns_it() {
             json!({"access_token": "abc", "api_server": "http://127.0.0.1:1"}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("cannot reach"), "{body}");
+    assert_eq!(status, StatusCode::FORBIDDEN, "a server not on the allow-list: {body}");
+    assert!(body["error"].as_str().unwrap().contains("--allow-api-server"), "{body}");
 
     let (status, body) = api
         .put(
