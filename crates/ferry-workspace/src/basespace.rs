@@ -529,6 +529,44 @@ mod tests {
     }
 
     #[test]
+    fn server_urls_are_normalised_and_tricks_refused() {
+        assert_eq!(
+            normalise_server_url(" HTTP://Hub.Example.ORG:80/base/ ").unwrap(),
+            "http://hub.example.org/base"
+        );
+        assert_eq!(
+            normalise_server_url("http://127.0.0.1:8041").unwrap(),
+            "http://127.0.0.1:8041"
+        );
+        for bad in [
+            "http://127.0.0.1:8041/any/path#",
+            "https://api.basespace.illumina.com/#@10.0.0.1",
+            "http://hub/?a=b",
+            "http://user@hub",
+            "ftp://hub",
+            "not a url",
+        ] {
+            assert!(normalise_server_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_regions_and_allowed_servers_may_be_linked() {
+        let allowed = ServerAllowList::new(&["http://127.0.0.1:8041/"]).unwrap();
+        assert!(allowed.permits("https://api.basespace.illumina.com"));
+        assert!(allowed.permits("https://api.euc1.sh.basespace.illumina.com"));
+        assert!(allowed.permits("http://127.0.0.1:8041"));
+        assert!(!allowed.permits("http://127.0.0.1:8042"));
+        assert!(
+            !allowed.permits("http://api.basespace.illumina.com"),
+            "regions over https only"
+        );
+        assert!(!allowed.permits("https://api.basespace.illumina.com:8443"));
+        assert!(!allowed.permits("https://example.org"));
+        assert!(ServerAllowList::new(&["http://hub#x"]).is_err());
+    }
+
+    #[test]
     fn token_text_is_checked() {
         assert!(check_token_text("  ").is_err());
         assert!(check_token_text("abc def").is_err());

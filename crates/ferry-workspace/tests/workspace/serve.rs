@@ -36,9 +36,25 @@ async fn serve_answers_until_shutdown_then_returns() {
         .await
         .unwrap();
     assert_eq!(health["status"], "ok");
+    let traced = reqwest::Client::new()
+        .get(format!("{base}/health"))
+        .header("x-request-id", "support-ticket-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        traced.headers()["x-request-id"],
+        "support-ticket-42",
+        "a caller's ID is kept"
+    );
     let page = reqwest::get(format!("{base}/login")).await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let headers = page.headers();
+    assert_eq!(
+        headers["x-request-id"].to_str().unwrap().len(),
+        36,
+        "every answer carries a request ID (a UUID) for support and logs"
+    );
     assert_eq!(headers["x-frame-options"], "DENY");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert!(
