@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::import::ImportConfig;
-use crate::{Workspace, WorkspaceConfig};
+use crate::{SignupMode, Workspace, WorkspaceConfig};
 
 /// Password given to users made by [`TestWorkspace::user`].
 pub const TEST_PASSWORD: &str = "correct horse battery";
@@ -25,6 +25,8 @@ pub struct TestOptions {
     pub storage_url: Option<String>,
     /// Endpoint, region and credentials of an `s3://` `storage_url`; `None`: the `AWS_*` variables.
     pub s3: Option<ferry_store::S3Options>,
+    /// Sign-up mode; tests sign up through the forms, so the default is [`SignupMode::Open`].
+    pub signup: SignupMode,
 }
 
 impl Default for TestOptions {
@@ -41,6 +43,7 @@ impl Default for TestOptions {
             },
             storage_url: None,
             s3: None,
+            signup: SignupMode::Open,
         }
     }
 }
@@ -166,6 +169,7 @@ async fn launch(
         database_url: Some(database_url.to_string()),
         public_url: None,
         storage_url: options.storage_url.clone(),
+        signup: options.signup,
     };
     let s3 = options.s3.clone().unwrap_or_else(ferry_store::S3Options::from_env);
     let workspace = Workspace::open_with_s3(config, options.import.clone(), &s3)

@@ -148,6 +148,8 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         database_url: None,
         public_url: None,
         storage_url: None,
+        // The demo is for trying Ferry out: anyone may create an account.
+        signup: ferry_workspace::SignupMode::Open,
     })
     .await?;
     workspace

@@ -32,6 +32,7 @@ async fn a_web_process_only_queues_imports_and_a_worker_process_runs_them() {
             database_url: Some(database_url.clone()),
             public_url: None,
             storage_url: Some(storage_url.clone()),
+            signup: ferry_workspace::SignupMode::Open,
         },
         import.clone(),
     )
@@ -88,6 +89,7 @@ async fn a_web_process_only_queues_imports_and_a_worker_process_runs_them() {
             database_url: Some(database_url),
             public_url: None,
             storage_url: Some(storage_url),
+            signup: ferry_workspace::SignupMode::Open,
         },
         import,
     )

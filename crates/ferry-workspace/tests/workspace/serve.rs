@@ -14,6 +14,7 @@ async fn serve_answers_until_shutdown_then_returns() {
         database_url: Some(ferry_db::testing::fresh_database_url(dir.path()).await),
         public_url: Some("https://workspace.example.org".parse().unwrap()),
         storage_url: None,
+        signup: ferry_workspace::SignupMode::Closed,
     };
     let workspace = Workspace::open(config.clone()).await.unwrap();
     workspace.ensure_user("demo@example.org", "demo").await.unwrap();
@@ -88,6 +89,7 @@ async fn an_unsupported_storage_url_is_refused_with_a_clear_error() {
         database_url: Some(ferry_db::testing::fresh_database_url(dir.path()).await),
         public_url: None,
         storage_url: Some("ftp://files.example.org/ferry".to_string()),
+        signup: ferry_workspace::SignupMode::Closed,
     };
     let error = Workspace::open(config)
         .await
