@@ -497,7 +497,9 @@ pub async fn check_api_key(db: &Db, key: &str) -> Result<ApiKeyCheck, AccountErr
     .bind(token_hash(key))
     .fetch_optional(&db.pool)
     .await?;
-    let Some(row) = row else { return Ok(ApiKeyCheck::Unknown) };
+    let Some(row) = row else {
+        return Ok(ApiKeyCheck::Unknown);
+    };
     let info = key_from_row(&row)?;
     let now = ferry_api::dates::now_millis();
     match (info.status_at(now), info.revoked_at, info.expires_at) {
@@ -548,12 +550,13 @@ pub async fn list_api_keys(db: &Db, user: &User) -> Result<Vec<ApiKeyInfo>, Acco
 /// Revokes one of the user's API keys (again is harmless: the first revocation time stays).
 /// `None`: the user has no key with this id.
 pub async fn revoke_api_key(db: &Db, user: &User, id: &str) -> Result<Option<ApiKeyInfo>, AccountError> {
-    let updated = sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND user_id = $3")
-        .bind(ferry_api::dates::now_millis())
-        .bind(id)
-        .bind(&user.id)
-        .execute(&db.pool)
-        .await?;
+    let updated =
+        sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND user_id = $3")
+            .bind(ferry_api::dates::now_millis())
+            .bind(id)
+            .bind(&user.id)
+            .execute(&db.pool)
+            .await?;
     if updated.rows_affected() == 0 {
         return Ok(None);
     }
@@ -646,7 +649,11 @@ mod tests {
         );
         let unknown = parse_lifetime("3y").unwrap_err();
         assert!(matches!(unknown, LifetimeError::UnknownUnit { .. }));
-        assert!(unknown.to_string().contains("m (minutes), h (hours), d (days) or w (weeks)"));
+        assert!(
+            unknown
+                .to_string()
+                .contains("m (minutes), h (hours), d (days) or w (weeks)")
+        );
     }
 
     #[test]
@@ -666,7 +673,10 @@ mod tests {
             ..key.clone()
         };
         assert_eq!(revoked.status_at(200), ApiKeyStatus::Revoked);
-        let forever = ApiKeyInfo { expires_at: None, ..key };
+        let forever = ApiKeyInfo {
+            expires_at: None,
+            ..key
+        };
         assert_eq!(forever.status_at(i64::MAX), ApiKeyStatus::Active);
         assert_eq!(display_time(0), "1970-01-01 00:00 UTC");
     }
@@ -677,7 +687,9 @@ mod tests {
         let url = ferry_db::testing::fresh_database_url(dir.path()).await;
         let db = Db::connect(&url).await.unwrap();
         db.migrate(&crate::MIGRATOR).await.unwrap();
-        create_user(&db, "taken@example.org", "a long password", false).await.unwrap();
+        create_user(&db, "taken@example.org", "a long password", false)
+            .await
+            .unwrap();
         let mut hash = std::time::Duration::MAX;
         let mut taken = std::time::Duration::MAX;
         for _ in 0..3 {

@@ -422,11 +422,7 @@ struct NewKeyBody {
     expires_in: Option<String>,
 }
 
-async fn create_api_key(
-    AxumState(state): AppState,
-    caller: ApiCaller,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+async fn create_api_key(AxumState(state): AppState, caller: ApiCaller, body: Bytes) -> Result<Response, ApiError> {
     let body: NewKeyBody = parse_json(&body)?;
     let lifetime = match body.expires_in.as_deref().map(str::trim) {
         None | Some("") | Some("never") => None,

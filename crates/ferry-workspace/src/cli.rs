@@ -162,7 +162,11 @@ fn key_table(keys: &[ApiKeyInfo], now: i64) -> String {
         .map(|key| {
             [
                 key.id.clone(),
-                if key.name.is_empty() { "-".to_string() } else { key.name.clone() },
+                if key.name.is_empty() {
+                    "-".to_string()
+                } else {
+                    key.name.clone()
+                },
                 accounts::display_time(key.created_at),
                 when(key.expires_at, "never"),
                 when(key.last_used_at, "never"),
@@ -319,7 +323,16 @@ mod tests {
         let create = key(&["api-key", "--user", "a@example.org"]).unwrap();
         assert_eq!(create.user.as_deref(), Some("a@example.org"));
         assert!(create.command.is_none() && create.expires_in.is_none());
-        let named = key(&["api-key", "--user", "a@example.org", "--name", "ci", "--expires-in", "30d"]).unwrap();
+        let named = key(&[
+            "api-key",
+            "--user",
+            "a@example.org",
+            "--name",
+            "ci",
+            "--expires-in",
+            "30d",
+        ])
+        .unwrap();
         assert_eq!(named.name, "ci");
         assert_eq!(named.expires_in, Some(std::time::Duration::from_secs(30 * 86400)));
         let bad = key(&["api-key", "--user", "a@example.org", "--expires-in", "3y"]).unwrap_err();
@@ -336,14 +349,25 @@ mod tests {
     fn data_dir_database_url_and_signup_parse_after_the_subcommand_too() {
         let cli = parse(&["api-key", "list", "--user", "a@example.org", "--data-dir", "/tmp/ws"]).unwrap();
         assert_eq!(cli.args.data_dir, std::path::Path::new("/tmp/ws"));
-        let cli = parse(&["user", "add", "a@example.org", "--password-stdin", "--database-url", "sqlite://x"]).unwrap();
+        let cli = parse(&[
+            "user",
+            "add",
+            "a@example.org",
+            "--password-stdin",
+            "--database-url",
+            "sqlite://x",
+        ])
+        .unwrap();
         assert_eq!(cli.args.database_url.as_deref(), Some("sqlite://x"));
         if std::env::var_os("FERRY_WORKSPACE_SIGNUP").is_none() {
             assert_eq!(cli.args.signup, SignupMode::Closed, "closed unless asked");
         }
         assert_eq!(parse(&["--signup", "open"]).unwrap().args.signup, SignupMode::Open);
         if std::env::var_os("FERRY_WORKSPACE_PASSWORD").is_none() {
-            assert!(parse(&["user", "add", "a@example.org"]).is_err(), "a password is needed");
+            assert!(
+                parse(&["user", "add", "a@example.org"]).is_err(),
+                "a password is needed"
+            );
         }
         let both = parse(&["user", "add", "a@example.org", "--password", "x", "--password-stdin"]).unwrap_err();
         assert_eq!(both.kind(), clap::error::ErrorKind::ArgumentConflict);
@@ -362,7 +386,13 @@ mod tests {
         let table = key_table(&keys, 2000);
         let lines: Vec<&str> = table.lines().collect();
         assert!(lines[0].starts_with("ID") && lines[0].ends_with("STATUS"), "{table}");
-        assert!(lines[1].contains("nightly sync") && lines[1].ends_with("expired"), "{table}");
-        assert!(lines[1].contains("1970-01-01 00:00 UTC") && lines[1].contains("never"), "{table}");
+        assert!(
+            lines[1].contains("nightly sync") && lines[1].ends_with("expired"),
+            "{table}"
+        );
+        assert!(
+            lines[1].contains("1970-01-01 00:00 UTC") && lines[1].contains("never"),
+            "{table}"
+        );
     }
 }

@@ -46,7 +46,8 @@ pub(crate) fn document() -> Value {
             "revoked_at": nullable("string")
         });
         if with_key {
-            properties["key"] = json!({ "type": "string", "description": "The key itself: shown only in this answer, store it now" });
+            properties["key"] =
+                json!({ "type": "string", "description": "The key itself: shown only in this answer, store it now" });
         }
         properties
     };

@@ -12,11 +12,11 @@ use serde::Deserialize;
 use super::views::{self, Base, html};
 use super::{Authed, FormData, LOGIN_CSRF_COOKIE, PageError, SESSION_COOKIE, cookie, csrf_failure, secure_request};
 use crate::accounts::{self, AccountError};
-use crate::{SignupMode, State};
 use crate::basespace::{self, LinkError};
 use crate::browse;
 use crate::crypto::{constant_time_eq, random_token};
 use crate::import::{ImportOptions, ImportRequest, OnConflict};
+use crate::{SignupMode, State};
 
 type AppState = AxumState<Arc<State>>;
 
@@ -350,7 +350,11 @@ async fn profile_page(state: &State, session: &accounts::Session, view: ProfileV
         error: view.error,
         notice: view.notice,
         api_keys: keys.iter().map(|key| views::ApiKeyRow::new(key, now)).collect(),
-        new_key_name: view.new_key.as_ref().map(|new| new.info.name.clone()).unwrap_or_default(),
+        new_key_name: view
+            .new_key
+            .as_ref()
+            .map(|new| new.info.name.clone())
+            .unwrap_or_default(),
         new_key: view.new_key.map(|new| new.key).unwrap_or_default(),
         key_error: view.key_error,
         key_notice: view.key_notice,

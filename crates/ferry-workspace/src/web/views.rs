@@ -154,8 +154,12 @@ pub(crate) struct ProfilePage {
 }
 
 /// The lifetimes the Profile page offers for a new API key: form value (as `--expires-in`) and label.
-pub(crate) const EXPIRY_CHOICES: [(&str, &str); 4] =
-    [("never", "Never"), ("30d", "30 days"), ("90d", "90 days"), ("365d", "1 year")];
+pub(crate) const EXPIRY_CHOICES: [(&str, &str); 4] = [
+    ("never", "Never"),
+    ("30d", "30 days"),
+    ("90d", "90 days"),
+    ("365d", "1 year"),
+];
 
 pub(crate) struct ApiKeyRow {
     pub(crate) id: String,
