@@ -23,7 +23,7 @@ pub enum AccountError {
     #[error("wrong email or password")]
     BadCredentials,
     /// No such user.
-    #[error("no workspace user {0}; create it with `ferry workspace user add {0} --password …`")]
+    #[error("no workspace user {0}; create it with `ferry workspace user add {0} --password-stdin`")]
     NoSuchUser(String),
     /// Database failure.
     #[error("database error: {0}")]

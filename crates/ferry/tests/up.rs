@@ -143,14 +143,17 @@ struct Server {
 impl Server {
     /// Starts it and waits for the line on stderr that gives its URL.
     fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
-            .args(args)
-            .env_remove("FERRY_WORKSPACE_SIGNUP")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
+        let mut server = Server {
+            child: Command::new(env!("CARGO_BIN_EXE_ferry"))
+                .args(args)
+                .env_remove("FERRY_WORKSPACE_SIGNUP")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+            url: String::new(),
+        };
+        let stderr = server.child.stderr.take().unwrap();
         let (lines, received) = mpsc::channel();
         // Reads stderr to the end: a server writing to a closed pipe would fail.
         std::thread::spawn(move || {
@@ -158,22 +161,15 @@ impl Server {
                 let _ = lines.send(line);
             }
         });
-        loop {
-            match received.recv_timeout(Duration::from_secs(120)) {
-                Ok(line) => {
-                    if let Some(url) = line.split_whitespace().find(|word| word.starts_with("http://")) {
-                        return Server {
-                            child,
-                            url: url.to_string(),
-                        };
-                    }
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("ferry {args:?} printed no URL in time");
-                }
+        while server.url.is_empty() {
+            let line = received
+                .recv_timeout(Duration::from_secs(120))
+                .unwrap_or_else(|_| panic!("ferry {args:?} printed no URL in time"));
+            if let Some(url) = line.split_whitespace().find(|word| word.starts_with("http://")) {
+                server.url = url.to_string();
             }
         }
+        server
     }
 }
 
