@@ -85,8 +85,8 @@ pub struct ApiKeyArgs {
     #[arg(long, required = true)]
     pub user: Option<String>,
     /// A name to recognise the key by (e.g. the script or machine using it).
-    #[arg(long, default_value = "")]
-    pub name: String,
+    #[arg(long)]
+    pub name: Option<String>,
     /// Lifetime of the key: a number and m (minutes), h (hours), d (days) or w (weeks), e.g. 90d.
     /// Default: the key never expires.
     #[arg(long, value_name = "DURATION", value_parser = accounts::parse_lifetime)]
@@ -247,7 +247,7 @@ pub async fn run(args: WorkspaceArgs, stop: impl Future<Output = ()> + Send + 's
                 },
                 (None, Some(user)) => {
                     let new = workspace
-                        .create_named_api_key(&user, &keys.name, keys.expires_in)
+                        .create_named_api_key(&user, keys.name.as_deref().unwrap_or(""), keys.expires_in)
                         .await?;
                     println!("{}", new.key);
                 }
@@ -333,7 +333,7 @@ mod tests {
             "30d",
         ])
         .unwrap();
-        assert_eq!(named.name, "ci");
+        assert_eq!(named.name.as_deref(), Some("ci"));
         assert_eq!(named.expires_in, Some(std::time::Duration::from_secs(30 * 86400)));
         let bad = key(&["api-key", "--user", "a@example.org", "--expires-in", "3y"]).unwrap_err();
         assert!(bad.to_string().contains("unknown unit"), "{bad}");
