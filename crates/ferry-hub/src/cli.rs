@@ -91,9 +91,19 @@ pub enum UserCommand {
     Add {
         /// Email (the login name).
         email: String,
-        /// Password.
-        #[arg(long, env = "FERRY_HUB_PASSWORD")]
-        password: String,
+        /// Password. Other users of this machine can see it in `ps` (and shells keep it in their
+        /// history): prefer --password-stdin.
+        #[arg(
+            long,
+            env = "FERRY_HUB_PASSWORD",
+            hide_env_values = true,
+            required_unless_present = "password_stdin",
+            conflicts_with = "password_stdin"
+        )]
+        password: Option<String>,
+        /// Read the password from the first line of standard input (e.g. `pass show hub | ferry …`).
+        #[arg(long)]
+        password_stdin: bool,
         /// Display name.
         #[arg(long)]
         name: Option<String>,
@@ -111,6 +121,24 @@ pub enum WorkgroupCommand {
         #[arg(long = "member")]
         members: Vec<String>,
     },
+}
+
+/// Reads a password from the first line of standard input; only the line ending is removed.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input (--password-stdin)")?;
+    let password = line
+        .strip_suffix('\n')
+        .map(|rest| rest.strip_suffix('\r').unwrap_or(rest))
+        .unwrap_or(&line);
+    if password.is_empty() {
+        anyhow::bail!(
+            "no password on standard input: pipe it in, e.g. `printf '%s\\n' \"$PASSWORD\" | ferry hub user add EMAIL --password-stdin`"
+        );
+    }
+    Ok(password.to_string())
 }
 
 /// S3 settings from the AWS environment, with `--s3-endpoint` / `--s3-region` on top.
@@ -147,12 +175,27 @@ pub async fn run(args: HubArgs, stop: impl Future<Output = ()> + Send + 'static)
     match &args.command {
         None => serve(args, stop).await,
         Some(command) => {
+            // Read before opening the hub, so a missing password fails before anything is touched.
+            let stdin_password = match command {
+                HubCommand::User {
+                    command: UserCommand::Add {
+                        password_stdin: true, ..
+                    },
+                } => Some(password_from_stdin()?),
+                _ => None,
+            };
             let hub = Hub::open(config(&args, args.listen, None)?).await?;
             let db = hub.db();
             match command {
                 HubCommand::User {
-                    command: UserCommand::Add { email, password, name },
+                    command: UserCommand::Add {
+                        email, password, name, ..
+                    },
                 } => {
+                    let password = stdin_password
+                        .as_deref()
+                        .or(password.as_deref())
+                        .context("give the password with --password-stdin (or --password)")?;
                     let id = auth::create_user(db, email, password, name.as_deref()).await?;
                     eprintln!("user {email} ready (ID {id})");
                 }

@@ -40,6 +40,8 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/api/v1/samples", get(list_samples))
         .route("/api/v1/samples/{id}", get(get_sample).delete(delete_sample))
         .route("/api/v1/samples/{id}/files/{file_id}/content", get(file_content))
+        .route("/api/v1/api-keys", get(list_api_keys).post(create_api_key))
+        .route("/api/v1/api-keys/{id}", axum::routing::delete(revoke_api_key))
         .route("/api/v1/{*rest}", axum::routing::any(not_found))
         .with_state(state)
 }
@@ -96,10 +98,36 @@ impl From<accounts::AccountError> for ApiError {
     }
 }
 
+/// What to do when a key no longer works.
+const NEW_KEY_HINT: &str =
+    "create a new key on the Profile page (API keys) or with `ferry workspace api-key --user EMAIL`";
+
 /// The user behind a request: an API key, or (for reads, or with `X-CSRF-Token`) a browser session.
 pub(crate) struct ApiUser(User);
 
 impl FromRequestParts<Arc<State>> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, Self::Rejection> {
+        Ok(ApiUser(ApiCaller::from_request_parts(parts, state).await?.user))
+    }
+}
+
+/// How a request proved who it is.
+pub(crate) enum Credential {
+    /// An API key (its record: expiry).
+    Key(accounts::ApiKeyInfo),
+    /// A browser session.
+    Session,
+}
+
+/// [`ApiUser`] with the credential it used.
+pub(crate) struct ApiCaller {
+    user: User,
+    credential: Credential,
+}
+
+impl FromRequestParts<Arc<State>> for ApiCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, Self::Rejection> {
@@ -111,12 +139,21 @@ impl FromRequestParts<Arc<State>> for ApiUser {
                 .map(str::trim)
                 .filter(|k| !k.is_empty())
                 .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "use `Authorization: Bearer <api key>`"))?;
-            return match accounts::user_for_api_key(&state.db, key).await? {
-                Some(user) => Ok(ApiUser(user)),
-                None => Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "this API key is not valid; create one with `ferry workspace api-key --user EMAIL`",
-                )),
+            let refused = |what: String| ApiError::new(StatusCode::UNAUTHORIZED, format!("{what}; {NEW_KEY_HINT}"));
+            return match accounts::check_api_key(&state.db, key).await? {
+                accounts::ApiKeyCheck::Valid { user, key } => Ok(ApiCaller {
+                    user,
+                    credential: Credential::Key(key),
+                }),
+                accounts::ApiKeyCheck::Unknown => Err(refused("this API key is not valid".to_string())),
+                accounts::ApiKeyCheck::Revoked { at } => Err(refused(format!(
+                    "this API key was revoked on {} and no longer works",
+                    accounts::display_time(at)
+                ))),
+                accounts::ApiKeyCheck::Expired { at } => Err(refused(format!(
+                    "this API key expired on {} and no longer works",
+                    accounts::display_time(at)
+                ))),
             };
         }
         let session = crate::web::session_of(&parts.headers, state)
@@ -131,7 +168,10 @@ impl FromRequestParts<Arc<State>> for ApiUser {
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|token| crate::crypto::constant_time_eq(token, &session.csrf_token));
                 if safe || csrf_ok {
-                    Ok(ApiUser(session.user))
+                    Ok(ApiCaller {
+                        user: session.user,
+                        credential: Credential::Session,
+                    })
                 } else {
                     Err(ApiError::new(
                         StatusCode::FORBIDDEN,
@@ -141,7 +181,7 @@ impl FromRequestParts<Arc<State>> for ApiUser {
             }
             None => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "missing API key: send `Authorization: Bearer <api key>` (create one with `ferry workspace api-key --user EMAIL`)",
+                "missing API key: send `Authorization: Bearer <api key>` (create one on the Profile page or with `ferry workspace api-key --user EMAIL`)",
             )),
         }
     }
@@ -336,4 +376,101 @@ async fn file_content(
     Path((id, file_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     Ok(crate::web::file_response(&state, &user.id, &id, &file_id).await?)
+}
+
+/// An API key as the API shows it (never the key itself, except once on creation).
+#[derive(Serialize)]
+struct ApiKeyView {
+    id: String,
+    name: String,
+    status: accounts::ApiKeyStatus,
+    created_at: String,
+    expires_at: Option<String>,
+    last_used_at: Option<String>,
+    revoked_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+}
+
+impl ApiKeyView {
+    fn new(info: &accounts::ApiKeyInfo, now: i64) -> Self {
+        let date = |millis: Option<i64>| millis.map(ferry_api::dates::format_millis);
+        ApiKeyView {
+            id: info.id.clone(),
+            name: info.name.clone(),
+            status: info.status_at(now),
+            created_at: ferry_api::dates::format_millis(info.created_at),
+            expires_at: date(info.expires_at),
+            last_used_at: date(info.last_used_at),
+            revoked_at: date(info.revoked_at),
+            key: None,
+        }
+    }
+}
+
+async fn list_api_keys(AxumState(state): AppState, ApiUser(user): ApiUser) -> Result<Response, ApiError> {
+    let now = ferry_api::dates::now_millis();
+    let keys = accounts::list_api_keys(&state.db, &user).await?;
+    let items: Vec<ApiKeyView> = keys.iter().map(|key| ApiKeyView::new(key, now)).collect();
+    Ok(Json(Items { items }).into_response())
+}
+
+#[derive(Deserialize)]
+struct NewKeyBody {
+    #[serde(default)]
+    name: String,
+    /// `30d`, `12h`…; absent or null: never expires.
+    expires_in: Option<String>,
+}
+
+async fn create_api_key(AxumState(state): AppState, caller: ApiCaller, body: Bytes) -> Result<Response, ApiError> {
+    let body: NewKeyBody = parse_json(&body)?;
+    let lifetime = match body.expires_in.as_deref().map(str::trim) {
+        None | Some("") | Some("never") => None,
+        Some(text) => Some(
+            accounts::parse_lifetime(text)
+                .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, format!("\"expires_in\": {error}")))?,
+        ),
+    };
+    // A key may make keys, but none that outlive it: an expiring key cannot be turned into a lasting one.
+    if let Credential::Key(parent) = &caller.credential
+        && let Some(parent_expiry) = parent.expires_at
+    {
+        let outlives = lifetime.is_none_or(|lifetime| {
+            ferry_api::dates::now_millis().saturating_add(lifetime.as_millis() as i64) > parent_expiry
+        });
+        if outlives {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "this API key expires on {} and cannot create a key that lives longer: give a shorter \"expires_in\", \
+                     or create the key on the Profile page or with `ferry workspace api-key`",
+                    accounts::display_time(parent_expiry)
+                ),
+            ));
+        }
+    }
+    let new = accounts::create_api_key(&state.db, &caller.user, &body.name, lifetime)
+        .await
+        .map_err(|error| match error {
+            accounts::AccountError::Invalid(message) => ApiError::new(StatusCode::BAD_REQUEST, message),
+            other => ApiError::internal(other),
+        })?;
+    let mut view = ApiKeyView::new(&new.info, ferry_api::dates::now_millis());
+    view.key = Some(new.key);
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+async fn revoke_api_key(
+    AxumState(state): AppState,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    match accounts::revoke_api_key(&state.db, &user, &id).await? {
+        Some(key) => Ok(Json(ApiKeyView::new(&key, ferry_api::dates::now_millis())).into_response()),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "you have no API key with this id; list yours with GET /api/v1/api-keys",
+        )),
+    }
 }

@@ -55,6 +55,18 @@ pub struct WorkspaceConfig {
     /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`): addresses
     /// or CIDR blocks.
     pub trusted_proxies: Vec<String>,
+    /// Whether anyone may create an account at `/signup`.
+    pub signup: SignupMode,
+}
+
+/// Who may create workspace accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SignupMode {
+    /// Anyone who reaches the workspace may sign up (`ferry up`, trusted networks).
+    Open,
+    /// Only administrators create accounts (`ferry workspace user add EMAIL`); `/signup` says so.
+    #[default]
+    Closed,
 }
 
 pub(crate) struct State {
@@ -67,6 +79,8 @@ pub(crate) struct State {
     pub(crate) login_failures: ferry_security::LoginThrottle,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub(crate) trusted_proxies: ferry_security::TrustedProxies,
+    /// Whether `/signup` creates accounts.
+    pub(crate) signup: SignupMode,
 }
 
 /// An opened workspace: database migrated, key loaded, import service ready. Cheap to clone.
@@ -143,6 +157,7 @@ impl Workspace {
                 always_secure,
                 login_failures,
                 trusted_proxies,
+                signup: config.signup,
             }),
             config,
             store,
@@ -267,7 +282,29 @@ impl Workspace {
 
     /// Creates a new API key for the user with this email and returns it (it is not stored, only its hash).
     pub async fn create_api_key(&self, email: &str) -> anyhow::Result<String> {
+        Ok(self.create_named_api_key(email, "", None).await?.key)
+    }
+
+    /// Creates a new API key named `name` for the user with this email, expiring after `lifetime`
+    /// (`None`: never).
+    pub async fn create_named_api_key(
+        &self,
+        email: &str,
+        name: &str,
+        lifetime: Option<std::time::Duration>,
+    ) -> anyhow::Result<accounts::NewApiKey> {
         let user = accounts::find_user(&self.state.db, email).await?;
-        Ok(accounts::create_api_key(&self.state.db, &user).await?)
+        Ok(accounts::create_api_key(&self.state.db, &user, name, lifetime).await?)
+    }
+
+    /// The API keys of the user with this email, newest first.
+    pub async fn list_api_keys(&self, email: &str) -> anyhow::Result<Vec<accounts::ApiKeyInfo>> {
+        let user = accounts::find_user(&self.state.db, email).await?;
+        Ok(accounts::list_api_keys(&self.state.db, &user).await?)
+    }
+
+    /// Revokes any user's API key by id; returns the owner's email and the key, `None` if no key has this id.
+    pub async fn revoke_api_key(&self, id: &str) -> anyhow::Result<Option<(String, accounts::ApiKeyInfo)>> {
+        Ok(accounts::revoke_any_api_key(&self.state.db, id).await?)
     }
 }

@@ -36,13 +36,29 @@ pub(crate) fn document() -> Value {
         base.insert(code.to_string(), value);
         Value::Object(base)
     };
+    let api_key_properties = |with_key: bool| {
+        let mut properties = json!({
+            "id": { "type": "string", "description": "Key id (not secret): revoke with DELETE /api/v1/api-keys/{id}" },
+            "name": { "type": "string" },
+            "status": { "type": "string", "enum": ["active", "expired", "revoked"] },
+            "created_at": { "type": "string" }, "expires_at": nullable("string"),
+            "last_used_at": { "type": ["string", "null"], "description": "Updated at most once a minute" },
+            "revoked_at": nullable("string")
+        });
+        if with_key {
+            properties["key"] =
+                json!({ "type": "string", "description": "The key itself: shown only in this answer, store it now" });
+        }
+        properties
+    };
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Ferry workspace API",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Link a BaseSpace account, browse it, import FASTQ data as verified workspace samples. \
-                Authenticate with `Authorization: Bearer <api key>` (create a key with `ferry workspace api-key --user EMAIL`). \
+                Authenticate with `Authorization: Bearer <api key>` (create a key on the Profile page or with `ferry workspace api-key --user EMAIL`); \
+                a revoked or expired key gets 401 with an error saying so. \
                 Errors are `{\"error\": \"…\"}` with a 4xx or 5xx status. Lists are `{\"items\": […]}` holding every item."
         },
         "security": [{ "apiKey": [] }],
@@ -159,6 +175,29 @@ pub(crate) fn document() -> Value {
                     "responses": with(standard_errors(&[("404", "No such sample")]), "204", json!({ "description": "Deleted" }))
                 }
             },
+            "/api/v1/api-keys": {
+                "get": {
+                    "summary": "The user's API keys, newest first, revoked and expired ones included (never the keys themselves)",
+                    "operationId": "listApiKeys",
+                    "responses": with(standard_errors(&[]), "200",
+                        json!({ "description": "API keys", "content": { "application/json": { "schema": list_of("ApiKey") } } }))
+                },
+                "post": {
+                    "summary": "Create an API key; the answer is the only time the key is shown. A key that expires cannot create one that lives longer",
+                    "operationId": "createApiKey",
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ApiKeyRequest" } } } },
+                    "responses": with(standard_errors(&[("400", "Bad name or lifetime"), ("403", "The calling key expires before the new one would")]), "201",
+                        ok_json("Created", "CreatedApiKey"))
+                }
+            },
+            "/api/v1/api-keys/{id}": {
+                "delete": {
+                    "summary": "Revoke one of the user's API keys: from now on it gets 401",
+                    "operationId": "revokeApiKey",
+                    "parameters": [id_param("id", "API key ID")],
+                    "responses": with(standard_errors(&[("404", "The user has no key with this ID")]), "200", ok_json("The revoked key", "ApiKey"))
+                }
+            },
             "/api/v1/samples/{id}/files/{file_id}/content": {
                 "get": {
                     "summary": "Download a verified file",
@@ -173,6 +212,12 @@ pub(crate) fn document() -> Value {
             "securitySchemes": { "apiKey": { "type": "http", "scheme": "bearer", "description": "Workspace API key" } },
             "schemas": {
                 "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } },
+                "ApiKeyRequest": { "type": "object", "properties": {
+                    "name": { "type": "string", "description": "To recognise the key by (at most 100 characters)" },
+                    "expires_in": { "type": ["string", "null"], "description": "Lifetime: a number and m, h, d or w (90m, 12h, 30d, 1w); absent, null or \"never\": never expires",
+                        "examples": ["30d", "12h"] } } },
+                "ApiKey": { "type": "object", "required": ["id", "name", "status", "created_at"], "properties": api_key_properties(false) },
+                "CreatedApiKey": { "type": "object", "required": ["id", "name", "status", "created_at", "key"], "properties": api_key_properties(true) },
                 "LinkRequest": {
                     "type": "object", "required": ["access_token"],
                     "description": "Give region (USE1, EUC1, EUW2, CAC1, APS2, APS4, CNN1) or api_server (a custom server such as a Ferry hub).",

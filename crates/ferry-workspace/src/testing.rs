@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::import::ImportConfig;
-use crate::{Workspace, WorkspaceConfig};
+use crate::{SignupMode, Workspace, WorkspaceConfig};
 
 /// Password given to users made by [`TestWorkspace::user`].
 pub const TEST_PASSWORD: &str = "correct horse battery";
@@ -29,6 +29,8 @@ pub struct TestOptions {
     pub allowed_api_servers: Vec<String>,
     /// Trusted reverse proxies ([`WorkspaceConfig::trusted_proxies`]).
     pub trusted_proxies: Vec<String>,
+    /// Sign-up mode; tests sign up through the forms, so the default is [`SignupMode::Open`].
+    pub signup: SignupMode,
 }
 
 impl Default for TestOptions {
@@ -47,6 +49,7 @@ impl Default for TestOptions {
             s3: None,
             allowed_api_servers: Vec::new(),
             trusted_proxies: Vec::new(),
+            signup: SignupMode::Open,
         }
     }
 }
@@ -184,6 +187,7 @@ async fn launch(
         storage_url: options.storage_url.clone(),
         allowed_api_servers: options.allowed_api_servers.clone(),
         trusted_proxies: options.trusted_proxies.clone(),
+        signup: options.signup,
     };
     let s3 = options.s3.clone().unwrap_or_else(ferry_store::S3Options::from_env);
     let workspace = Workspace::open_with_s3(config, options.import.clone(), &s3)

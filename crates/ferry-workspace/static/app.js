@@ -91,6 +91,20 @@
     });
   }
 
+  // "Copy" next to a value shown once (the new API key).
+  function setupCopy() {
+    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+      var source = document.getElementById(button.dataset.copy);
+      if (!source || !navigator.clipboard) return;
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        navigator.clipboard.writeText(source.textContent.trim()).then(
+          function () { button.textContent = "Copied"; },
+          function () { button.textContent = "Select and copy by hand"; });
+      });
+    });
+  }
+
   // Live progress of an import: poll the JSON API every second until it ends.
   function setupProgress() {
     var section = document.getElementById("progress");
@@ -160,6 +174,7 @@
     setupSelection();
     setupRegion();
     setupConfirm();
+    setupCopy();
     setupProgress();
   });
 })();

@@ -7,6 +7,7 @@ mod workspace {
 
     mod accounts;
     mod api_flow;
+    mod api_keys;
     mod browser;
     mod import_flow;
     mod outbound;

@@ -152,6 +152,8 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         // The demo hub is on loopback: users of this workspace may link to it, and only to it.
         allowed_api_servers: vec![format!("http://{hub_address}")],
         trusted_proxies: Vec::new(),
+        // The demo is for trying Ferry out: anyone may create an account.
+        signup: ferry_workspace::SignupMode::Open,
     })
     .await?;
     workspace

@@ -1,5 +1,6 @@
 //! `ferry up`, the README's main command, run as a process: both servers answer at the
-//! addresses it prints, the demo login works on the hub, and SIGTERM stops it cleanly.
+//! addresses it prints, the demo login works on the hub, and SIGTERM stops it cleanly. Also the
+//! admin commands as processes: passwords on standard input, API keys, flags after subcommands.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -110,4 +111,295 @@ fn up_starts_hub_and_workspace_with_demo_data_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(data.path().join("hub").exists() && data.path().join("workspace").exists());
+}
+
+/// Runs `ferry ARGS` with `stdin` piped in; returns (success, stdout, stderr).
+fn ferry(args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(args)
+        .env_remove("FERRY_WORKSPACE_PASSWORD")
+        .env_remove("FERRY_HUB_PASSWORD")
+        .env_remove("FERRY_WORKSPACE_SIGNUP")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A server started as `ferry ARGS`, stopped when dropped.
+struct Server {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Server {
+    /// Starts it and waits for the line on stderr that gives its URL.
+    fn start(args: &[&str]) -> Server {
+        let mut server = Server {
+            child: Command::new(env!("CARGO_BIN_EXE_ferry"))
+                .args(args)
+                .env_remove("FERRY_WORKSPACE_SIGNUP")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+            url: String::new(),
+        };
+        let stderr = server.child.stderr.take().unwrap();
+        let (lines, received) = mpsc::channel();
+        // Reads stderr to the end: a server writing to a closed pipe would fail.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+        while server.url.is_empty() {
+            let line = received
+                .recv_timeout(Duration::from_secs(120))
+                .unwrap_or_else(|_| panic!("ferry {args:?} printed no URL in time"));
+            if let Some(url) = line.split_whitespace().find(|word| word.starts_with("http://")) {
+                server.url = url.to_string();
+            }
+        }
+        server
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (byte as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// Logs in through a server's real form: GET `page` (a CSRF cookie named `cookie` and a `csrf`
+/// field), then POST `action`. Returns the status of the POST (303: logged in).
+fn form_login(base: &str, page: &str, action: &str, cookie: &str, email: &str, password: &str) -> u16 {
+    let address = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        stream,
+        "GET {page} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let prefix = format!("{cookie}=");
+    let token = text
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
+        .find_map(|(_, value)| value.trim().strip_prefix(prefix.as_str()))
+        .and_then(|value| value.split(';').next())
+        .unwrap_or_else(|| panic!("no {cookie} cookie from {page}:\n{text}"))
+        .to_string();
+    let marker = "name=\"csrf\" value=\"";
+    let start = text.find(marker).expect("a CSRF field") + marker.len();
+    let csrf = &text[start..start + text[start..].find('"').unwrap()];
+    let body = format!(
+        "csrf={}&email={}&password={}",
+        form_encode(csrf),
+        form_encode(email),
+        form_encode(password)
+    );
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let request = format!(
+        "POST {action} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nCookie: {cookie}={token}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer to POST {action}: {answer:?}"))
+}
+
+/// Spaces inside and around are part of the password; only the line ending is not.
+const STDIN_PASSWORD: &str = " a long secret with spaces ";
+
+#[test]
+fn workspace_admin_commands_read_passwords_from_stdin_and_manage_api_keys() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("workspace");
+    let dir = dir.to_str().unwrap();
+    let email = "admin@example.org";
+
+    // --data-dir after the subcommand; the password from standard input.
+    let (ok, _, stderr) = ferry(
+        &["workspace", "user", "add", email, "--password-stdin", "--data-dir", dir],
+        &format!("{STDIN_PASSWORD}\r\n"),
+    );
+    assert!(ok, "user add --password-stdin: {stderr}");
+    let (ok, _, stderr) = ferry(
+        &[
+            "workspace",
+            "user",
+            "add",
+            "b@example.org",
+            "--password",
+            "x",
+            "--password-stdin",
+            "--data-dir",
+            dir,
+        ],
+        "",
+    );
+    assert!(
+        !ok && stderr.contains("--password-stdin"),
+        "the two are exclusive: {stderr}"
+    );
+    let (ok, _, stderr) = ferry(
+        &[
+            "workspace",
+            "user",
+            "add",
+            "b@example.org",
+            "--password-stdin",
+            "--data-dir",
+            dir,
+        ],
+        "",
+    );
+    assert!(!ok && stderr.contains("no password on standard input"), "{stderr}");
+
+    // API keys: create (prints only the key), list, revoke.
+    let (ok, key, stderr) = ferry(
+        &[
+            "workspace",
+            "api-key",
+            "--user",
+            email,
+            "--name",
+            "ci",
+            "--expires-in",
+            "30d",
+            "--data-dir",
+            dir,
+        ],
+        "",
+    );
+    assert!(ok, "api-key: {stderr}");
+    assert!(
+        key.starts_with("fwk_") && key.trim().lines().count() == 1,
+        "only the key: {key}"
+    );
+    let (ok, _, stderr) = ferry(
+        &[
+            "workspace",
+            "api-key",
+            "--user",
+            email,
+            "--expires-in",
+            "3y",
+            "--data-dir",
+            dir,
+        ],
+        "",
+    );
+    assert!(!ok && stderr.contains("unknown unit"), "{stderr}");
+    let (ok, table, stderr) = ferry(
+        &["workspace", "api-key", "list", "--user", email, "--data-dir", dir],
+        "",
+    );
+    assert!(ok, "api-key list: {stderr}");
+    assert!(table.starts_with("ID") && table.contains("LAST USED"), "{table}");
+    let row = table
+        .lines()
+        .find(|line| line.contains(" ci "))
+        .expect("the ci key is listed");
+    assert!(row.ends_with("active") && !table.contains(key.trim()), "{table}");
+    let id = row.split_whitespace().next().unwrap();
+    let (ok, _, stderr) = ferry(&["workspace", "api-key", "revoke", id, "--data-dir", dir], "");
+    assert!(ok && stderr.contains("Revoked API key"), "api-key revoke: {stderr}");
+    let (_, table, _) = ferry(
+        &["workspace", "api-key", "list", "--user", email, "--data-dir", dir],
+        "",
+    );
+    assert!(
+        table
+            .lines()
+            .any(|line| line.contains(" ci ") && line.ends_with("revoked")),
+        "{table}"
+    );
+    let (ok, _, stderr) = ferry(
+        &["workspace", "api-key", "revoke", "no-such-key", "--data-dir", dir],
+        "",
+    );
+    assert!(!ok && stderr.contains("api-key list"), "{stderr}");
+
+    // A plain `ferry workspace`: sign-up closed; the stdin password logs in, exactly as given.
+    let server = Server::start(&["workspace", "--listen", "127.0.0.1:0", "--data-dir", dir]);
+    let (status, page) = get(&server.url, "/signup");
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("Sign-up is closed"), "{page}");
+    let login = |password: &str| form_login(&server.url, "/login", "/login", "ferry_login_csrf", email, password);
+    assert_eq!(login(STDIN_PASSWORD.trim()), 401, "spaces are kept");
+    assert_eq!(login(STDIN_PASSWORD), 303, "the password from stdin logs in");
+}
+
+#[test]
+fn hub_user_add_reads_the_password_from_stdin() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("hub");
+    let dir = dir.to_str().unwrap();
+    let email = "lab@example.org";
+    let (ok, _, stderr) = ferry(
+        &["hub", "user", "add", email, "--password-stdin", "--data-dir", dir],
+        &format!("{STDIN_PASSWORD}\n"),
+    );
+    assert!(ok, "hub user add --password-stdin: {stderr}");
+    let (ok, _, stderr) = ferry(
+        &[
+            "hub",
+            "user",
+            "add",
+            "b@example.org",
+            "--password",
+            "x",
+            "--password-stdin",
+            "--data-dir",
+            dir,
+        ],
+        "",
+    );
+    assert!(!ok && stderr.contains("--password-stdin"), "{stderr}");
+    let (ok, token, stderr) = ferry(&["hub", "token", "--user", email, "--data-dir", dir], "");
+    assert!(ok && !token.trim().is_empty(), "hub token: {stderr}");
+
+    let server = Server::start(&["hub", "--listen", "127.0.0.1:0", "--data-dir", dir]);
+    let login = |password: &str| {
+        form_login(
+            &server.url,
+            "/oauth/device",
+            "/oauth/device/login",
+            "ferry_hub_csrf",
+            email,
+            password,
+        )
+    };
+    assert_eq!(login(STDIN_PASSWORD.trim()), 401, "spaces are kept");
+    assert_eq!(login(STDIN_PASSWORD), 303, "the password from stdin logs in");
 }

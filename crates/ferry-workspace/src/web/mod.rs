@@ -37,6 +37,8 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/profile", get(pages::profile))
         .route("/profile/basespace", post(pages::link_basespace))
         .route("/profile/basespace/unlink", post(pages::unlink_basespace))
+        .route("/profile/api-keys", post(pages::create_api_key))
+        .route("/profile/api-keys/{id}/revoke", post(pages::revoke_api_key))
         .route("/samples", get(pages::samples))
         .route("/samples/import", get(pages::import_select).post(pages::import_submit))
         .route("/samples/import/projects/{id}", get(pages::import_project_fragment))

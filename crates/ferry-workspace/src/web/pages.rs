@@ -12,12 +12,12 @@ use serde::Deserialize;
 
 use super::views::{self, Base, html};
 use super::{Authed, FormData, LOGIN_CSRF_COOKIE, PageError, SESSION_COOKIE, cookie, csrf_failure, secure_request};
-use crate::State;
 use crate::accounts::{self, AccountError};
 use crate::basespace::{self, LinkError};
 use crate::browse;
 use crate::crypto::{constant_time_eq, random_token};
 use crate::import::{ImportOptions, ImportRequest, OnConflict};
+use crate::{SignupMode, State};
 
 type AppState = AxumState<Arc<State>>;
 
@@ -93,6 +93,7 @@ fn login_form(
         email,
         next,
         error,
+        signup_open: state.signup == SignupMode::Open,
     };
     let jar = CookieJar::new().add(cookie(LOGIN_CSRF_COOKIE, token, secure_request(state, headers), 3600));
     (status, jar, html(&page)).into_response()
@@ -114,11 +115,22 @@ pub(crate) async fn login_page(
     )
 }
 
+/// What `/signup` answers when only administrators create accounts.
+fn signup_closed() -> Response {
+    let page = views::SignupClosedPage {
+        base: Base::anonymous("Sign-up closed"),
+    };
+    (StatusCode::FORBIDDEN, html(&page)).into_response()
+}
+
 pub(crate) async fn signup_page(
     AxumState(state): AppState,
     headers: HeaderMap,
     Query(query): Query<NextQuery>,
 ) -> Response {
+    if state.signup == SignupMode::Closed {
+        return signup_closed();
+    }
     login_form(
         &state,
         &headers,
@@ -207,7 +219,15 @@ pub(crate) async fn login(
     }
 }
 
+/// The answer to a sign-up with a taken email: the same status as other refusals, and nothing that
+/// tells whether the email has an account.
+const SIGNUP_REFUSED: &str =
+    "We could not create an account with these details. If you already have an account, log in.";
+
 pub(crate) async fn signup(AxumState(state): AppState, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    if state.signup == SignupMode::Closed {
+        return Ok(signup_closed());
+    }
     let form = FormData::parse(&body);
     check_login_csrf(&headers, &form)?;
     let email = form.text("email");
@@ -230,10 +250,9 @@ pub(crate) async fn signup(AxumState(state): AppState, headers: HeaderMap, body:
             Ok(logged_in(&state, &headers, token, "/profile"))
         }
         Err(error @ (AccountError::EmailTaken(_) | AccountError::Invalid(_))) => {
-            let status = if matches!(error, AccountError::EmailTaken(_)) {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::BAD_REQUEST
+            let message = match error {
+                AccountError::EmailTaken(_) => SIGNUP_REFUSED.to_string(),
+                other => format!("{}.", capitalize(&other.to_string())),
             };
             Ok(login_form(
                 &state,
@@ -241,8 +260,8 @@ pub(crate) async fn signup(AxumState(state): AppState, headers: HeaderMap, body:
                 true,
                 email,
                 next,
-                format!("{}.", capitalize(&error.to_string())),
-                status,
+                message,
+                StatusCode::BAD_REQUEST,
             ))
         }
         Err(error) => Err(error.into()),
@@ -288,6 +307,7 @@ fn notice_for(done: Option<&str>) -> String {
         Some("unlinked") => "BaseSpace account unlinked.",
         Some("revoked") => "BaseSpace account unlinked and the token revoked.",
         Some("deleted") => "Sample deleted.",
+        Some("key-revoked") => "API key revoked. Scripts that use it now get “401 Unauthorized”.",
         _ => "",
     }
     .to_string()
@@ -309,10 +329,17 @@ struct ProfileView {
     selected_region: Option<String>,
     custom_url: String,
     status: Option<StatusCode>,
+    new_key: Option<accounts::NewApiKey>,
+    key_error: String,
+    key_notice: String,
+    key_name: String,
+    selected_expiry: Option<String>,
 }
 
 async fn profile_page(state: &State, session: &accounts::Session, view: ProfileView) -> Result<Response, PageError> {
     let link = state.links.info(&session.user.id).await.map_err(link_error)?;
+    let keys = accounts::list_api_keys(&state.db, &session.user).await?;
+    let now = ferry_api::dates::now_millis();
     let selected_region = view
         .selected_region
         .or_else(|| link.as_ref().map(|l| l.region.clone()))
@@ -334,6 +361,18 @@ async fn profile_page(state: &State, session: &accounts::Session, view: ProfileV
         custom_url,
         error: view.error,
         notice: view.notice,
+        api_keys: keys.iter().map(|key| views::ApiKeyRow::new(key, now)).collect(),
+        new_key_name: view
+            .new_key
+            .as_ref()
+            .map(|new| new.info.name.clone())
+            .unwrap_or_default(),
+        new_key: view.new_key.map(|new| new.key).unwrap_or_default(),
+        key_error: view.key_error,
+        key_notice: view.key_notice,
+        key_name: view.key_name,
+        expiry_choices: views::EXPIRY_CHOICES.to_vec(),
+        selected_expiry: view.selected_expiry.unwrap_or_else(|| "90d".to_string()),
     };
     Ok((view.status.unwrap_or(StatusCode::OK), html(&page)).into_response())
 }
@@ -344,12 +383,71 @@ pub(crate) async fn profile(
     Query(query): Query<DoneQuery>,
 ) -> Result<Response, PageError> {
     let notice = notice_for(query.done.as_deref());
+    // Key notices show in the API keys section, BaseSpace ones at the top (opening its details).
+    let (notice, key_notice) = if query.done.as_deref() == Some("key-revoked") {
+        (String::new(), notice)
+    } else {
+        (notice, String::new())
+    };
     let view = ProfileView {
         notice,
+        key_notice,
         editing: query.edit.is_some(),
         ..Default::default()
     };
     profile_page(&state, &session, view).await
+}
+
+pub(crate) async fn create_api_key(
+    AxumState(state): AppState,
+    Authed(session): Authed,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = FormData::parse(&body);
+    form.check_csrf(&session)?;
+    let name = form.text("name");
+    let expiry = form.opt("expires_in").unwrap_or_else(|| "never".to_string());
+    let lifetime = match expiry.as_str() {
+        "never" => Ok(None),
+        other => accounts::parse_lifetime(other)
+            .map(Some)
+            .map_err(|error| AccountError::Invalid(error.to_string())),
+    };
+    let created = match lifetime {
+        Ok(lifetime) => accounts::create_api_key(&state.db, &session.user, &name, lifetime).await,
+        Err(error) => Err(error),
+    };
+    let view = match created {
+        Ok(new) => ProfileView {
+            new_key: Some(new),
+            ..Default::default()
+        },
+        Err(AccountError::Invalid(message)) => ProfileView {
+            key_error: format!("{}.", capitalize(&message)),
+            key_name: name,
+            selected_expiry: Some(expiry),
+            status: Some(StatusCode::BAD_REQUEST),
+            ..Default::default()
+        },
+        Err(error) => return Err(error.into()),
+    };
+    profile_page(&state, &session, view).await
+}
+
+pub(crate) async fn revoke_api_key(
+    AxumState(state): AppState,
+    Authed(session): Authed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    FormData::parse(&body).check_csrf(&session)?;
+    match accounts::revoke_api_key(&state.db, &session.user, &id).await? {
+        Some(_) => Ok(Redirect::to("/profile?done=key-revoked").into_response()),
+        None => Err(PageError::Message(
+            StatusCode::NOT_FOUND,
+            "You have no API key with this ID. Go back to your Profile page to see your keys.".to_string(),
+        )),
+    }
 }
 
 pub(crate) async fn link_basespace(

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::response::Html;
 
-use crate::accounts::Session;
+use crate::accounts::{self, ApiKeyInfo, ApiKeyStatus, Session};
 use crate::basespace::LinkInfo;
 use crate::browse::{BsBiosample, BsDataset, BsProject, BsRun};
 use crate::import::{ImportStatus, SampleDetail, SampleFile, SampleSummary};
@@ -97,6 +97,14 @@ pub(crate) struct LoginPage {
     pub(crate) email: String,
     pub(crate) next: String,
     pub(crate) error: String,
+    /// Whether to offer sign-up (the workspace's sign-up mode is open).
+    pub(crate) signup_open: bool,
+}
+
+#[derive(Template)]
+#[template(path = "signup_closed.html")]
+pub(crate) struct SignupClosedPage {
+    pub(crate) base: Base,
 }
 
 pub(crate) struct LinkView {
@@ -132,6 +140,58 @@ pub(crate) struct ProfilePage {
     pub(crate) error: String,
     pub(crate) notice: String,
     pub(crate) editing: bool,
+    pub(crate) api_keys: Vec<ApiKeyRow>,
+    /// A key just created: shown this once.
+    pub(crate) new_key: String,
+    pub(crate) new_key_name: String,
+    pub(crate) key_error: String,
+    pub(crate) key_notice: String,
+    /// The name field of the create form (kept when the form is refused).
+    pub(crate) key_name: String,
+    /// (value, label) of the lifetimes offered for a new key.
+    pub(crate) expiry_choices: Vec<(&'static str, &'static str)>,
+    pub(crate) selected_expiry: String,
+}
+
+/// The lifetimes the Profile page offers for a new API key: form value (as `--expires-in`) and label.
+pub(crate) const EXPIRY_CHOICES: [(&str, &str); 4] = [
+    ("never", "Never"),
+    ("30d", "30 days"),
+    ("90d", "90 days"),
+    ("365d", "1 year"),
+];
+
+pub(crate) struct ApiKeyRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    /// The name, or the start of the id for unnamed keys (for the confirmation text).
+    pub(crate) label: String,
+    pub(crate) created: String,
+    pub(crate) expires: String,
+    pub(crate) last_used: String,
+    pub(crate) status: &'static str,
+    pub(crate) active: bool,
+}
+
+impl ApiKeyRow {
+    pub(crate) fn new(key: &ApiKeyInfo, now: i64) -> Self {
+        let status = key.status_at(now);
+        let when = |millis: Option<i64>| millis.map(accounts::display_time).unwrap_or_else(|| "never".into());
+        ApiKeyRow {
+            id: key.id.clone(),
+            name: key.name.clone(),
+            label: if key.name.is_empty() {
+                format!("{}…", &key.id[..key.id.len().min(8)])
+            } else {
+                format!("“{}”", key.name)
+            },
+            created: accounts::display_time(key.created_at),
+            expires: when(key.expires_at),
+            last_used: when(key.last_used_at),
+            status: status.as_str(),
+            active: status == ApiKeyStatus::Active,
+        }
+    }
 }
 
 pub(crate) struct SampleRow {

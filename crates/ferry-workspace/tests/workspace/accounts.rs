@@ -51,7 +51,7 @@ async fn sign_up_log_out_and_log_in_again_with_safe_cookies() {
     assert!(page.contains("ada@example.org"), "email shown, normalised");
     assert!(page.contains("BaseSpace Account Details"));
 
-    // The same email cannot sign up twice.
+    // The same email cannot sign up twice (and the answer does not say the email has an account).
     let other = Web::new(&workspace);
     let (_, page) = other.get("/signup").await;
     let response = other
@@ -64,8 +64,14 @@ async fn sign_up_log_out_and_log_in_again_with_safe_cookies() {
             ],
         )
         .await;
-    assert_eq!(response.status(), StatusCode::CONFLICT);
-    assert!(response.text().await.unwrap().contains("already exists"));
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("We could not create an account")
+    );
 
     // Log out needs the session's CSRF token.
     let csrf = web.csrf().await;
@@ -216,6 +222,8 @@ async fn every_form_rejects_a_missing_or_wrong_csrf_token() {
         "/samples/import",
         "/samples/some-sample/delete",
         "/imports/some-import/cancel",
+        "/profile/api-keys",
+        "/profile/api-keys/some-key/revoke",
     ];
     for path in forms {
         for token in [None, Some("forged")] {

@@ -34,6 +34,7 @@ async fn a_web_process_only_queues_imports_and_a_worker_process_runs_them() {
             storage_url: Some(storage_url.clone()),
             allowed_api_servers: vec![hub.url.clone()],
             trusted_proxies: Vec::new(),
+            signup: ferry_workspace::SignupMode::Open,
         },
         import.clone(),
     )
@@ -92,6 +93,7 @@ async fn a_web_process_only_queues_imports_and_a_worker_process_runs_them() {
             storage_url: Some(storage_url),
             allowed_api_servers: vec![hub.url.clone()],
             trusted_proxies: Vec::new(),
+            signup: ferry_workspace::SignupMode::Open,
         },
         import,
     )

@@ -16,6 +16,7 @@ async fn serve_answers_until_shutdown_then_returns() {
         storage_url: None,
         allowed_api_servers: Vec::new(),
         trusted_proxies: Vec::new(),
+        signup: ferry_workspace::SignupMode::Closed,
     };
     let workspace = Workspace::open(config.clone()).await.unwrap();
     workspace.ensure_user("demo@example.org", "demo").await.unwrap();
@@ -108,6 +109,7 @@ async fn an_unsupported_storage_url_is_refused_with_a_clear_error() {
         storage_url: Some("ftp://files.example.org/ferry".to_string()),
         allowed_api_servers: Vec::new(),
         trusted_proxies: Vec::new(),
+        signup: ferry_workspace::SignupMode::Closed,
     };
     let error = Workspace::open(config)
         .await
