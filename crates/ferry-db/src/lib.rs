@@ -37,6 +37,19 @@ pub enum DbError {
         /// Cause.
         source: sqlx::Error,
     },
+    /// The SQLite database file could not be created or made private.
+    #[error(
+        "cannot {action} the database file {path}: {source}. Only the user running Ferry may read it (it holds \
+         keys): run Ferry as the file's owner, or make the file that user's"
+    )]
+    Private {
+        /// The database file (or its `-wal`/`-shm` companion).
+        path: String,
+        /// What was being done.
+        action: &'static str,
+        /// Cause.
+        source: std::io::Error,
+    },
     /// A migration failed.
     #[error("database migration failed on {url}: {source}")]
     Migrate {
@@ -72,8 +85,71 @@ pub fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
 }
 
+/// Makes the file of a `sqlite:` URL private before SQLite opens it: creates it `0600` when the
+/// URL lets SQLite create it (`mode=rwc`), and sets an existing one and its `-wal`, `-shm` and
+/// `-journal` files to `0600` (with a warning). SQLite gives those the database file's mode, and
+/// databases hold secrets (the hub's URL-signing key). In-memory databases are left alone.
+fn make_sqlite_file_private(url: &str) -> Result<(), DbError> {
+    let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+        return Ok(());
+    };
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    let mode = url::form_urlencoded::parse(params.as_bytes())
+        .find(|(key, _)| key == "mode")
+        .map(|(_, value)| value.into_owned());
+    if database.is_empty() || database == ":memory:" || mode.as_deref() == Some("memory") {
+        return Ok(());
+    }
+    // sqlx decodes the path (`%3F` for `?`); take the file name exactly as it will.
+    let Ok(options) = sqlx::sqlite::SqliteConnectOptions::from_str(url) else {
+        return Ok(()); // connecting reports the bad URL
+    };
+    let path = options.get_filename().to_path_buf();
+    let fail = |path: &Path, action| {
+        let path = path.display().to_string();
+        move |source| DbError::Private { path, action, source }
+    };
+    if mode.as_deref() == Some("rwc") {
+        let mut file = std::fs::OpenOptions::new();
+        file.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+        match file.open(&path) {
+            Ok(_) => return Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            // A missing folder or similar: connecting reports it, with the URL.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(error) => return Err(fail(&path, "create")(error)),
+        }
+    }
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mut name = path.clone().into_os_string();
+        name.push(suffix);
+        let file = std::path::PathBuf::from(name);
+        let mode = match std::fs::symlink_metadata(&file) {
+            Ok(meta) if meta.is_file() => meta.permissions().mode() & 0o7777,
+            Ok(_) => continue,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => return Err(fail(&file, "read the permissions of")(error)),
+        };
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(fail(&file, "make private (chmod 600)"))?;
+            tracing::warn!(
+                file = %file.display(),
+                was = %format!("{mode:04o}"),
+                "the database file could be read by other users: made it 0600 (only the user running Ferry can read it now)"
+            );
+        }
+    }
+    Ok(())
+}
+
 impl Db {
-    /// Opens `url` (`sqlite://…` or `postgres://…`).
+    /// Opens `url` (`sqlite://…` or `postgres://…`). A SQLite database file is created `0600` and
+    /// an existing one (with its `-wal` and `-shm` files) made `0600`.
     pub async fn connect(url: &str) -> Result<Db, DbError> {
         install_default_drivers();
         let engine = if url.starts_with("sqlite:") {
@@ -83,6 +159,9 @@ impl Db {
         } else {
             return Err(DbError::UnsupportedUrl(redact_url(url)));
         };
+        if engine == Engine::Sqlite {
+            make_sqlite_file_private(url)?;
+        }
         let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
         options = match engine {
             Engine::Sqlite => options.max_connections(8).after_connect(|conn, _| {
@@ -204,5 +283,60 @@ mod tests {
             Db::connect("mysql://x").await,
             Err(DbError::UnsupportedUrl(_))
         ));
+    }
+
+    #[cfg(unix)]
+    fn mode_of(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_sqlite_database_and_its_wal_and_shm_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let db = Db::connect(&sqlite_url(&path)).await.unwrap();
+        sqlx::query("CREATE TABLE secrets (k TEXT)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO secrets (k) VALUES ('signing key')")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.path().join(format!("new.db{suffix}"));
+            assert!(file.exists(), "{} exists while the database is open", file.display());
+            assert_eq!(mode_of(&file), 0o600, "{}", file.display());
+        }
+        db.pool.close().await;
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn an_older_world_readable_sqlite_database_is_made_private_at_open() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let db = Db::connect(&sqlite_url(&path)).await.unwrap();
+        sqlx::query("CREATE TABLE t (k TEXT)").execute(&db.pool).await.unwrap();
+        db.pool.close().await;
+        let wal = dir.path().join("old.db-wal");
+        std::fs::write(&wal, b"").unwrap();
+        for file in [&path, &wal] {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let url = format!("sqlite://{}", path.display());
+        let db = Db::connect(&url).await.unwrap();
+        sqlx::query("SELECT COUNT(*) FROM t").fetch_one(&db.pool).await.unwrap();
+        assert_eq!(mode_of(&path), 0o600);
+        assert_eq!(mode_of(&wal), 0o600);
+        db.pool.close().await;
+
+        assert!(
+            Db::connect("sqlite::memory:").await.is_ok(),
+            "in-memory databases have no file"
+        );
     }
 }

@@ -32,7 +32,8 @@
 //!   `pathprefix`; a listing of one `directory` adds `SubDirectories`, the folders directly in it,
 //!   each with the Href of its own listing; without `directory` every file is listed),
 //!   `GET /v2/runs/{id}/files`, `GET /v2/files/{id}`, `GET /v1pre3/files/{id}`,
-//!   `GET /v2|v1pre3/files/{id}/content` (302 to a signed URL served by the hub with `Range`;
+//!   `GET /v2|v1pre3/files/{id}/content` (302 to a signed URL served by the hub with `Range`, as
+//!   an attachment whose Content-Type comes from the file name, never `text/html`;
 //!   `?redirect=meta` gives `{HrefContent, Expires, SupportsRange}` in the v1pre3 envelope).
 //! - Uploads: `GET /v2/datasets/{id}/file-upload-info?filepath=&uploadpartcount=N` (N > 1:
 //!   `MultipartUploadId` + `MultipartTemplate` with `{partNumber}`; else `SinglePartUrl`), `PUT`
@@ -46,7 +47,8 @@
 //!   `/v1pre3/runs/{id}`, `/v1pre3/runs/{id}/files`, `GET /v2/appsessions`,
 //!   `/v2/appsessions/{id}`, `POST /v2/appsessions` (201, Purpose AppUpload, Running),
 //!   `POST /v2/appsessions/{id}`, `POST /v1pre3/appsessions/{id}?status=complete`.
-//! - Operations: `GET /health`, `X-Request-ID` on every answer and in error bodies.
+//! - Operations: `GET /health`, `X-Request-ID` on every answer and in error bodies,
+//!   `X-Content-Type-Options: nosniff` on every answer.
 //!
 //! # Storage and several instances
 //! File bytes live in a [`ferry_store::BlobStore`]: the folder `blobs` in the data directory by
@@ -91,6 +93,7 @@ mod ids;
 mod params;
 mod render;
 mod router;
+mod served_type;
 mod signing;
 pub mod testing;
 mod web;
@@ -174,9 +177,9 @@ impl Hub {
     /// Opens (creating if needed) the hub's data directory and database, applies migrations,
     /// loads or creates the URL-signing key and seeds demo data when asked (idempotent).
     pub async fn open(config: HubConfig) -> anyhow::Result<Hub> {
-        tokio::fs::create_dir_all(&config.data_dir)
-            .await
-            .with_context(|| format!("cannot create the hub data directory {}", config.data_dir.display()))?;
+        // Only the hub's user may read its database (the signing key), blobs and staging files.
+        ferry_store::private_fs::ensure_private_dir(&config.data_dir)
+            .context("cannot prepare the hub data directory")?;
         let database_url = match &config.database_url {
             Some(url) => url.clone(),
             None => ferry_db::sqlite_url(&config.data_dir.join("hub.db")),

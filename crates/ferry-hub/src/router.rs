@@ -1,6 +1,6 @@
 //! Routes and middleware: request IDs (generated or taken from `X-Request-ID`, returned, in log
 //! spans and in error bodies), tracing, panics answered as 500 error bodies, a JSON 404 for
-//! unknown paths, and `/health`.
+//! unknown paths, `X-Content-Type-Options: nosniff` on every answer, and `/health`.
 
 use std::sync::Arc;
 
@@ -119,7 +119,16 @@ pub fn build(state: Arc<State>) -> Router {
         .layer(middleware::from_fn(finish_response))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::Extension(trusted_proxies));
-    ferry_security::http::with_request_ids(routes)
+    ferry_security::http::with_request_ids(routes).layer(middleware::map_response(no_sniff))
+}
+
+/// `X-Content-Type-Options: nosniff` on every answer (the outermost layer, so panics, errors and
+/// file bytes too): browsers keep to the declared type instead of guessing one from the bytes.
+async fn no_sniff(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
 }
 
 /// Puts the request ID into error bodies and marks API answers uncacheable.

@@ -6,6 +6,8 @@ mod common;
 
 #[path = "hub/bad_input.rs"]
 mod bad_input;
+#[path = "hub/content.rs"]
+mod content;
 #[path = "hub/device.rs"]
 mod device;
 #[path = "hub/instances.rs"]

@@ -9,8 +9,12 @@
 //!
 //! Keys are relative paths such as `files/12/3456789`. Absolute keys, `.`/`..` and empty
 //! segments, backslashes and NUL are rejected ([`validate_key`]).
+//!
+//! A local store is private to the user running Ferry: folders `0700`, files `0600`; an existing
+//! wider one is tightened when opened ([`private_fs`]).
 
 mod local;
+pub mod private_fs;
 mod s3;
 
 use std::ops::Range;

@@ -6,6 +6,7 @@
 //! - `partial/<key>`: unfinished resumable writes.
 //!
 //! Temporary files are named `.ferry-tmp-<uuid>` and live in the directory of their destination.
+//! Folders are created `0700` and files `0600` (see [`crate::private_fs`]).
 
 use std::collections::HashSet;
 use std::io::{self, SeekFrom};
@@ -20,6 +21,7 @@ use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
+use crate::private_fs::{self, private_file_options};
 use crate::{
     BlobReader, CompleteOutcome, Expect, PartOutcome, PutOutcome, Result, StoreError, normalize_etag, validate_key,
 };
@@ -104,7 +106,11 @@ async fn create_dirs(base: &Path, dir: &Path) -> io::Result<()> {
     if tokio::fs::metadata(dir).await.is_ok_and(|meta| meta.is_dir()) {
         return Ok(());
     }
-    tokio::fs::create_dir_all(dir).await?;
+    let mut builder = tokio::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    builder.mode(private_fs::PRIVATE_DIR_MODE);
+    builder.create(dir).await?;
     let mut current = dir;
     while let Some(parent) = current.parent() {
         sync_dir(parent).await?;
@@ -117,11 +123,16 @@ async fn create_dirs(base: &Path, dir: &Path) -> io::Result<()> {
 }
 
 impl LocalStore {
-    /// A store rooted at `root`, created if missing.
+    /// A store rooted at `root`, created if missing; made private (folders `0700`, files `0600`)
+    /// if it was wider ([`private_fs::ensure_private_dir`]).
     pub fn new(root: &Path) -> Result<LocalStore> {
         let label = root.display().to_string();
+        private_fs::ensure_private_dir(root)
+            .map_err(|error| io_error(&label, "make the storage folder private")(io::Error::other(error)))?;
         for sub in [OBJECTS, UPLOADS, PARTIAL] {
-            std::fs::create_dir_all(root.join(sub)).map_err(io_error(&label, "create the storage folder"))?;
+            private_fs::private_dir_builder()
+                .create(root.join(sub))
+                .map_err(io_error(&label, "create the storage folder"))?;
         }
         Ok(LocalStore {
             inner: Arc::new(Inner {
@@ -170,7 +181,7 @@ impl LocalStore {
             .await
             .map_err(io_error(label, "create the folder"))?;
         let temp = TempFile::new(dir);
-        let mut file = tokio::fs::OpenOptions::new()
+        let mut file = tokio::fs::OpenOptions::from(private_file_options())
             .write(true)
             .create_new(true)
             .open(&temp.path)
@@ -490,7 +501,7 @@ impl LocalStore {
         create_dirs(&self.inner.root, dir)
             .await
             .map_err(io_error(key, "create the folder for partial files"))?;
-        let mut file = tokio::fs::OpenOptions::new()
+        let mut file = tokio::fs::OpenOptions::from(private_file_options())
             .read(true)
             .write(true)
             .create(true)
@@ -567,7 +578,7 @@ impl LocalStore {
 fn assemble(key: &str, dir: &Path, plan: &[(u32, u64, String, PathBuf)]) -> Result<(CompleteOutcome, TempFile)> {
     use std::io::{Read, Write};
     let temp = TempFile::new(dir);
-    let mut out = std::fs::OpenOptions::new()
+    let mut out = private_file_options()
         .write(true)
         .create_new(true)
         .open(&temp.path)

@@ -69,3 +69,65 @@ async fn stale_temporaries_are_swept() {
     assert!(fresh.exists());
     assert_eq!(store.stat("a/b/c").await.unwrap(), Some(4));
 }
+
+/// Every folder and file the store makes, and an older store opened again, only its user can use.
+#[cfg(unix)]
+#[tokio::test]
+async fn folders_are_0700_and_files_0600_including_parts_partials_and_older_stores() {
+    use std::os::unix::fs::PermissionsExt;
+    fn modes(dir: &std::path::Path, found: &mut Vec<(std::path::PathBuf, u32)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            found.push((entry.path(), mode));
+            if entry.file_type().unwrap().is_dir() {
+                modes(&entry.path(), found);
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let store = BlobStore::local(&root).unwrap();
+    store.put_stream("a/b/whole", chunks(b"whole", 2), None).await.unwrap();
+    store.put_part("up1", 1, chunks(b"part one", 3), 100).await.unwrap();
+    let part = store.put_part("up2", 1, chunks(b"assembled", 3), 100).await.unwrap();
+    store
+        .complete_multipart("up2", "c/assembled", &[(1, part.md5_hex)])
+        .await
+        .unwrap();
+    let mut partial = store.resumable("d/resumed").await.unwrap();
+    partial.append(b"half").await.unwrap();
+
+    let mut found = vec![(
+        root.clone(),
+        std::fs::metadata(&root).unwrap().permissions().mode() & 0o777,
+    )];
+    modes(&root, &mut found);
+    let files = found.iter().filter(|(path, _)| path.is_file()).count();
+    assert!(
+        files >= 4,
+        "the object, the part, the assembled object and the partial file: {found:?}"
+    );
+    for (path, mode) in &found {
+        let expected = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(*mode, expected, "{} is {mode:o}", path.display());
+    }
+    drop(partial);
+
+    // A store left by an older version (0755 folders, 0644 files) is tightened when opened.
+    for (path, _) in &found {
+        let mode = if path.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    drop(store);
+    let _store = BlobStore::local(&root).unwrap();
+    let mut again = vec![(
+        root.clone(),
+        std::fs::metadata(&root).unwrap().permissions().mode() & 0o777,
+    )];
+    modes(&root, &mut again);
+    for (path, mode) in &again {
+        let expected = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(*mode, expected, "{} is {mode:o} after reopening", path.display());
+    }
+}

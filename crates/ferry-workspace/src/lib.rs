@@ -112,13 +112,8 @@ impl Workspace {
         s3: &ferry_store::S3Options,
     ) -> anyhow::Result<Workspace> {
         // Only the workspace's own user reads its database, key and files.
-        let mut folder = std::fs::DirBuilder::new();
-        folder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
-        folder
-            .create(&config.data_dir)
-            .with_context(|| format!("cannot create the workspace data folder {}", config.data_dir.display()))?;
+        ferry_store::private_fs::ensure_private_dir(&config.data_dir)
+            .context("cannot prepare the workspace data folder")?;
         let url = match &config.database_url {
             Some(url) => url.clone(),
             None => ferry_db::sqlite_url(&config.data_dir.join("workspace.db")),
@@ -136,8 +131,6 @@ impl Workspace {
             })?,
             None => {
                 let files_dir = config.data_dir.join("files");
-                std::fs::create_dir_all(&files_dir)
-                    .with_context(|| format!("cannot create the files folder {}", files_dir.display()))?;
                 ferry_store::BlobStore::local(&files_dir)
                     .with_context(|| format!("cannot open the file store in {}", files_dir.display()))?
             }

@@ -121,8 +121,7 @@ async fn bind(address: SocketAddr, what: &str, flag: &str) -> anyhow::Result<Tcp
 }
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create the data folder {}", args.data_dir.display()))?;
+    ferry_store::private_fs::ensure_private_dir(&args.data_dir).context("cannot prepare the data folder")?;
     let hub_listener = bind(args.hub_listen, "hub", "--hub-listen").await?;
     let workspace_listener = bind(args.listen, "workspace", "--listen").await?;
     let hub_address = hub_listener.local_addr()?;

@@ -1,12 +1,16 @@
-//! `ferry up`, the README's main command, run as a process: both servers answer at the
-//! addresses it prints, the demo login works on the hub, and SIGTERM stops it cleanly. Also the
-//! admin commands as processes: passwords on standard input, API keys, flags after subcommands.
+//! The `ferry` binary run as a process: `ferry up`, the README's main command (both servers
+//! answer at the addresses it prints, the demo login works on the hub, SIGTERM stops it cleanly);
+//! the admin commands (passwords on standard input, API keys, flags after subcommands); and the
+//! data folders of `ferry up`, `ferry hub` and `ferry workspace`, which only their user can read
+//! (folders 0700, files 0600), also when an older version left them wider.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A plain HTTP/1.1 GET; returns the status code and the body.
 fn get(base: &str, path: &str) -> (u16, String) {
@@ -174,6 +178,88 @@ impl Server {
 }
 
 impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `ferry` process; its stdout and stderr lines arrive on `lines`. Killed if dropped.
+struct Ferry {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    output: String,
+}
+
+impl Ferry {
+    fn start(args: &[&str], data_dir: &Path) -> Ferry {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("FERRY_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (sender, lines) = mpsc::channel();
+        let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().unwrap());
+        let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().unwrap());
+        for stream in [stdout, stderr] {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if sender.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Ferry {
+            child,
+            lines,
+            output: String::new(),
+        }
+    }
+
+    /// Waits for a line containing `text`; returns it.
+    fn wait_for(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.output.push_str(&line);
+                    self.output.push('\n');
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("ferry printed no line with {text:?}; its output:\n{}", self.output),
+            }
+        }
+    }
+
+    /// Stops it with SIGTERM; everything it printed.
+    fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let status = self.child.wait().unwrap();
+        // The output threads end at the end of the streams.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(30)) {
+            self.output.push_str(&line);
+            self.output.push('\n');
+        }
+        assert!(
+            status.success(),
+            "ferry exits 0 on SIGTERM, not {status}:\n{}",
+            self.output
+        );
+        std::mem::take(&mut self.output)
+    }
+}
+
+impl Drop for Ferry {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -402,4 +488,189 @@ fn hub_user_add_reads_the_password_from_stdin() {
     };
     assert_eq!(login(STDIN_PASSWORD.trim()), 401, "spaces are kept");
     assert_eq!(login(STDIN_PASSWORD), 303, "the password from stdin logs in");
+}
+
+/// The first `http://` URL in `line`.
+fn url_in(line: &str) -> String {
+    line.split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string()
+}
+
+/// Waits until the server at `url` answers `/health` (then it also stops on SIGTERM).
+fn assert_healthy(url: &str) {
+    let (status, body) = get(url, "/health");
+    assert_eq!(status, 200, "{url}/health: {body}");
+}
+
+/// Every folder and file under `root` (itself included), with its permission bits.
+fn modes(root: &Path) -> Vec<(PathBuf, u32)> {
+    let mut found = vec![(
+        root.to_path_buf(),
+        std::fs::metadata(root).unwrap().permissions().mode() & 0o777,
+    )];
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let Ok(meta) = entry.metadata() else {
+                continue; // a temporary removed meanwhile
+            };
+            if meta.is_dir() {
+                pending.push(entry.path());
+            }
+            found.push((entry.path(), meta.permissions().mode() & 0o777));
+        }
+    }
+    found
+}
+
+/// Asserts every folder under `root` is 0700 and every file 0600, and that `expected` (paths
+/// relative to `root`) are among them (waiting for those a server makes after starting).
+fn assert_private(root: &Path, expected: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while let Some(missing) = expected.iter().find(|path| !root.join(path).exists()) {
+        assert!(
+            Instant::now() < deadline,
+            "{missing} never appeared in {}: {:?}",
+            root.display(),
+            modes(root)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let wrong: Vec<String> = modes(root)
+        .into_iter()
+        .filter(|(path, mode)| *mode != if path.is_dir() { 0o700 } else { 0o600 })
+        .map(|(path, mode)| format!("{} is {mode:o}", path.display()))
+        .collect();
+    assert!(wrong.is_empty(), "not private:\n{}", wrong.join("\n"));
+}
+
+/// What an older Ferry left: folders 0755, files 0644.
+fn widen(root: &Path) {
+    for (path, _) in modes(root) {
+        let mode = if path.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    assert_eq!(std::fs::metadata(root).unwrap().permissions().mode() & 0o777, 0o755);
+}
+
+/// A blob under `blobs/objects` (the demo data's files), relative to the hub data folder.
+fn some_blob(hub_dir: &Path) -> String {
+    let objects = hub_dir.join("blobs/objects");
+    let mut pending = vec![objects];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            } else {
+                return entry.path().strip_prefix(hub_dir).unwrap().display().to_string();
+            }
+        }
+    }
+    panic!("no demo blob in {}", hub_dir.display());
+}
+
+const HUB_FILES: &[&str] = &[
+    "hub.db",
+    "hub.db-wal",
+    "hub.db-shm",
+    "blobs/objects",
+    "blobs/uploads",
+    "blobs/partial",
+];
+const WORKSPACE_FILES: &[&str] = &[
+    "workspace.db",
+    "workspace.db-wal",
+    "workspace.db-shm",
+    "workspace.key",
+    "worker.id",
+    "files/objects",
+];
+const TIGHTENED: &str = "could be read by other users";
+
+#[test]
+fn hub_keeps_its_data_private_and_tightens_an_older_data_folder() {
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("hub-data");
+    let args = ["hub", "--listen", "127.0.0.1:0", "--demo-reads", "20"];
+
+    let mut hub = Ferry::start(&args, &data);
+    assert_healthy(&url_in(&hub.wait_for("Ferry hub serving the BaseSpace API at")));
+    let blob = some_blob(&data);
+    assert_private(&data, &[HUB_FILES, &[blob.as_str()]].concat());
+    let output = hub.stop();
+    assert!(
+        !output.contains(TIGHTENED),
+        "nothing to tighten in a new folder:\n{output}"
+    );
+
+    widen(&data);
+    let mut hub = Ferry::start(&args, &data);
+    assert_healthy(&url_in(&hub.wait_for("Ferry hub serving the BaseSpace API at")));
+    assert_private(&data, &[HUB_FILES, &[blob.as_str()]].concat());
+    let output = hub.stop();
+    assert!(output.contains(TIGHTENED), "the hub says what it tightened:\n{output}");
+}
+
+#[test]
+fn workspace_keeps_its_data_private_and_tightens_an_older_data_folder() {
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("workspace-data");
+    let args = ["workspace", "--listen", "127.0.0.1:0"];
+
+    let mut workspace = Ferry::start(&args, &data);
+    assert_healthy(&url_in(&workspace.wait_for("Ferry workspace at http://")));
+    assert_private(&data, WORKSPACE_FILES);
+    workspace.stop();
+
+    widen(&data);
+    let mut workspace = Ferry::start(&args, &data);
+    assert_healthy(&url_in(&workspace.wait_for("Ferry workspace at http://")));
+    assert_private(&data, WORKSPACE_FILES);
+    let output = workspace.stop();
+    assert!(
+        output.contains(TIGHTENED),
+        "the workspace says what it tightened:\n{output}"
+    );
+}
+
+#[test]
+fn up_keeps_its_data_private_and_tightens_an_older_data_folder() {
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("ferry-data");
+    let args = [
+        "up",
+        "--listen",
+        "127.0.0.1:0",
+        "--hub-listen",
+        "127.0.0.1:0",
+        "--demo-reads",
+        "20",
+    ];
+    let expected = || {
+        let blob = format!("hub/{}", some_blob(&data.join("hub")));
+        let mut all: Vec<String> = HUB_FILES.iter().map(|path| format!("hub/{path}")).collect();
+        all.extend(WORKSPACE_FILES.iter().map(|path| format!("workspace/{path}")));
+        all.push(blob);
+        all
+    };
+
+    let mut up = Ferry::start(&args, &data);
+    up.wait_for("Press Ctrl-C to stop");
+    assert_healthy(&url_after(&up.output, "Hub"));
+    assert_healthy(&url_after(&up.output, "Workspace"));
+    let files = expected();
+    assert_private(&data, &files.iter().map(String::as_str).collect::<Vec<_>>());
+    up.stop();
+
+    widen(&data);
+    let mut up = Ferry::start(&args, &data);
+    up.wait_for("Press Ctrl-C to stop");
+    assert_healthy(&url_after(&up.output, "Hub"));
+    assert_healthy(&url_after(&up.output, "Workspace"));
+    assert_private(&data, &files.iter().map(String::as_str).collect::<Vec<_>>());
+    let output = up.stop();
+    assert!(output.contains(TIGHTENED), "ferry up says what it tightened:\n{output}");
 }

@@ -326,7 +326,8 @@ fn parse_range(header: &str, size: u64) -> Option<Result<(u64, u64), ()>> {
 }
 
 /// `GET /content/{file_id}/{name}?expires=&sig=`: the bytes, for a valid signature only.
-/// Unknown files answer exactly like a bad signature.
+/// Unknown files answer exactly like a bad signature. The bytes are an attachment typed by the
+/// file name ([`crate::served_type`]).
 pub async fn serve_signed(
     state: St,
     Path((file_id, _name)): Path<(String, String)>,
@@ -351,7 +352,6 @@ pub async fn serve_signed(
     let key: String = row.get("blob_key");
     let etag: String = row.get("etag");
     let name: String = row.get("name");
-    let content_type: String = row.get("content_type");
     let recorded_size: i64 = row.get("size");
     let size = match state.blobs.size(&key).await {
         Ok(Some(size)) => size,
@@ -400,9 +400,16 @@ pub async fn serve_signed(
     let h = response.headers_mut();
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Ok(value) = HeaderValue::from_str(&content_type) {
-        h.insert(header::CONTENT_TYPE, value);
-    }
+    // User bytes: typed by the file name (never as a page), downloaded, and sandboxed should a
+    // browser render them anyway. The type the client declared stays in the file's ContentType.
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::served_type::served_content_type(&name)),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
     if let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\"")) {
         h.insert(header::ETAG, value);
     }

@@ -403,7 +403,7 @@ pub(crate) struct Identity {
 /// process holds it (or it cannot be used; the reason is logged).
 pub(crate) fn claim_identity(path: &std::path::Path) -> Option<Identity> {
     use std::io::{Read, Seek, Write};
-    let opened = std::fs::OpenOptions::new()
+    let opened = ferry_store::private_fs::private_file_options()
         .read(true)
         .write(true)
         .create(true)
