@@ -261,18 +261,22 @@ pub(crate) fn document() -> Value {
                 "ImportCreated": { "type": "object", "required": ["id"], "properties": { "id": { "type": "string" }, "status_url": { "type": "string" } } },
                 "ImportSample": { "type": "object", "required": ["id", "name", "status"], "properties": {
                     "id": { "type": "string" }, "name": { "type": "string" }, "status": { "type": "string" }, "reason": { "type": "string" } } },
-                "ReportEntry": { "type": "object", "required": ["biosample_id", "biosample_name", "status"], "properties": {
+                "ReportEntry": { "type": "object", "description": "What the import did with one BaseSpace biosample, kept as it happened.",
+                    "required": ["biosample_id", "biosample_name", "status", "sample_exists"], "properties": {
                     "biosample_id": { "type": "string" }, "biosample_name": { "type": "string" }, "sample_id": { "type": "string" },
                     "sample_name": { "type": "string" },
-                    "status": { "type": "string", "enum": ["queued", "running", "completed", "failed", "skipped", "already_imported"] },
-                    "reason": { "type": "string" } } },
+                    "status": { "type": "string", "enum": ["queued", "running", "completed", "failed", "cancelled", "skipped", "already_imported"] },
+                    "reason": { "type": "string" },
+                    "sample_exists": { "type": "boolean", "description": "Whether the workspace sample still exists (it may have been deleted or replaced since)." } } },
                 "ImportStatus": { "type": "object",
-                    "required": ["id", "status", "files_total", "files_done", "bytes_total", "bytes_done", "samples", "errors"],
+                    "required": ["id", "title", "status", "files_total", "files_done", "files_failed", "files_cancelled", "bytes_total", "bytes_done", "samples", "errors"],
                     "properties": {
                         "id": { "type": "string" },
+                        "title": { "type": "string", "description": "What is imported, by BaseSpace names (before planning: a description of the request)." },
                         "status": { "type": "string", "enum": ["queued", "running", "completed", "failed", "cancelled"] },
                         "request": { "$ref": "#/components/schemas/ImportRequest" },
                         "files_total": { "type": "integer" }, "files_done": { "type": "integer" }, "files_failed": { "type": "integer" },
+                        "files_cancelled": { "type": "integer", "description": "Files stopped before they finished (import cancelled, sample deleted or replaced)." },
                         "bytes_total": { "type": "integer" }, "bytes_done": { "type": "integer" },
                         "rate_bytes_per_sec": { "type": "number" }, "eta_seconds": nullable("integer"),
                         "samples": { "type": "array", "items": { "$ref": "#/components/schemas/ImportSample" } },

@@ -152,11 +152,15 @@ pub struct ReportEntry {
     /// The workspace sample's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sample_name: Option<String>,
-    /// `queued`, `running`, `completed`, `failed`, `skipped` or `already_imported`.
+    /// What this import did with it: `queued` or `running` (under way), `completed`, `failed`,
+    /// `cancelled`, `skipped` or `already_imported`. Kept as it happened, whatever became of the
+    /// sample since.
     pub status: String,
-    /// Why it failed or was skipped.
+    /// Why it failed, was cancelled or was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Whether the workspace sample still exists (it may have been deleted or replaced since).
+    pub sample_exists: bool,
 }
 
 /// The state of an import, for the page and the JSON API.
@@ -164,6 +168,9 @@ pub struct ReportEntry {
 pub struct ImportStatus {
     /// Import ID.
     pub id: String,
+    /// What is imported, by name (`Project Demo Project`, `Biosamples NA12878, NA12891`); until
+    /// the import is planned, a description of the request.
+    pub title: String,
     /// `queued`, `running`, `completed`, `failed` (some sample failed) or `cancelled`.
     pub status: String,
     /// The request as submitted.
@@ -174,6 +181,8 @@ pub struct ImportStatus {
     pub files_done: u64,
     /// Files that failed.
     pub files_failed: u64,
+    /// Files stopped before they finished (import cancelled, sample deleted or replaced).
+    pub files_cancelled: u64,
     /// Bytes to transfer.
     pub bytes_total: u64,
     /// Bytes transferred so far.

@@ -70,6 +70,45 @@ pub(crate) struct Plan {
     pub samples: Vec<PlannedSample>,
     /// Biosamples left out, with the reason.
     pub skipped: Vec<TargetReport>,
+    /// What the import takes, by name: projects, biosamples and runs as BaseSpace names them.
+    pub title: String,
+}
+
+/// Names a list of things: `a`, `a, b`, `a, b, c and 4 more`.
+fn name_list(names: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let shown: Vec<&str> = names.iter().take(SHOWN).map(String::as_str).collect();
+    match names.len() {
+        n if n > SHOWN => format!("{} and {} more", shown.join(", "), n - SHOWN),
+        _ => shown.join(", "),
+    }
+}
+
+/// The title of an import that takes these projects, biosamples and runs (by name).
+pub(crate) fn title_of(projects: &[String], biosamples: &[String], runs: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !projects.is_empty() {
+        let noun = if projects.len() == 1 { "Project" } else { "Projects" };
+        parts.push(format!("{noun} {}", name_list(projects)));
+    }
+    if !biosamples.is_empty() {
+        let noun = if biosamples.len() == 1 {
+            "biosample"
+        } else {
+            "biosamples"
+        };
+        parts.push(format!("{noun} {}", name_list(biosamples)));
+    }
+    if !runs.is_empty() {
+        let noun = if runs.len() == 1 { "run" } else { "runs" };
+        parts.push(format!("{noun} {}", name_list(runs)));
+    }
+    let title = parts.join(" · ");
+    let mut chars = title.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => title,
+    }
 }
 
 /// Why planning failed.
@@ -262,14 +301,16 @@ pub(crate) async fn plan(client: &Client, request: &ImportRequest, lease: &Lease
     let mut seen_biosamples: HashSet<String> = HashSet::new();
     let mut found: Vec<Found> = Vec::new();
     let mut skipped: Vec<TargetReport> = Vec::new();
+    let (mut project_names, mut biosample_names, mut run_names) = (Vec::new(), Vec::new(), Vec::new());
 
     for project_id in &request.project_ids {
         lease.renew().await?;
         // Fails early with a clear message when the project is unknown to this token.
-        client
+        let project = client
             .project(project_id)
             .await
             .map_err(|e| plan_error(&format!("project {project_id}"), e))?;
+        project_names.push(project.name.clone().unwrap_or_else(|| project_id.clone()));
         let mut biosamples: Vec<Biosample> = client
             .biosamples(&BiosampleQuery {
                 project_ids: vec![project_id.clone()],
@@ -300,14 +341,26 @@ pub(crate) async fn plan(client: &Client, request: &ImportRequest, lease: &Lease
             .biosample(biosample_id)
             .await
             .map_err(|e| plan_error(&format!("biosample {biosample_id}"), e))?;
+        biosample_names.push(
+            biosample
+                .bio_sample_name
+                .clone()
+                .unwrap_or_else(|| biosample_id.clone()),
+        );
         found.push(biosample_files(client, &biosample, None).await?);
     }
     for run_id in &request.run_ids {
         lease.renew().await?;
-        client
+        let run = client
             .run(run_id)
             .await
             .map_err(|e| plan_error(&format!("run {run_id}"), e))?;
+        run_names.push(
+            run.experiment_name
+                .clone()
+                .or_else(|| run.name.clone())
+                .unwrap_or_else(|| run_id.clone()),
+        );
         let datasets: Vec<Dataset> = client
             .datasets(&DatasetQuery {
                 input_runs: vec![run_id.clone()],
@@ -430,6 +483,7 @@ pub(crate) async fn plan(client: &Client, request: &ImportRequest, lease: &Lease
         api_server,
         samples,
         skipped,
+        title: title_of(&project_names, &biosample_names, &run_names),
     })
 }
 

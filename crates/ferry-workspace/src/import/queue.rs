@@ -30,6 +30,82 @@ async fn begin_write(inner: &Inner) -> Result<sqlx::Transaction<'static, sqlx::A
     }
 }
 
+/// What became of a file within one import, as its record says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Transferred, verified and stored.
+    Transferred,
+    /// Failed for good.
+    Failed,
+    /// Stopped before it finished: the import was cancelled, or its sample deleted or replaced.
+    Cancelled,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Transferred => "transferred",
+            Outcome::Failed => "failed",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// `INSERT … SELECT` of import records from the `sample_files` rows (alias `f`) the condition
+/// selects with `$1`; `$2` is the outcome, `$3` the reason, `$4` the time. A file already
+/// recorded for its import keeps its first record: records are written once.
+macro_rules! record_outcomes_where {
+    ($condition:literal) => {
+        concat!(
+            "INSERT INTO import_records (import_id, file_row_id, bs_file_id, file_name, sample_name, size, \
+               bytes_transferred, outcome, reason, md5, recorded_at) \
+             SELECT f.import_id, f.id, f.bs_file_id, f.name, COALESCE(s.name, ''), f.size, \
+               CASE WHEN $2 = 'transferred' THEN f.size ELSE f.bytes_done END, $2, $3, f.md5, $4 \
+             FROM sample_files f LEFT JOIN samples s ON s.id = f.sample_id WHERE ",
+            $condition,
+            " ON CONFLICT (import_id, file_row_id) DO NOTHING"
+        )
+    };
+}
+
+/// Which files an outcome is recorded for.
+#[derive(Debug, Clone, Copy)]
+enum Recorded<'a> {
+    /// One file (by its row ID).
+    File(&'a str),
+    /// The files of an import that have not settled yet.
+    UnsettledOfImport(&'a str),
+    /// The files of a sample that have not settled yet.
+    UnsettledOfSample(&'a str),
+}
+
+async fn record_outcome(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    which: Recorded<'_>,
+    outcome: Outcome,
+    reason: Option<&str>,
+) -> Result<(), ImportError> {
+    let (sql, key) = match which {
+        Recorded::File(id) => (record_outcomes_where!("f.id = $1"), id),
+        Recorded::UnsettledOfImport(id) => (
+            record_outcomes_where!("f.import_id = $1 AND f.status IN ('queued', 'running')"),
+            id,
+        ),
+        Recorded::UnsettledOfSample(id) => (
+            record_outcomes_where!("f.sample_id = $1 AND f.status IN ('queued', 'running')"),
+            id,
+        ),
+    };
+    sqlx::query(sql)
+        .bind(key)
+        .bind(outcome.as_str())
+        .bind(reason)
+        .bind(now_millis())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
@@ -123,17 +199,47 @@ fn public_import_status(status: &str) -> String {
     }
 }
 
+/// The columns an import's status is built from.
+const IMPORT_COLUMNS: &str = "id, request, status, error, report, title, planned_files, planned_bytes, created_at, \
+                              started_at, finished_at";
+
 pub(crate) async fn status(inner: &Inner, user_id: &str, import_id: &str) -> Result<ImportStatus, ImportError> {
-    let row = sqlx::query(
-        "SELECT id, request, status, error, report, created_at, started_at, finished_at FROM imports \
-         WHERE id = $1 AND user_id = $2",
-    )
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {IMPORT_COLUMNS} FROM imports WHERE id = $1 AND user_id = $2"
+    )))
     .bind(import_id)
     .bind(user_id)
     .fetch_optional(&inner.db.pool)
     .await?
     .ok_or_else(|| ImportError::NotFound(format!("import {import_id}")))?;
     import_status_from_row(inner, &row).await
+}
+
+/// A title for an import not planned yet: what was asked for, by count.
+fn requested_title(request: &ImportRequest) -> String {
+    let count = |n: usize, one: &str, many: &str| match n {
+        0 => None,
+        1 => Some(format!("1 {one}")),
+        n => Some(format!("{n} {many}")),
+    };
+    let parts: Vec<String> = [
+        count(request.project_ids.len(), "project", "projects"),
+        count(request.biosample_ids.len(), "biosample", "biosamples"),
+        count(request.run_ids.len(), "run", "runs"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    format!("Import of {}", parts.join(", "))
+}
+
+/// What an import's records say happened to its files, per sample name.
+#[derive(Default)]
+struct SampleOutcomes {
+    transferred: u64,
+    failed: u64,
+    cancelled: u64,
+    reason: Option<String>,
 }
 
 async fn import_status_from_row(inner: &Inner, row: &AnyRow) -> Result<ImportStatus, ImportError> {
@@ -143,27 +249,79 @@ async fn import_status_from_row(inner: &Inner, row: &AnyRow) -> Result<ImportSta
     let error: Option<String> = row.try_get("error")?;
     let stored_report: Vec<TargetReport> =
         serde_json::from_str(&row.try_get::<String, _>("report")?).unwrap_or_default();
+    let stored_title: String = row.try_get("title")?;
+    let planned_files: Option<i64> = row.try_get("planned_files")?;
+    let planned_bytes: Option<i64> = row.try_get("planned_bytes")?;
     let created_at: i64 = row.try_get("created_at")?;
     let started_at: Option<i64> = row.try_get("started_at")?;
     let finished_at: Option<i64> = row.try_get("finished_at")?;
 
-    let totals = sqlx::query(
-        "SELECT COUNT(*) AS n, \
-                CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes_total, \
-                CAST(COALESCE(SUM(CASE WHEN status = 'completed' THEN size ELSE bytes_done END), 0) AS BIGINT) AS bytes_done, \
-                CAST(COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS files_done, \
-                CAST(COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS files_failed \
-         FROM sample_files WHERE import_id = $1",
+    // What happened, from the import's own records (written once, never changed) …
+    let records = sqlx::query(
+        "SELECT file_name, sample_name, bytes_transferred, outcome, reason FROM import_records \
+         WHERE import_id = $1 ORDER BY file_name",
     )
     .bind(&id)
-    .fetch_one(&inner.db.pool)
+    .fetch_all(&inner.db.pool)
     .await?;
-    let files_total = opt_u64(totals.try_get("n")?);
-    let bytes_total = opt_u64(totals.try_get("bytes_total")?);
-    let bytes_done = opt_u64(totals.try_get("bytes_done")?);
-    let files_done = opt_u64(totals.try_get("files_done")?);
-    let files_failed = opt_u64(totals.try_get("files_failed")?);
+    let (mut files_done, mut files_failed, mut files_cancelled, mut bytes_done) = (0u64, 0u64, 0u64, 0u64);
+    let mut errors = Vec::new();
+    if let Some(error) = &error {
+        errors.push(error.clone());
+    }
+    let mut outcomes: HashMap<String, SampleOutcomes> = HashMap::new();
+    for record in &records {
+        let sample_name: String = record.try_get("sample_name")?;
+        let reason: Option<String> = record.try_get("reason")?;
+        let entry = outcomes.entry(sample_name.clone()).or_default();
+        match record.try_get::<String, _>("outcome")?.as_str() {
+            "transferred" => {
+                files_done += 1;
+                bytes_done += opt_u64(record.try_get("bytes_transferred")?);
+                entry.transferred += 1;
+            }
+            "failed" => {
+                files_failed += 1;
+                entry.failed += 1;
+                let file: String = record.try_get("file_name")?;
+                let why = reason.clone().unwrap_or_else(|| "failed".into());
+                errors.push(format!("{file} (sample {sample_name}): {why}"));
+                entry.reason.get_or_insert(why);
+            }
+            _ => {
+                files_cancelled += 1;
+                entry.cancelled += 1;
+                if entry.failed == 0 {
+                    entry.reason = reason;
+                }
+            }
+        }
+    }
+    // … and, while it runs, the files still on their way.
+    let unsettled = sqlx::query(
+        "SELECT f.bytes_done, f.status, s.name AS sample_name FROM sample_files f \
+         LEFT JOIN samples s ON s.id = f.sample_id \
+         WHERE f.import_id = $1 AND f.status IN ('queued', 'running')",
+    )
+    .bind(&id)
+    .fetch_all(&inner.db.pool)
+    .await?;
+    let mut under_way: HashMap<String, String> = HashMap::new();
+    for file in &unsettled {
+        bytes_done += opt_u64(file.try_get("bytes_done")?);
+        let name: Option<String> = file.try_get("sample_name")?;
+        let status: String = file.try_get("status")?;
+        let current = under_way
+            .entry(name.unwrap_or_default())
+            .or_insert_with(|| "queued".into());
+        if status == "running" {
+            *current = status;
+        }
+    }
+    let files_total = planned_files.map_or(records.len() as u64 + unsettled.len() as u64, |n| opt_u64(Some(n)));
+    let bytes_total = planned_bytes.map_or(bytes_done, |n| opt_u64(Some(n)));
 
+    // The samples it fills, as they are now (shown beside the record, never written into it).
     let sample_rows = sqlx::query("SELECT id, name, status, reason FROM samples WHERE import_id = $1 ORDER BY name")
         .bind(&id)
         .fetch_all(&inner.db.pool)
@@ -177,51 +335,34 @@ async fn import_status_from_row(inner: &Inner, row: &AnyRow) -> Result<ImportSta
             reason: sample.try_get("reason")?,
         });
     }
-    let sample_by_id: HashMap<&str, &ImportSample> = samples.iter().map(|s| (s.id.as_str(), s)).collect();
+    let referenced: Vec<&str> = stored_report.iter().filter_map(|e| e.sample_id.as_deref()).collect();
+    let existing = existing_samples(inner, &referenced).await?;
 
-    let mut errors = Vec::new();
-    if let Some(error) = &error {
-        errors.push(error.clone());
-    }
-    let failed = sqlx::query(
-        "SELECT f.name, f.reason, s.name AS sample_name FROM sample_files f LEFT JOIN samples s ON s.id = f.sample_id \
-         WHERE f.import_id = $1 AND f.status = 'failed' ORDER BY f.name",
-    )
-    .bind(&id)
-    .fetch_all(&inner.db.pool)
-    .await?;
-    for file in &failed {
-        let name: String = file.try_get("name")?;
-        let reason: Option<String> = file.try_get("reason")?;
-        let sample: Option<String> = file.try_get("sample_name")?;
-        errors.push(format!(
-            "{name} (sample {}): {}",
-            sample.unwrap_or_else(|| "deleted".into()),
-            reason.unwrap_or_else(|| "failed".into())
-        ));
-    }
-
-    let mut report = Vec::with_capacity(stored_report.len());
-    for entry in stored_report {
-        let (status, reason) = match (&entry.sample_id, entry.status.as_str()) {
-            (Some(sample_id), "imported") => match sample_by_id.get(sample_id.as_str()) {
-                Some(sample) => (sample.status.clone(), sample.reason.clone()),
-                None => (
-                    "deleted".to_string(),
-                    Some("the sample was deleted or replaced since".to_string()),
-                ),
-            },
-            _ => (entry.status.clone(), entry.reason.clone()),
-        };
-        report.push(ReportEntry {
-            biosample_id: entry.biosample_id,
-            biosample_name: entry.biosample_name,
-            sample_id: entry.sample_id,
-            sample_name: entry.sample_name,
-            status,
-            reason,
-        });
-    }
+    let report = stored_report
+        .into_iter()
+        .map(|entry| {
+            let sample_name = entry.sample_name.clone().unwrap_or_default();
+            let (status, reason) = match entry.status.as_str() {
+                "imported" => match (under_way.get(&sample_name), outcomes.get(&sample_name)) {
+                    (Some(current), _) => (current.clone(), None),
+                    (None, Some(done)) if done.failed > 0 => ("failed".to_string(), done.reason.clone()),
+                    (None, Some(done)) if done.cancelled > 0 => ("cancelled".to_string(), done.reason.clone()),
+                    // Every file arrived, or (files retried from an earlier import) nothing new was due.
+                    _ => ("completed".to_string(), None),
+                },
+                _ => (entry.status.clone(), entry.reason.clone()),
+            };
+            ReportEntry {
+                sample_exists: entry.sample_id.as_deref().is_some_and(|id| existing.contains(id)),
+                biosample_id: entry.biosample_id,
+                biosample_name: entry.biosample_name,
+                sample_id: entry.sample_id,
+                sample_name: entry.sample_name,
+                status,
+                reason,
+            }
+        })
+        .collect();
 
     let end = finished_at.unwrap_or_else(now_millis);
     let elapsed = started_at
@@ -238,13 +379,20 @@ async fn import_status_from_row(inner: &Inner, row: &AnyRow) -> Result<ImportSta
     } else {
         None
     };
+    let title = if stored_title.is_empty() {
+        requested_title(&request)
+    } else {
+        stored_title
+    };
     Ok(ImportStatus {
         id,
+        title,
         status,
         request,
         files_total,
         files_done,
         files_failed,
+        files_cancelled,
         bytes_total,
         bytes_done,
         rate_bytes_per_sec: rate,
@@ -258,11 +406,29 @@ async fn import_status_from_row(inner: &Inner, row: &AnyRow) -> Result<ImportSta
     })
 }
 
+/// Which of these sample IDs still exist.
+async fn existing_samples(inner: &Inner, ids: &[&str]) -> Result<std::collections::HashSet<String>, ImportError> {
+    let mut found = std::collections::HashSet::new();
+    for id in ids {
+        if found.contains(*id) {
+            continue;
+        }
+        if sqlx::query("SELECT id FROM samples WHERE id = $1")
+            .bind(*id)
+            .fetch_optional(&inner.db.pool)
+            .await?
+            .is_some()
+        {
+            found.insert((*id).to_string());
+        }
+    }
+    Ok(found)
+}
+
 pub(crate) async fn list_imports(inner: &Inner, user_id: &str) -> Result<Vec<ImportStatus>, ImportError> {
-    let rows = sqlx::query(
-        "SELECT id, request, status, error, report, created_at, started_at, finished_at FROM imports \
-         WHERE user_id = $1 ORDER BY created_at DESC, id LIMIT $2",
-    )
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {IMPORT_COLUMNS} FROM imports WHERE user_id = $1 ORDER BY created_at DESC, id LIMIT $2"
+    )))
     .bind(user_id)
     .bind(LIST_LIMIT)
     .fetch_all(&inner.db.pool)
@@ -293,6 +459,13 @@ pub(crate) async fn cancel(inner: &Inner, user_id: &str, import_id: &str) -> Res
     }
     let now = now_millis();
     let mut tx = begin_write(inner).await?;
+    record_outcome(
+        &mut tx,
+        Recorded::UnsettledOfImport(import_id),
+        Outcome::Cancelled,
+        Some("cancelled by the user"),
+    )
+    .await?;
     sqlx::query(
         "UPDATE imports SET status = 'cancelled', finished_at = $2, lease_owner = NULL, lease_until = 0 \
          WHERE id = $1 AND status IN ('queued', 'planning', 'running')",
@@ -347,7 +520,7 @@ pub(crate) async fn refresh_sample(inner: &Inner, sample_id: &str) -> Result<(),
 pub(crate) async fn finish_import_if_done(inner: &Inner, import_id: &str) -> Result<(), ImportError> {
     let done = sqlx::query(
         "UPDATE imports SET \
-           status = CASE WHEN EXISTS (SELECT 1 FROM sample_files f WHERE f.import_id = $1 AND f.status = 'failed') \
+           status = CASE WHEN EXISTS (SELECT 1 FROM import_records r WHERE r.import_id = $1 AND r.outcome = 'failed') \
                     THEN 'failed' ELSE 'completed' END, \
            finished_at = $2, lease_owner = NULL, lease_until = 0 \
          WHERE id = $1 AND status = 'running' \
@@ -561,6 +734,14 @@ async fn delete_sample_rows(
     user_id: &str,
     sample_id: &str,
 ) -> Result<Vec<String>, ImportError> {
+    // Files still on their way: their import's record says they stopped, and why.
+    record_outcome(
+        tx,
+        Recorded::UnsettledOfSample(sample_id),
+        Outcome::Cancelled,
+        Some("its sample was deleted or replaced before the file arrived"),
+    )
+    .await?;
     let keys = sqlx::query("SELECT blob_key FROM sample_files WHERE sample_id = $1 AND user_id = $2")
         .bind(sample_id)
         .bind(user_id)
@@ -898,6 +1079,7 @@ pub(crate) struct Verified {
 /// Marks a file completed; false when it is no longer this worker's (its bytes must then go).
 pub(crate) async fn complete_file(inner: &Inner, file: &ClaimedFile, verified: &Verified) -> Result<bool, ImportError> {
     let stats = serde_json::to_string(&verified.stats).map_err(|e| ImportError::Invalid(e.to_string()))?;
+    let mut tx = begin_write(inner).await?;
     let done = sqlx::query(
         "UPDATE sample_files SET status = 'completed', reason = NULL, bytes_done = size, md5 = $3, sha256 = $4, \
            stats = $5, finished_at = $6, lease_owner = NULL, lease_until = 0 \
@@ -909,8 +1091,12 @@ pub(crate) async fn complete_file(inner: &Inner, file: &ClaimedFile, verified: &
     .bind(&verified.sha256)
     .bind(stats)
     .bind(now_millis())
-    .execute(&inner.db.pool)
+    .execute(&mut *tx)
     .await?;
+    if done.rows_affected() > 0 {
+        record_outcome(&mut tx, Recorded::File(&file.id), Outcome::Transferred, None).await?;
+    }
+    tx.commit().await?;
     after_file_change(inner, file).await?;
     Ok(done.rows_affected() > 0)
 }
@@ -922,7 +1108,8 @@ pub(crate) async fn fail_file(
     reason: &str,
     bytes_done: u64,
 ) -> Result<(), ImportError> {
-    sqlx::query(
+    let mut tx = begin_write(inner).await?;
+    let failed = sqlx::query(
         "UPDATE sample_files SET status = 'failed', reason = $3, bytes_done = $4, finished_at = $5, \
            lease_owner = NULL, lease_until = 0 \
          WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
@@ -932,8 +1119,12 @@ pub(crate) async fn fail_file(
     .bind(reason)
     .bind(i64::try_from(bytes_done).unwrap_or(0))
     .bind(now_millis())
-    .execute(&inner.db.pool)
+    .execute(&mut *tx)
     .await?;
+    if failed.rows_affected() > 0 {
+        record_outcome(&mut tx, Recorded::File(&file.id), Outcome::Failed, Some(reason)).await?;
+    }
+    tx.commit().await?;
     tracing::warn!(file = %file.name, import = %file.import_id, %reason, "file failed");
     after_file_change(inner, file).await
 }
@@ -1087,7 +1278,8 @@ pub(crate) async fn commit_plan(inner: &Inner, import: &ClaimedImport, plan: Pla
                             outcome = (
                                 "skipped",
                                 Some(format!(
-                                    "a sample named {name:?} already exists; choose rename or replace to import it"
+                                    "a sample named {name:?} already exists; to import it, choose \"import under a new name\" or \
+                                     \"replace the existing sample\" for existing sample names"
                                 )),
                             );
                         }
@@ -1191,15 +1383,25 @@ pub(crate) async fn commit_plan(inner: &Inner, import: &ClaimedImport, plan: Pla
     }
 
     let report_json = serde_json::to_string(&report).map_err(|e| ImportError::Invalid(e.to_string()))?;
+    // What this import set out to transfer, fixed from now on whatever happens to its samples.
+    let planned = sqlx::query(
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM sample_files WHERE import_id = $1",
+    )
+    .bind(&import.id)
+    .fetch_one(&mut *tx)
+    .await?;
     let moved = sqlx::query(
         "UPDATE imports SET status = 'running', report = $3, error = NULL, api_server = $4, lease_owner = NULL, \
-           lease_until = 0 \
+           lease_until = 0, title = $5, planned_files = $6, planned_bytes = $7 \
          WHERE id = $1 AND lease_owner = $2 AND status = 'planning'",
     )
     .bind(&import.id)
     .bind(&import.lease)
     .bind(report_json)
     .bind(&plan.api_server)
+    .bind(&plan.title)
+    .bind(planned.try_get::<i64, _>("n")?)
+    .bind(planned.try_get::<i64, _>("bytes")?)
     .execute(&mut *tx)
     .await?;
     if moved.rows_affected() == 0 {

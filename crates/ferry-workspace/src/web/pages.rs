@@ -695,7 +695,7 @@ pub(crate) async fn import_page(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let status = state.imports.status(&session.user.id, &id).await?;
-    let page = views::ImportPage::new(Base::user("Import", &session, "imports"), &status);
+    let page = views::ImportPage::new(Base::user(&status.title, &session, "imports"), &status);
     Ok(html(&page).into_response())
 }
 
@@ -705,7 +705,23 @@ pub(crate) async fn cancel_import(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    FormData::parse(&body).check_csrf(&session)?;
+    let form = FormData::parse(&body);
+    form.check_csrf(&session)?;
+    if form.get("confirmed") != Some("1") {
+        // Say what will be lost before anything is.
+        let status = state.imports.status(&session.user.id, &id).await?;
+        let page = views::CancelImportPage {
+            base: Base::user("Cancel this import?", &session, "imports"),
+            id: status.id.clone(),
+            title: status.title.clone(),
+            files_left: status
+                .files_total
+                .saturating_sub(status.files_done + status.files_failed + status.files_cancelled),
+            bytes_left: views::human_bytes(status.bytes_total.saturating_sub(status.bytes_done)),
+            files_done: status.files_done,
+        };
+        return Ok(html(&page).into_response());
+    }
     state.imports.cancel(&session.user.id, &id).await?;
     Ok(Redirect::to(&format!("/imports/{id}")).into_response())
 }

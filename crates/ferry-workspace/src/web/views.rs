@@ -485,7 +485,10 @@ pub(crate) struct RunFragment {
 
 pub(crate) struct ImportRow {
     pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) options: String,
     pub(crate) status: String,
+    pub(crate) status_label: String,
     pub(crate) files: String,
     pub(crate) bytes: String,
     pub(crate) samples: usize,
@@ -493,11 +496,51 @@ pub(crate) struct ImportRow {
     pub(crate) finished: String,
 }
 
+/// A status as a person reads it (`already_imported` → `already imported`).
+pub(crate) fn status_label(status: &str) -> String {
+    status.replace('_', " ")
+}
+
+/// The options an import was started with, in the words of the import form.
+pub(crate) fn options_summary(options: &crate::import::ImportOptions) -> String {
+    use crate::import::OnConflict;
+    let mut parts = Vec::new();
+    match &options.merge_into {
+        Some(name) => parts.push(format!("merged into one sample \"{name}\"")),
+        None => parts.push("one sample per biosample".to_string()),
+    }
+    for (label, value) in [
+        ("genome", &options.genome),
+        ("data type", &options.data_type),
+        ("platform", &options.platform),
+        ("project", &options.workspace_project),
+    ] {
+        if let Some(value) = value {
+            parts.push(format!("{label} {value}"));
+        }
+    }
+    parts.push(
+        match options.on_conflict {
+            OnConflict::Skip => "existing sample names skipped",
+            OnConflict::Rename => "existing sample names: imported under a new name",
+            OnConflict::Replace => "existing samples replaced",
+        }
+        .to_string(),
+    );
+    if !options.skip_undetermined {
+        parts.push("Undetermined reads included".to_string());
+    }
+    parts.join(" · ")
+}
+
 impl From<&ImportStatus> for ImportRow {
     fn from(s: &ImportStatus) -> Self {
         ImportRow {
             id: s.id.clone(),
+            title: s.title.clone(),
+            options: options_summary(&s.request.options),
             status: s.status.clone(),
+            status_label: status_label(&s.status),
             files: format!("{} / {}", s.files_done, s.files_total),
             bytes: format!("{} / {}", human_bytes(s.bytes_done), human_bytes(s.bytes_total)),
             samples: s.samples.len(),
@@ -516,9 +559,13 @@ pub(crate) struct ImportsPage {
 
 pub(crate) struct ReportRow {
     pub(crate) biosample: String,
+    /// The sample's ID while it exists (a link); empty once deleted or replaced.
     pub(crate) sample_id: String,
     pub(crate) sample_name: String,
+    /// Set when the sample no longer exists: what the reader should know.
+    pub(crate) sample_note: String,
     pub(crate) status: String,
+    pub(crate) status_label: String,
     pub(crate) reason: String,
 }
 
@@ -527,7 +574,12 @@ pub(crate) struct ReportRow {
 pub(crate) struct ImportPage {
     pub(crate) base: Base,
     pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) options: String,
+    /// Said when the import had nothing to transfer (everything imported before, or skipped).
+    pub(crate) nothing_to_do: String,
     pub(crate) status: String,
+    pub(crate) status_label: String,
     pub(crate) files: String,
     pub(crate) bytes: String,
     pub(crate) percent: u64,
@@ -550,21 +602,41 @@ pub(crate) fn human_duration(seconds: u64) -> String {
 impl ImportPage {
     pub(crate) fn new(base: Base, s: &ImportStatus) -> Self {
         let finished = matches!(s.status.as_str(), "completed" | "failed" | "cancelled");
+        let nothing_to_do = finished && s.files_total == 0 && s.status == "completed";
         ImportPage {
             base,
             id: s.id.clone(),
+            title: s.title.clone(),
+            options: options_summary(&s.request.options),
+            nothing_to_do: if nothing_to_do {
+                "Nothing new to transfer: every file was imported before and verified, or its biosample was \
+                 skipped (see the report below)."
+                    .to_string()
+            } else {
+                String::new()
+            },
             status: s.status.clone(),
+            status_label: status_label(&s.status),
             files: if s.files_total == 0 && !finished {
                 "finding the files…".to_string()
             } else {
-                format!("{} of {} files", s.files_done, s.files_total)
+                let cancelled = if s.files_cancelled > 0 {
+                    format!(" ({} stopped)", s.files_cancelled)
+                } else {
+                    String::new()
+                };
+                format!("{} of {} files{cancelled}", s.files_done, s.files_total)
             },
             bytes: format!("{} of {}", human_bytes(s.bytes_done), human_bytes(s.bytes_total)),
             percent: (s.bytes_done.saturating_mul(100))
                 .checked_div(s.bytes_total)
-                .unwrap_or(0)
+                .unwrap_or(if nothing_to_do { 100 } else { 0 })
                 .min(100),
-            rate: format!("{}/s", human_bytes(s.rate_bytes_per_sec.max(0.0) as u64)),
+            rate: if nothing_to_do {
+                "—".to_string()
+            } else {
+                format!("{}/s", human_bytes(s.rate_bytes_per_sec.max(0.0) as u64))
+            },
             eta: s.eta_seconds.map(human_duration).unwrap_or_else(|| "—".to_string()),
             finished,
             errors: s.errors.clone(),
@@ -577,14 +649,36 @@ impl ImportPage {
                     } else {
                         format!("{} ({})", r.biosample_name, r.biosample_id)
                     },
-                    sample_id: r.sample_id.clone().unwrap_or_default(),
+                    sample_id: if r.sample_exists {
+                        r.sample_id.clone().unwrap_or_default()
+                    } else {
+                        String::new()
+                    },
                     sample_name: r.sample_name.clone().unwrap_or_default(),
+                    sample_note: if r.sample_id.is_some() && !r.sample_exists {
+                        "deleted or replaced since".to_string()
+                    } else {
+                        String::new()
+                    },
                     status: r.status.clone(),
+                    status_label: status_label(&r.status),
                     reason: r.reason.clone().unwrap_or_default(),
                 })
                 .collect(),
         }
     }
+}
+
+/// The confirmation asked before an import is cancelled.
+#[derive(Template)]
+#[template(path = "import_cancel.html")]
+pub(crate) struct CancelImportPage {
+    pub(crate) base: Base,
+    pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) files_left: u64,
+    pub(crate) bytes_left: String,
+    pub(crate) files_done: u64,
 }
 
 #[cfg(test)]
