@@ -50,6 +50,17 @@ pub enum DbError {
         /// Cause.
         source: std::io::Error,
     },
+    /// An admin command found no database where one was expected.
+    #[error(
+        "no {what} database at {path}; nothing was created. Give the --data-dir (or --database-url) of your {what}, \
+         or start `ferry {what} --data-dir DIR` once to create a new one there"
+    )]
+    Missing {
+        /// The database file looked for.
+        path: String,
+        /// The service (`hub`, `workspace`).
+        what: String,
+    },
     /// A migration failed.
     #[error("database migration failed on {url}: {source}")]
     Migrate {
@@ -77,6 +88,26 @@ pub fn redact_url(url: &str) -> String {
             parsed.to_string()
         }
         _ => url.to_string(),
+    }
+}
+
+/// The file of a `sqlite://PATH` URL (`None` for other engines and in-memory databases).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
+/// For admin commands, which must never create a database: fails when `url` names a SQLite file
+/// that does not exist (a command run from the wrong folder, or with the wrong `--data-dir`).
+/// `what` names the service for the message (`hub`, `workspace`).
+pub fn require_existing(url: &str, what: &str) -> Result<(), DbError> {
+    match sqlite_file(url) {
+        Some(path) if !path.exists() => Err(DbError::Missing {
+            path: path.display().to_string(),
+            what: what.to_string(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -274,6 +305,21 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(row.get::<i64, _>(0), 42);
+    }
+
+    #[test]
+    fn admin_commands_need_an_existing_sqlite_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = sqlite_url(&dir.path().join("hub.db"));
+        let error = require_existing(&url, "hub").unwrap_err().to_string();
+        assert!(
+            error.contains("no hub database at") && error.contains("--data-dir"),
+            "{error}"
+        );
+        std::fs::write(dir.path().join("hub.db"), b"").unwrap();
+        assert!(require_existing(&url, "hub").is_ok());
+        assert!(require_existing("postgres://u@h/db", "hub").is_ok());
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
     }
 
     #[tokio::test]

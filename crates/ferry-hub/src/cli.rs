@@ -184,7 +184,13 @@ pub async fn run(args: HubArgs, stop: impl Future<Output = ()> + Send + 'static)
                 } => Some(password_from_stdin()?),
                 _ => None,
             };
-            let hub = Hub::open(config(&args, args.listen, None)?).await?;
+            let config = config(&args, args.listen, None)?;
+            let url = config
+                .database_url
+                .clone()
+                .unwrap_or_else(|| ferry_db::sqlite_url(&config.data_dir.join(crate::DATABASE_FILE)));
+            ferry_db::require_existing(&url, "hub")?;
+            let hub = Hub::open(config).await?;
             let db = hub.db();
             match command {
                 HubCommand::User {

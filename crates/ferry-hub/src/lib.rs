@@ -102,6 +102,9 @@ pub use api::oauth::DEVICE_AUTHORIZATIONS_PER_MINUTE;
 pub use error::ApiError;
 pub use web::FREE_CODE_GUESSES;
 
+/// The hub's SQLite database in its data folder (unless `--database-url` names another).
+pub const DATABASE_FILE: &str = "hub.db";
+
 /// Largest part (or single-part file) accepted by an upload URL, unless configured otherwise.
 pub const DEFAULT_MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 
@@ -182,7 +185,7 @@ impl Hub {
             .context("cannot prepare the hub data directory")?;
         let database_url = match &config.database_url {
             Some(url) => url.clone(),
-            None => ferry_db::sqlite_url(&config.data_dir.join("hub.db")),
+            None => ferry_db::sqlite_url(&config.data_dir.join(DATABASE_FILE)),
         };
         let db = ferry_db::Db::connect(&database_url).await?;
         db.migrate(&MIGRATOR).await?;

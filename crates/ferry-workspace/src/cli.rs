@@ -223,6 +223,14 @@ pub async fn run(args: WorkspaceArgs, stop: impl Future<Output = ()> + Send + 's
         trusted_proxies: args.trusted_proxies,
         signup: args.signup,
     };
+    if args.command.is_some() {
+        // Admin commands work on an existing workspace and never create one.
+        let url = config
+            .database_url
+            .clone()
+            .unwrap_or_else(|| ferry_db::sqlite_url(&config.data_dir.join(crate::DATABASE_FILE)));
+        ferry_db::require_existing(&url, "workspace")?;
+    }
     match args.command {
         Some(WorkspaceCommand::User(UserCommand::Add {
             email,

@@ -34,6 +34,9 @@ use crate::import::{ImportConfig, ImportService};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// The workspace's SQLite database in its data folder (unless `--database-url` names another).
+pub const DATABASE_FILE: &str = "workspace.db";
+
 /// Settings of a workspace server.
 #[derive(Debug, Clone)]
 pub struct WorkspaceConfig {
@@ -116,7 +119,7 @@ impl Workspace {
             .context("cannot prepare the workspace data folder")?;
         let url = match &config.database_url {
             Some(url) => url.clone(),
-            None => ferry_db::sqlite_url(&config.data_dir.join("workspace.db")),
+            None => ferry_db::sqlite_url(&config.data_dir.join(DATABASE_FILE)),
         };
         let allowed = basespace::ServerAllowList::new(&config.allowed_api_servers).map_err(anyhow::Error::msg)?;
         let trusted_proxies =

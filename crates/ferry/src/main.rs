@@ -120,6 +120,34 @@ async fn bind(address: SocketAddr, what: &str, flag: &str) -> anyhow::Result<Tcp
     })
 }
 
+/// Where the `bs` the next steps use comes from: nothing to say when one is on the PATH;
+/// otherwise the one command that installs Ferry's (or the copy built beside this binary).
+fn bs_hint() -> String {
+    let on_path =
+        std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join("bs").is_file()));
+    if on_path {
+        return String::new();
+    }
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("bs")))
+        .filter(|path| path.is_file());
+    if let Some(path) = beside {
+        return format!(
+            "  0. No `bs` on your PATH: use {} (or copy it to a folder on your PATH).\n",
+            path.display()
+        );
+    }
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bs");
+    let install = if source.join("Cargo.toml").is_file() {
+        let folder = source.canonicalize().unwrap_or(source);
+        format!("cargo install --locked --path {}", folder.display())
+    } else {
+        "cargo install --locked --path crates/bs   (in Ferry's source folder)".to_string()
+    };
+    format!("  0. No `bs` on your PATH: install Ferry's with\n       {install}\n")
+}
+
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     ferry_store::private_fs::ensure_private_dir(&args.data_dir).context("cannot prepare the data folder")?;
     let hub_listener = bind(args.hub_listen, "hub", "--hub-listen").await?;
@@ -169,7 +197,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         "Ferry is up.\n\n  \
          Workspace   {workspace_url}   log in as {email} / {password}\n  \
          Hub         {hub_url}   BaseSpace API; log in as {email} / {password}\n\n\
-         Next steps:\n  \
+         Next steps:\n{bs_hint}  \
          1. bs auth --api-server {hub_url}\n     \
             (open the printed URL, log in as {email}, choose a context, Accept)\n  \
          2. Open {workspace_url}/profile → BaseSpace Account Details: paste the accessToken from\n     \
@@ -179,6 +207,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         email = ferry_hub::demo::DEMO_EMAIL,
         password = ferry_hub::demo::DEMO_PASSWORD,
         data = args.data_dir.display(),
+        bs_hint = bs_hint(),
     );
 
     let stop = shutdown.clone();

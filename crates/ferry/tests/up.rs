@@ -58,6 +58,8 @@ fn up_starts_hub_and_workspace_with_demo_data_and_stops_on_sigterm() {
             "--data-dir",
         ])
         .arg(data.path())
+        // A machine with Rust and nothing else: no `bs` anywhere on the PATH.
+        .env("PATH", data.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -90,6 +92,26 @@ fn up_starts_hub_and_workspace_with_demo_data_and_stops_on_sigterm() {
         banner.contains("bs auth --api-server"),
         "next steps name bs auth:\n{banner}"
     );
+    // Where `bs` comes from: the copy built beside `ferry`, or the one command that installs it.
+    let hint = banner
+        .lines()
+        .skip_while(|line| !line.contains("No `bs` on your PATH"))
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let beside = std::path::Path::new(env!("CARGO_BIN_EXE_ferry")).with_file_name("bs");
+    if beside.is_file() {
+        assert!(hint.contains(&beside.display().to_string()), "{banner}");
+    } else {
+        let install = hint
+            .split("cargo install --locked --path ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no install command in:\n{banner}"));
+        assert!(
+            std::path::Path::new(install.trim()).join("Cargo.toml").is_file(),
+            "the command names bs's source folder:\n{banner}"
+        );
+    }
     assert!(
         banner.contains("demo@example.org"),
         "the banner gives the demo login:\n{banner}"
@@ -333,6 +355,21 @@ fn workspace_admin_commands_read_passwords_from_stdin_and_manage_api_keys() {
     let dir = dir.to_str().unwrap();
     let email = "admin@example.org";
 
+    // An admin command never creates a workspace: in the wrong folder it says so.
+    let (ok, _, stderr) = ferry(
+        &["workspace", "user", "add", email, "--password-stdin", "--data-dir", dir],
+        &format!("{STDIN_PASSWORD}\n"),
+    );
+    assert!(!ok && stderr.contains("no workspace database at"), "{stderr}");
+    assert!(!Path::new(dir).exists(), "nothing was created");
+    drop(Server::start(&[
+        "workspace",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir,
+    ]));
+
     // --data-dir after the subcommand; the password from standard input.
     let (ok, _, stderr) = ferry(
         &["workspace", "user", "add", email, "--password-stdin", "--data-dir", dir],
@@ -452,6 +489,10 @@ fn hub_user_add_reads_the_password_from_stdin() {
     let dir = data.path().join("hub");
     let dir = dir.to_str().unwrap();
     let email = "lab@example.org";
+    let (ok, _, stderr) = ferry(&["hub", "token", "--user", email, "--data-dir", dir], "");
+    assert!(!ok && stderr.contains("no hub database at"), "{stderr}");
+    assert!(!Path::new(dir).exists(), "nothing was created");
+    drop(Server::start(&["hub", "--listen", "127.0.0.1:0", "--data-dir", dir]));
     let (ok, _, stderr) = ferry(
         &["hub", "user", "add", email, "--password-stdin", "--data-dir", dir],
         &format!("{STDIN_PASSWORD}\n"),

@@ -180,6 +180,10 @@ async fn admin_commands_add_users_workgroups_and_tokens() {
     let data = dir.path().join("hub");
     let data = data.to_str().unwrap();
     let database_url = ferry_db::testing::fresh_database_url(dir.path()).await;
+    // Admin commands work on an existing hub: this is what a first `ferry hub` run leaves.
+    if let Some(path) = ferry_db::sqlite_file(&database_url) {
+        std::fs::write(path, b"").unwrap();
+    }
     let run = |args: Vec<&str>| {
         let mut full = vec!["ferry-hub", "--data-dir", data, "--database-url", database_url.as_str()];
         full.extend(args);

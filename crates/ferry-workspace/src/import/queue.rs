@@ -286,7 +286,7 @@ async fn import_status_from_row(inner: &Inner, row: &AnyRow) -> Result<ImportSta
                 let file: String = record.try_get("file_name")?;
                 let why = reason.clone().unwrap_or_else(|| "failed".into());
                 errors.push(format!("{file} (sample {sample_name}): {why}"));
-                entry.reason.get_or_insert(why);
+                entry.reason.get_or_insert(format!("{file}: {why}"));
             }
             _ => {
                 files_cancelled += 1;
