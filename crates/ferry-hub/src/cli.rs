@@ -125,20 +125,10 @@ pub enum WorkgroupCommand {
 
 /// Reads a password from the first line of standard input; only the line ending is removed.
 fn password_from_stdin() -> anyhow::Result<String> {
-    let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .context("cannot read the password from standard input (--password-stdin)")?;
-    let password = line
-        .strip_suffix('\n')
-        .map(|rest| rest.strip_suffix('\r').unwrap_or(rest))
-        .unwrap_or(&line);
-    if password.is_empty() {
-        anyhow::bail!(
-            "no password on standard input: pipe it in, e.g. `printf '%s\\n' \"$PASSWORD\" | ferry hub user add EMAIL --password-stdin`"
-        );
-    }
-    Ok(password.to_string())
+    Ok(ferry_security::password::read_line(
+        std::io::stdin().lock(),
+        "ferry hub user add EMAIL",
+    )?)
 }
 
 /// S3 settings from the AWS environment, with `--s3-endpoint` / `--s3-region` on top.

@@ -56,6 +56,39 @@ pub async fn verify_unknown_account(password: &str) -> bool {
     .unwrap_or(false)
 }
 
+/// Reading `--password-stdin` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StdinPasswordError {
+    /// Standard input could not be read.
+    #[error("cannot read the password from standard input (--password-stdin): {0}")]
+    Read(#[from] std::io::Error),
+    /// Nothing came.
+    #[error(
+        "no password on standard input: pipe it in, e.g. `printf '%s\\n' \"$PASSWORD\" | {command} --password-stdin`"
+    )]
+    Empty {
+        /// The command, for the example (`ferry hub user add EMAIL`).
+        command: String,
+    },
+}
+
+/// The password of `--password-stdin`: the first line of `input`, without its line ending (spaces
+/// are part of the password). `command` names the command for the error's example.
+pub fn read_line(mut input: impl std::io::BufRead, command: &str) -> Result<String, StdinPasswordError> {
+    let mut line = String::new();
+    input.read_line(&mut line)?;
+    let password = line
+        .strip_suffix('\n')
+        .map(|rest| rest.strip_suffix('\r').unwrap_or(rest))
+        .unwrap_or(&line);
+    if password.is_empty() {
+        return Err(StdinPasswordError::Empty {
+            command: command.to_string(),
+        });
+    }
+    Ok(password.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +101,13 @@ mod tests {
         assert!(!verify("S3cret", &stored).await);
         assert!(!verify("s3cret", "not a hash").await);
         assert!(!verify_unknown_account("s3cret").await);
+    }
+
+    #[test]
+    fn stdin_passwords_keep_their_spaces_and_lose_only_the_line_ending() {
+        assert_eq!(read_line(&b" a b \r\nrest"[..], "x").unwrap(), " a b ");
+        assert_eq!(read_line(&b"last line"[..], "x").unwrap(), "last line");
+        let empty = read_line(&b"\n"[..], "ferry hub user add E").unwrap_err().to_string();
+        assert!(empty.contains("ferry hub user add E --password-stdin"), "{empty}");
     }
 }
