@@ -112,7 +112,29 @@ async fn run(cli: &Cli, globs: Vec<(usize, bool, String)>) -> (anyhow::Result<()
     (result, Some(ctx))
 }
 
+/// The exit status of a command ended by SIGPIPE (128 + 13), as shells report it.
+const EXIT_BROKEN_PIPE: i32 = 141;
+
+/// A reader that stopped reading (`bs list projects | head -3`) ends `bs` quietly, as it ends
+/// other Unix tools, instead of a panic and a backtrace: Rust's printing panics on a closed pipe.
+fn end_quietly_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Broken pipe") {
+            std::process::exit(EXIT_BROKEN_PIPE);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    end_quietly_on_closed_pipe();
     let args = cli::normalize_args(std::env::args().collect());
     let matches = match Cli::command().try_get_matches_from(&args) {
         Ok(matches) => matches,

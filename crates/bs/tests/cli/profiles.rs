@@ -69,3 +69,20 @@ async fn illumina_profiles_and_precedence() {
     let version = env.ok(&["--version"]).await;
     assert!(version.starts_with("bs "), "{version}");
 }
+
+#[tokio::test]
+async fn a_reader_that_stops_reading_ends_bs_quietly() {
+    // `bs completion bash | head -3`: the reader is gone before bs has written everything.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bs"))
+        .args(["completion", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "no panic, no backtrace: {stderr}");
+    assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
+    assert_eq!(output.status.code(), Some(141), "the status of a command ended by SIGPIPE");
+}
