@@ -402,6 +402,10 @@ pub struct DownloadArgs {
     /// Replace existing files.
     #[arg(long)]
     pub overwrite: bool,
+    /// Fail when a file's checksum cannot be verified (a multipart ETag made with an unusual part
+    /// size), keeping its bytes in NAME.partial; by default such a file is kept, checked by size.
+    #[arg(long)]
+    pub require_checksum: bool,
     /// Do not write metadata JSON.
     #[arg(long = "no-metadata")]
     pub no_metadata: bool,

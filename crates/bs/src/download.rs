@@ -273,6 +273,7 @@ pub async fn download(
     let options = DownloadOptions {
         rate_limit,
         overwrite: args.overwrite,
+        require_checksum: args.require_checksum,
         range_concurrency: files_in_parallel.clamp(2, 16),
         ..DownloadOptions::default()
     };
@@ -308,6 +309,7 @@ pub async fn download(
     bars.total.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     let mut failed = Vec::new();
+    let mut unverifiable = Vec::new();
     let (mut bytes, mut downloaded, mut skipped, mut verified, mut resumed) = (0u64, 0usize, 0usize, 0usize, 0u64);
     for (job, result) in &results {
         match result {
@@ -321,6 +323,9 @@ pub async fn download(
                 }
                 if outcome.verified.is_checksum() {
                     verified += 1;
+                }
+                if outcome.verified == ferry_client::download::Verification::EtagNotReproducible {
+                    unverifiable.push(job.shown.clone());
                 }
             }
             Err(err) => failed.push(format!("{}: {err}", job.shown)),
@@ -368,6 +373,16 @@ pub async fn download(
             "{downloaded} downloaded, {skipped} already present, {verified} verified by checksum, {} failed: {bytes} bytes in {seconds:.1} s ({mbps:.1} MB/s)",
             failed.len()
         );
+    }
+    if !unverifiable.is_empty() && !quiet {
+        eprintln!(
+            "WARNING: {} file(s) kept with their size verified but not their checksum: their multipart ETag was made \
+             with a part size that cannot be reproduced. Pass --require-checksum to treat this as an error.",
+            unverifiable.len()
+        );
+        for name in &unverifiable {
+            eprintln!("WARNING:   {name}");
+        }
     }
     if !failed.is_empty() {
         for line in &failed {

@@ -45,10 +45,14 @@ impl std::fmt::Display for Etag {
     }
 }
 
-/// Part sizes (whole MiB, smallest first, 8 MiB first when it fits) that split `size` bytes into
-/// exactly `parts` parts. S3 parts are at least 5 MiB except the last.
+/// Part sizes that split `size` bytes into exactly `parts` parts and that uploaders use: 8 MiB
+/// (BaseSpace's) first when it fits, then whole MiB and whole MB (10^6 bytes) from the smallest,
+/// at most eight of each. An uploader may have used another size: a multipart ETag that none of
+/// these reproduces is unverifiable, not wrong.
 pub fn implied_part_sizes(size: u64, parts: u64) -> Vec<u64> {
     const MIB: u64 = 1024 * 1024;
+    const MB: u64 = 1_000_000;
+    const PER_UNIT: usize = 8;
     let mut sizes = Vec::new();
     if parts == 0 {
         return sizes;
@@ -57,17 +61,24 @@ pub fn implied_part_sizes(size: u64, parts: u64) -> Vec<u64> {
     if fits(crate::BASESPACE_PART_SIZE) {
         sizes.push(crate::BASESPACE_PART_SIZE);
     }
-    let low = size.div_ceil(parts).div_ceil(MIB).max(1);
-    let mut mib = low;
-    while mib * MIB <= size.max(MIB) && sizes.len() < 8 {
-        let part = mib * MIB;
-        if !fits(part) {
-            break;
+    for unit in [MIB, MB] {
+        let mut multiple = size.div_ceil(parts).div_ceil(unit).max(1);
+        let mut found = 0;
+        while found < PER_UNIT {
+            let part = multiple * unit;
+            if !fits(part) {
+                break;
+            }
+            if !sizes.contains(&part) {
+                sizes.push(part);
+            }
+            found += 1;
+            // One part: every size from the file's own up gives the same digest.
+            if parts == 1 {
+                break;
+            }
+            multiple += 1;
         }
-        if part != crate::BASESPACE_PART_SIZE {
-            sizes.push(part);
-        }
-        mib += 1;
     }
     sizes
 }
@@ -295,6 +306,12 @@ mod tests {
             Some(&crate::BASESPACE_PART_SIZE)
         );
         assert!(implied_part_sizes(100, 3).is_empty());
+        // Decimal megabytes too (5 MB parts: 12 parts for 57 MB).
+        assert!(implied_part_sizes(57_000_000, 12).contains(&5_000_000));
+        assert!(
+            implied_part_sizes(3 << 20, 1).len() <= 3,
+            "one part: one size per unit is enough"
+        );
     }
 
     #[test]

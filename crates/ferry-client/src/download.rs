@@ -46,6 +46,9 @@ pub struct DownloadOptions {
     pub progress: Arc<dyn TransferProgress>,
     /// Bandwidth cap shared by every transfer using these options.
     pub rate_limit: Option<Arc<RateLimit>>,
+    /// Treat a file whose multipart ETag cannot be reproduced as an error (its bytes are kept in
+    /// the partial file) instead of keeping it with a warning.
+    pub require_checksum: bool,
 }
 
 impl Default for DownloadOptions {
@@ -58,6 +61,7 @@ impl Default for DownloadOptions {
             retries: 5,
             progress: Arc::new(NoProgress),
             rate_limit: None,
+            require_checksum: false,
         }
     }
 }
@@ -83,6 +87,9 @@ pub enum Verification {
     MultipartEtag,
     /// Size only: the server gave no usable ETag.
     SizeOnly,
+    /// Size only: the multipart ETag was made with a part size none of the plausible ones
+    /// reproduces, so the bytes could be neither confirmed nor refuted; they are kept.
+    EtagNotReproducible,
     /// Nothing: the server gave neither size nor ETag.
     Unverified,
 }
@@ -143,6 +150,25 @@ pub enum TransferError {
         expected: u64,
         /// Bytes received.
         actual: u64,
+    },
+    /// The size matches but the multipart ETag could not be reproduced, and a checksum was
+    /// required: the bytes are kept for inspection, not deleted.
+    #[error(
+        "{}: the size matches, but the multipart ETag {etag} was made with a part size Ferry could not reproduce \
+         (tried {tried}), so the checksum cannot be verified; the bytes are kept in {} (run again without \
+         --require-checksum to accept them on their size)",
+        path.display(),
+        kept.display()
+    )]
+    Unverifiable {
+        /// Destination.
+        path: PathBuf,
+        /// Where the bytes are.
+        kept: PathBuf,
+        /// The server's ETag.
+        etag: String,
+        /// The part sizes tried, for the message.
+        tried: String,
     },
     /// A different file already has the destination name.
     #[error("{} already exists and differs from the BaseSpace file ({reason}); pass --overwrite to replace it", path.display())]
@@ -206,6 +232,32 @@ pub enum Check {
         /// Computed.
         actual: String,
     },
+    /// The size matches; the multipart ETag was made with a part size none of those tried
+    /// reproduces: neither confirmed nor refuted.
+    Unverifiable {
+        /// Expected ETag.
+        etag: String,
+        /// Part sizes tried.
+        tried: Vec<u64>,
+    },
+}
+
+/// Part sizes as a person reads them (`8 MiB, 5000000 bytes`).
+fn describe_part_sizes(sizes: &[u64]) -> String {
+    if sizes.is_empty() {
+        return "no plausible part size".to_string();
+    }
+    sizes
+        .iter()
+        .map(|size| {
+            if size % MIB == 0 {
+                format!("{} MiB", size / MIB)
+            } else {
+                format!("{size} bytes")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Hashes a local file and checks it against a size and ETag (either kind). Runs on a blocking
@@ -245,9 +297,9 @@ fn verify_path_blocking(path: &Path, size: Option<u64>, etag: Option<&Etag>) -> 
         Etag::Multipart { parts, .. } => {
             let sizes = implied_part_sizes(actual_size, *parts);
             if sizes.is_empty() {
-                return Ok(Check::Checksum {
-                    expected: etag.to_string(),
-                    actual: format!("no part size splits {actual_size} bytes into {parts} parts"),
+                return Ok(Check::Unverifiable {
+                    etag: etag.to_string(),
+                    tried: sizes,
                 });
             }
             sizes
@@ -272,14 +324,17 @@ fn verify_path_blocking(path: &Path, size: Option<u64>, etag: Option<&Etag>) -> 
             Etag::Multipart { .. } => Verification::MultipartEtag,
         }));
     }
-    let actual = match etag {
-        Etag::Md5(_) => digests[0].md5.clone(),
-        Etag::Multipart { .. } => digests[0].multipart.clone(),
-    };
-    Ok(Check::Checksum {
-        expected: etag.to_string(),
-        actual,
-    })
+    match etag {
+        Etag::Md5(_) => Ok(Check::Checksum {
+            expected: etag.to_string(),
+            actual: digests[0].md5.clone(),
+        }),
+        // The uploader may have used a part size not among those tried: never call that wrong.
+        Etag::Multipart { .. } => Ok(Check::Unverifiable {
+            etag: etag.to_string(),
+            tried: part_sizes,
+        }),
+    }
 }
 
 /// Downloads one BaseSpace file to `dest` (see the module documentation).
@@ -320,6 +375,24 @@ pub async fn download_file(
                 path: dest.to_path_buf(),
                 reason: format!("checksum {actual} instead of {expected}"),
             }),
+            Check::Unverifiable { etag, tried } if options.require_checksum => Err(TransferError::Exists {
+                path: dest.to_path_buf(),
+                reason: format!(
+                    "its size matches but the multipart ETag {etag} cannot be reproduced (tried {}), and \
+                     --require-checksum is set",
+                    describe_part_sizes(&tried)
+                ),
+            }),
+            Check::Unverifiable { .. } => {
+                let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+                options.progress.add(bytes);
+                Ok(DownloadOutcome {
+                    bytes,
+                    skipped: true,
+                    verified: Verification::EtagNotReproducible,
+                    resumed_from: 0,
+                })
+            }
         };
     }
     let meta = client.content_url(&file.id).await?;
@@ -402,6 +475,24 @@ pub async fn download_file(
                 expected,
                 actual,
             });
+        }
+        Check::Unverifiable { etag, tried } => {
+            if options.require_checksum {
+                // Bytes that may be right are never deleted: they stay in the partial file.
+                return Err(TransferError::Unverifiable {
+                    path: dest.to_path_buf(),
+                    kept: partial,
+                    etag,
+                    tried: describe_part_sizes(&tried),
+                });
+            }
+            tracing::warn!(
+                "{}: size verified; the multipart ETag {etag} cannot be reproduced with any plausible part size \
+                 (tried {}), so the checksum was not verified",
+                dest.display(),
+                describe_part_sizes(&tried)
+            );
+            Verification::EtagNotReproducible
         }
     };
     tokio::fs::rename(&partial, dest)
@@ -694,15 +785,9 @@ async fn download_ranges(
             }
             let actual = multipart_etag(&part_md5s);
             let expected = parsed.as_ref().map(ToString::to_string).unwrap_or_default();
-            if actual == expected {
-                Some(Check::Ok(Verification::MultipartEtag))
-            } else if implied_part_sizes(size, *parts).len() > 1 {
-                // The uploader may have used another of the part sizes the ETag allows: let
-                // `verify_path` re-read the file and try each of them.
-                None
-            } else {
-                Some(Check::Checksum { expected, actual })
-            }
+            // Otherwise the uploader may have used another part size: `verify_path` re-reads the
+            // file once and tries every plausible one.
+            (actual == expected).then_some(Check::Ok(Verification::MultipartEtag))
         }
         _ => None,
     };
@@ -891,10 +976,17 @@ mod tests {
             verify_path(&path, Some(1), Some(&digests.md5)).await.unwrap(),
             Check::Size { .. }
         ));
+        // A wrong plain MD5 is wrong; a multipart ETag no tried part size reproduces may have been
+        // made with another one: unverifiable, never "wrong".
+        let wrong_md5 = "0".repeat(32);
+        assert!(matches!(
+            verify_path(&path, size, Some(&wrong_md5)).await.unwrap(),
+            Check::Checksum { .. }
+        ));
         let wrong = format!("{}-3", "0".repeat(32));
         assert!(matches!(
             verify_path(&path, size, Some(&wrong)).await.unwrap(),
-            Check::Checksum { .. }
+            Check::Unverifiable { .. }
         ));
     }
 }

@@ -241,8 +241,8 @@ mod tests {
         let policy = EgressPolicy::allowing(&[url("http://127.0.0.1:8041/"), url("http://hub.lab:9000")]);
         for refused in [
             "http://127.0.0.1:22/",
-            "http://0x7f000001:8041/x", // the URL parser reads this as 127.0.0.1 …
-            "http://2130706433:80/",    // … and this
+            "http://0x7f000001:22/x", // the URL parser reads this as 127.0.0.1 …
+            "http://2130706433:80/",  // … and this
             "http://[::1]:8041/",
             "http://169.254.169.254/latest/meta-data/",
             "https://127.0.0.1:8041/", // allowed only over http

@@ -268,3 +268,98 @@ async fn parallel_download_falls_back_when_ranges_are_ignored_and_verifies_multi
         "no partial or state file is left"
     );
 }
+
+/// A server whose one file (`/v2/files/1/content` → `/blob`) is `data`, ranges honoured or not.
+async fn serve_blob(data: Arc<Vec<u8>>) -> Client {
+    let router = Router::new()
+        .route(
+            "/v2/files/{id}/content",
+            get(|headers: HeaderMap| async move {
+                let host = headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                axum::Json(json!({"Response": {"HrefContent": format!("http://{host}/blob"), "SupportsRange": false}}))
+            }),
+        )
+        .route("/blob", get(move || async move { data.as_ref().clone() }));
+    fast(&serve(router).await)
+}
+
+fn etag_with_part_size(data: &[u8], part_size: u64) -> String {
+    let mut hasher = ferry_api::etag::EtagHasher::new(part_size);
+    hasher.update(data);
+    hasher.finish().multipart
+}
+
+#[tokio::test]
+async fn multipart_etags_of_decimal_megabyte_parts_verify() {
+    use crate::download::{DownloadOptions, Verification, download_file};
+    let data: Arc<Vec<u8>> = Arc::new((0..12_345_678usize).map(|i| (i * 13 % 251) as u8).collect());
+    let file = ferry_api::File {
+        id: "1".into(),
+        name: Some("reads.fastq.gz".into()),
+        size: Some(data.len() as i64),
+        etag: Some(etag_with_part_size(&data, 5_000_000)),
+        ..Default::default()
+    };
+    let client = serve_blob(data.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("reads.fastq.gz");
+    let outcome = download_file(&client, &file, &dest, &DownloadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(outcome.verified, Verification::MultipartEtag);
+    assert_eq!(std::fs::read(&dest).unwrap(), *data);
+}
+
+#[tokio::test]
+async fn a_multipart_etag_no_plausible_part_size_reproduces_keeps_the_bytes_and_says_so() {
+    use crate::download::{DownloadOptions, TransferError, Verification, download_file, partial_path};
+    // Parts of 5 MiB + 1 byte: neither whole MiB nor whole MB, so not reproducible.
+    let data: Arc<Vec<u8>> = Arc::new((0..(12usize << 20) + 5).map(|i| (i * 7 % 253) as u8).collect());
+    let file = ferry_api::File {
+        id: "1".into(),
+        name: Some("odd.bam".into()),
+        size: Some(data.len() as i64),
+        etag: Some(etag_with_part_size(&data, (5 << 20) + 1)),
+        ..Default::default()
+    };
+    let client = serve_blob(data.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // By default the bytes are kept, marked as size-checked only.
+    let dest = dir.path().join("odd.bam");
+    let outcome = download_file(&client, &file, &dest, &DownloadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(outcome.verified, Verification::EtagNotReproducible);
+    assert!(!outcome.verified.is_checksum());
+    assert_eq!(
+        std::fs::read(&dest).unwrap(),
+        *data,
+        "the bytes are kept, never deleted"
+    );
+    // Again: the file present is kept as it is, not reported as different.
+    let again = download_file(&client, &file, &dest, &DownloadOptions::default())
+        .await
+        .unwrap();
+    assert!(again.skipped);
+
+    // With --require-checksum it is an error, and the bytes stay in the partial file.
+    let strict = DownloadOptions {
+        require_checksum: true,
+        ..DownloadOptions::default()
+    };
+    let other = dir.path().join("strict").join("odd.bam");
+    let error = download_file(&client, &file, &other, &strict).await.unwrap_err();
+    assert!(matches!(error, TransferError::Unverifiable { .. }), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("cannot be verified") && message.contains("kept"),
+        "{message}"
+    );
+    assert!(!other.exists(), "nothing unverified is published under the final name");
+    assert_eq!(std::fs::read(partial_path(&other)).unwrap(), *data);
+}

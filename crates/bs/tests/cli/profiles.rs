@@ -84,5 +84,9 @@ async fn a_reader_that_stops_reading_ends_bs_quietly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "no panic, no backtrace: {stderr}");
     assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
-    assert_eq!(output.status.code(), Some(141), "the status of a command ended by SIGPIPE");
+    assert_eq!(
+        output.status.code(),
+        Some(141),
+        "the status of a command ended by SIGPIPE"
+    );
 }
