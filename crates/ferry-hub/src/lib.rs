@@ -281,7 +281,13 @@ impl Hub {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
+        // BaseSpace takes every route with a trailing slash too (`POST /v1pre3/projects/`): the
+        // slash goes before routing.
+        let app = tower::Layer::layer(
+            &tower_http::normalize_path::NormalizePathLayer::trim_trailing_slash(),
+            self.router(),
+        );
+        let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app);
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await

@@ -60,6 +60,16 @@ fn date(millis: i64) -> Option<String> {
     (millis > 0).then(|| format_millis(millis))
 }
 
+/// A dataset's upload status as v2 answers spell it: the real service writes `Complete` but
+/// answers `Completed`.
+fn v2_upload_status(stored: String) -> String {
+    if stored == "Complete" {
+        "Completed".to_string()
+    } else {
+        stored
+    }
+}
+
 fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
@@ -430,7 +440,7 @@ impl<'a> Renderer<'a> {
             }),
             attributes: attributes.filter(|a| a.common_fastq.is_some() || !a.other.is_empty()),
             qc_status: Some(row.get("qc_status")),
-            upload_status: Some(row.get("upload_status")),
+            upload_status: Some(v2_upload_status(row.get("upload_status"))),
             upload_status_summary: non_empty(row.get("upload_status_summary")),
             validation_status: Some("Passed".to_string()),
             v1pre3_id: Some(format!("sample.{v1}")),

@@ -174,3 +174,22 @@ async fn scopes_limit_what_a_token_may_do() {
     let (status, _) = get(&hub, &nothing, "/v2/datasets").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "no scope: basic user info only");
 }
+
+#[tokio::test]
+async fn every_route_takes_a_trailing_slash_as_basespace_does() {
+    let hub = ferry_hub::testing::TestHub::start().await;
+    let token = hub.token(ferry_hub::demo::DEMO_EMAIL, None).await;
+    let me = get_ok(&hub, &token, "/v2/users/current/").await;
+    assert_eq!(me["Email"], ferry_hub::demo::DEMO_EMAIL);
+    // A legacy client creates projects with `POST /v1pre3/projects/`.
+    let response = client()
+        .post(format!("{}/v1pre3/projects/", hub.url))
+        .bearer_auth(&token)
+        .json(&json!({"Name": "Slashed"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["Response"]["Name"], "Slashed", "{created}");
+}

@@ -141,7 +141,10 @@ async fn projects_biosamples_and_datasets_of_the_demo() {
         dataset["DatasetType"]["ConformsToIds"],
         serde_json::json!(["common.files", "common.fastq"])
     );
-    assert_eq!(dataset["UploadStatus"], "Complete");
+    assert_eq!(
+        dataset["UploadStatus"], "Completed",
+        "as the real service spells it in v2 answers"
+    );
     let fastq = &dataset["Attributes"]["common_fastq"];
     assert_eq!(fastq["IsPairedEnd"], true);
     assert_eq!(fastq["TotalReadsPF"], 4000, "2 000 reads per file, two files: {fastq}");

@@ -174,7 +174,10 @@ async fn bs_style_upload_with_parallel_resumable_multipart_parts() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(done["UploadStatus"], "Complete");
+    assert_eq!(
+        done["UploadStatus"], "Completed",
+        "written Complete, answered Completed"
+    );
     assert_eq!(done["TotalSize"], whole.len());
     let (status, closed) = post_json(
         &hub,
