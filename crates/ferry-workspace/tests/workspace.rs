@@ -11,6 +11,7 @@ mod workspace {
     mod browser;
     mod import_flow;
     mod outbound;
+    mod pages;
     mod roles;
     mod s3;
     mod secrets;

@@ -77,6 +77,13 @@ async fn linking_checks_the_token_and_never_returns_it() {
     assert_eq!(body["context"], "Personal");
     assert_eq!(body["token_last4"], token[token.len() - 4..]);
     assert!(!body.to_string().contains(&token));
+    // Times are RFC 3339 strings like every other time in the API.
+    let linked_at = body["linked_at"].as_str().expect("linked_at is a string");
+    assert!(
+        time::OffsetDateTime::parse(linked_at, &time::format_description::well_known::Rfc3339).is_ok(),
+        "{linked_at}"
+    );
+    assert!(body["token_rejected_at"].is_null(), "{body}");
 
     let (status, body) = api.get("/api/v1/basespace-account").await;
     assert_eq!(status, StatusCode::OK);
