@@ -318,6 +318,7 @@ fn notice_for(done: Option<&str>) -> String {
     match done {
         Some("linked") => "BaseSpace account linked. The token is stored encrypted and will not be shown again.",
         Some("unlinked") => "BaseSpace account unlinked.",
+        Some("kept") => "Nothing changed: the BaseSpace account is still linked and its token still works.",
         Some("revoked") => "BaseSpace account unlinked and the token revoked.",
         Some("deleted") => "Sample deleted.",
         Some("key-revoked") => "API key revoked. Scripts that use it now get “401 Unauthorized”.",
@@ -571,7 +572,7 @@ async fn revoke_confirmation(state: &State, session: &accounts::Session) -> Resu
         fields: vec![("revoke".to_string(), "on".to_string())],
         confirm_label: "Unlink and revoke the token".to_string(),
         back_label: String::new(),
-        cancel_href: "/profile".to_string(),
+        cancel_href: "/profile?done=kept".to_string(),
         cancel_label: "Keep the link (nothing changes)".to_string(),
         alternative: Some((
             "/profile/basespace/unlink".to_string(),
