@@ -224,7 +224,7 @@ pub(crate) fn document() -> Value {
                     "properties": {
                         "access_token": { "type": "string", "writeOnly": true },
                         "region": { "type": "string", "examples": ["USE1", "EUC1", "custom"] },
-                        "api_server": { "type": "string", "format": "uri" }
+                        "api_server": { "type": "string", "format": "uri", "description": "A custom API server (a Ferry hub, or a server the administrator allows): give it with region \"custom\" or without a region. With one of Illumina's regions it is refused (400), not ignored." }
                     }
                 },
                 "BaseSpaceUser": { "type": "object", "required": ["id", "name", "email"], "properties": {

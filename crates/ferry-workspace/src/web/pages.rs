@@ -72,15 +72,21 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// What the login and sign-up form shows above its fields.
+enum Shown {
+    Nothing,
+    Error(String),
+    Notice(&'static str),
+}
+
 fn login_form(
     state: &State,
     headers: &HeaderMap,
     signup: bool,
     email: String,
     next: String,
-    error: String,
+    message: Shown,
     status: StatusCode,
-    notice: &str,
 ) -> Response {
     let jar = CookieJar::from_headers(headers);
     let token = jar
@@ -94,8 +100,14 @@ fn login_form(
         form_csrf: token.clone(),
         email,
         next,
-        error,
-        notice: notice.to_string(),
+        error: match &message {
+            Shown::Error(text) => text.clone(),
+            _ => String::new(),
+        },
+        notice: match message {
+            Shown::Notice(text) => text.to_string(),
+            _ => String::new(),
+        },
         signup_open: state.signup == SignupMode::Open,
     };
     let jar = CookieJar::new().add(cookie(LOGIN_CSRF_COOKIE, token, secure_request(state, headers), 3600));
@@ -113,13 +125,12 @@ pub(crate) async fn login_page(
         false,
         String::new(),
         safe_next(query.next.as_deref()),
-        String::new(),
-        StatusCode::OK,
         if query.done.as_deref() == Some("logged-out") {
-            "You have logged out. Log in again to continue."
+            Shown::Notice("You have logged out. Log in again to continue.")
         } else {
-            ""
+            Shown::Nothing
         },
+        StatusCode::OK,
     )
 }
 
@@ -145,9 +156,8 @@ pub(crate) async fn signup_page(
         true,
         String::new(),
         safe_next(query.next.as_deref()),
-        String::new(),
+        Shown::Nothing,
         StatusCode::OK,
-        "",
     )
 }
 
@@ -191,16 +201,15 @@ pub(crate) async fn login(
             false,
             email,
             next,
-            format!(
+            Shown::Error(format!(
                 "Too many wrong passwords for this account from your address. Wait {}, then try again.",
                 if seconds < 120 {
                     format!("{seconds} seconds")
                 } else {
                     format!("{} minutes", seconds.div_ceil(60))
                 }
-            ),
+            )),
             StatusCode::TOO_MANY_REQUESTS,
-            "",
         );
         response
             .headers_mut()
@@ -221,9 +230,8 @@ pub(crate) async fn login(
                 false,
                 email,
                 next,
-                "Wrong email or password.".to_string(),
+                Shown::Error("Wrong email or password.".to_string()),
                 StatusCode::UNAUTHORIZED,
-                "",
             ))
         }
         Err(error) => Err(error.into()),
@@ -251,9 +259,8 @@ pub(crate) async fn signup(AxumState(state): AppState, headers: HeaderMap, body:
             true,
             email,
             next,
-            "The two passwords differ.".to_string(),
+            Shown::Error("The two passwords differ.".to_string()),
             StatusCode::BAD_REQUEST,
-            "",
         ));
     }
     match accounts::create_user(&state.db, &email, password, false).await {
@@ -272,9 +279,8 @@ pub(crate) async fn signup(AxumState(state): AppState, headers: HeaderMap, body:
                 true,
                 email,
                 next,
-                message,
+                Shown::Error(message),
                 StatusCode::BAD_REQUEST,
-                "",
             ))
         }
         Err(error) => Err(error.into()),

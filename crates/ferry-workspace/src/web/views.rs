@@ -518,7 +518,7 @@ impl SamplePage {
             total_reads: reads_text(total_reads, paired),
             reads_label: if paired { "Read pairs" } else { "Reads" }.to_string(),
             reads_note: match total_reads {
-                Some(n) if paired => format!("{} reads in all files (read 1 and read 2)", thousands(n)),
+                Some(n) if paired => format!("{} reads, counting read 1 and read 2", thousands(n)),
                 _ => String::new(),
             },
             total_size: human_bytes(s.files.iter().map(|f| f.size).sum()),
@@ -597,6 +597,28 @@ impl ImportFormState {
 
     pub(crate) fn has_biosample(&self, id: &str) -> bool {
         self.biosample_ids.iter().any(|b| b == id)
+    }
+
+    /// `Selected: 1 project, 2 biosamples.` (as the page's script writes it).
+    pub(crate) fn summary(&self) -> String {
+        let count = |n: usize, one: &str, many: &str| match n {
+            0 => None,
+            1 => Some(format!("1 {one}")),
+            n => Some(format!("{n} {many}")),
+        };
+        let parts: Vec<String> = [
+            count(self.project_ids.len(), "project", "projects"),
+            count(self.biosample_ids.len(), "biosample", "biosamples"),
+            count(self.run_ids.len(), "run", "runs"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if parts.is_empty() {
+            "Nothing selected yet.".to_string()
+        } else {
+            format!("Selected: {}.", parts.join(", "))
+        }
     }
 }
 

@@ -60,6 +60,15 @@ async fn linking_checks_the_token_and_never_returns_it() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body) = api.put("/api/v1/basespace-account", json!({"region": "USE1"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // A URL with one of Illumina's regions is refused, not silently ignored.
+    let (status, body) = api
+        .put(
+            "/api/v1/basespace-account",
+            json!({"access_token": "abc", "region": "USE1", "api_server": hub.url}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("Custom API server"), "{body}");
     let (status, _) = api.call(reqwest::Method::PUT, "/api/v1/basespace-account", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 

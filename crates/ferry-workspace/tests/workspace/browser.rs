@@ -611,6 +611,7 @@ async fn browser_replace_asks_first_and_a_revoked_token_leads_to_a_new_one() {
             .contains("rejected your linked access token")
     );
     driver.find("#access_token").await;
+    driver.script("window.scrollTo(0, 0); return null").await;
     driver.screenshots("workspace-profile-token-rejected").await;
 
     // The user menu leads to Profile, API keys and Log out; logging out says so.
