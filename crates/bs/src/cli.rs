@@ -436,7 +436,7 @@ pub enum UploadWhat {
 /// Flags of `bs upload dataset`.
 #[derive(Debug, Clone, Args)]
 pub struct UploadArgs {
-    /// Destination project ID.
+    /// Destination project: its ID, or its exact name.
     #[arg(short = 'p', long = "project")]
     pub project: String,
     /// Biosample to put the data in (default: the sample name of the files).

@@ -92,10 +92,13 @@ pub async fn whoami(ctx: &Context, output: &OutputArgs) -> anyhow::Result<()> {
 
 /// `bs load config`.
 pub fn load_config(ctx: &Context) -> anyhow::Result<()> {
-    let token = ctx
-        .token
-        .clone()
-        .ok_or_else(|| anyhow!("profile '{}' has no access token; run `bs auth`", ctx.profile))?;
+    let token = ctx.token.clone().ok_or_else(|| {
+        anyhow!(
+            "profile '{}' has no access token; run `{}`",
+            ctx.profile,
+            ctx.auth_command(false)
+        )
+    })?;
     emit(&format!(
         "export BASESPACE_API_SERVER={}\nexport BASESPACE_ACCESS_TOKEN={}\n",
         shell_quote(&ctx.api_server),
@@ -559,8 +562,9 @@ pub async fn revoke(ctx: &Context) -> anyhow::Result<()> {
     let client = ctx.client()?;
     client.revoke_token().await?;
     eprintln!(
-        "Revoked the access token of profile '{}'; log in again with `bs auth --force`",
-        ctx.profile
+        "Revoked the access token of profile '{}'; log in again with `{}`",
+        ctx.profile,
+        ctx.auth_command(true)
     );
     Ok(())
 }

@@ -72,19 +72,26 @@ fn is_auth(cli: &Cli) -> bool {
 }
 
 impl Context {
+    /// The `bs auth` command line for this context's profile (`bs -c lab auth --force`), for
+    /// messages that suggest logging in again.
+    pub fn auth_command(&self, force: bool) -> String {
+        let profile = if self.profile == DEFAULT_PROFILE {
+            String::new()
+        } else {
+            format!(" -c {}", self.profile)
+        };
+        format!("bs{profile} auth{}", if force { " --force" } else { "" })
+    }
+
     /// A client for this context; errors helpfully when there is no token.
     pub fn client(&self) -> anyhow::Result<Client> {
         let Some(token) = &self.token else {
             bail!(
                 "no access token: profile '{}' ({}) has none and BASESPACE_ACCESS_TOKEN is not set; \
-                 log in with `bs{} auth`",
+                 log in with `{}`",
                 self.profile,
                 self.profile_path.display(),
-                if self.profile == DEFAULT_PROFILE {
-                    String::new()
-                } else {
-                    format!(" -c {}", self.profile)
-                }
+                self.auth_command(false)
             );
         };
         let options = ClientOptions::default();
@@ -109,14 +116,7 @@ pub fn explain(error: &anyhow::Error, context: Option<&Context>) -> String {
     for cause in error.chain() {
         if let Some(ClientError::Unauthorized { server, message }) = cause.downcast_ref::<ClientError>() {
             let (origin, relogin) = match context {
-                Some(ctx) => (
-                    ctx.token_origin(),
-                    if ctx.profile == DEFAULT_PROFILE {
-                        "bs auth --force".to_string()
-                    } else {
-                        format!("bs -c {} auth --force", ctx.profile)
-                    },
-                ),
+                Some(ctx) => (ctx.token_origin(), ctx.auth_command(true)),
                 None => ("the access token".to_string(), "bs auth --force".to_string()),
             };
             let region_hint = match ferry_client::region::region_of_server(server) {

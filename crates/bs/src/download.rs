@@ -370,8 +370,8 @@ pub async fn download(
         }
     } else if !quiet {
         eprintln!(
-            "{downloaded} downloaded, {skipped} already present, {verified} verified by checksum, {} failed: {bytes} bytes in {seconds:.1} s ({mbps:.1} MB/s)",
-            failed.len()
+            "{}",
+            summary_line(count, downloaded, skipped, verified, failed.len(), bytes, seconds)
         );
     }
     if !unverifiable.is_empty() && !quiet {
@@ -396,9 +396,75 @@ pub async fn download(
     Ok(())
 }
 
+/// The one-line summary after a download. When nothing needed downloading it says so, without
+/// a byte count or a speed that would describe no transfer.
+fn summary_line(
+    count: usize,
+    downloaded: usize,
+    skipped: usize,
+    verified: usize,
+    failed: usize,
+    bytes: u64,
+    seconds: f64,
+) -> String {
+    if downloaded == 0 && failed == 0 && skipped == count {
+        let files = if count == 1 { "the file is" } else { "all files are" };
+        return if verified == count {
+            format!(
+                "Nothing to download: {} already present and verified by checksum",
+                if count == 1 {
+                    "the file is".to_string()
+                } else {
+                    format!("all {count} files are")
+                }
+            )
+        } else {
+            format!("Nothing to download: {files} already present with the expected size ({count} checked)")
+        };
+    }
+    let rate = if seconds > 0.0 { bytes as f64 / seconds } else { 0.0 };
+    format!(
+        "{downloaded} downloaded, {skipped} already present, {verified} verified by checksum, {failed} failed: {} in \
+         {seconds:.1} s ({}/s)",
+        binary_size(bytes),
+        binary_size(rate as u64)
+    )
+}
+
+/// `1.5 MiB`: binary units with IEC labels, as the progress bars show them.
+fn binary_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_says_when_nothing_was_downloaded() {
+        assert_eq!(
+            summary_line(3, 0, 3, 3, 0, 0, 0.2),
+            "Nothing to download: all 3 files are already present and verified by checksum"
+        );
+        assert_eq!(
+            summary_line(1, 0, 1, 1, 0, 0, 0.2),
+            "Nothing to download: the file is already present and verified by checksum"
+        );
+        assert!(summary_line(2, 0, 2, 0, 0, 0, 0.1).contains("already present with the expected size"));
+        let line = summary_line(2, 1, 1, 2, 0, 3 * 1024 * 1024, 2.0);
+        assert!(line.contains("3.0 MiB in 2.0 s (1.5 MiB/s)"), "{line}");
+    }
 
     #[test]
     fn ordered_rules_last_match_wins() {

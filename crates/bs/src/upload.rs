@@ -271,6 +271,35 @@ fn report_problems(problems: &[String]) -> anyhow::Result<()> {
     )
 }
 
+/// The ID of the project `-p` names: a project ID, or else the exact name of one of the
+/// projects the token sees. Several projects of that name: an error listing their IDs.
+async fn resolve_project(client: &ferry_client::Client, given: &str) -> anyhow::Result<String> {
+    let given = given.trim();
+    if !given.is_empty() && given.bytes().all(|b| b.is_ascii_digit()) {
+        match client.project(given).await {
+            Ok(project) => return Ok(project.id),
+            // Not an ID after all: perhaps a project named with digits.
+            Err(ferry_client::ClientError::NotFound { .. }) => {}
+            Err(error) => return Err(anyhow!(error).context(format!("cannot upload to project {given}"))),
+        }
+    }
+    let named: Vec<ferry_api::Project> = futures_util::TryStreamExt::try_collect(client.projects(Some(given)))
+        .await
+        .with_context(|| format!("cannot look up the project named {given:?}"))?;
+    match named.as_slice() {
+        [] => bail!(
+            "no project has the ID or the name {given:?}; list your projects with `bs list projects` and pass an ID \
+             or an exact name with -p (also check the workgroup context of the token: `bs whoami`)"
+        ),
+        [project] => Ok(project.id.clone()),
+        several => bail!(
+            "{} projects are named {given:?} (IDs {}); pass the ID of the one you mean with -p",
+            several.len(),
+            several.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
 /// Runs `bs upload dataset`.
 pub async fn upload_dataset(
     ctx: &Context,
@@ -299,11 +328,9 @@ pub async fn upload_dataset(
         return print_list(&rows, &["Name", "BioSampleName", "Files"], &args.output);
     }
     let client = ctx.client()?;
-    // Check the project before sending anything.
-    client
-        .project(&args.project)
-        .await
-        .with_context(|| format!("cannot upload to project {}", args.project))?;
+    // Find the project (by ID or exact name) before sending anything.
+    let mut planned = planned;
+    planned.plan.project_id = resolve_project(&client, &args.project).await?;
     let bars = Arc::new(Bars::new(planned.bytes, show_bars(quiet, no_bars)));
     let rate_limit = args
         .max_rate

@@ -106,6 +106,8 @@ pub fn build(state: Arc<State>) -> Router {
         .route("/oauth/device", get(crate::web::device_page))
         .route("/oauth/device/login", post(crate::web::login))
         .route("/oauth/device/approve", post(crate::web::approve))
+        .route("/oauth/device/logout", post(crate::web::logout))
+        .route("/", get(crate::web::landing))
         .layer(DefaultBodyLimit::max(64 * 1024));
 
     let routes = Router::new()
@@ -167,6 +169,11 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 async fn unknown_path() -> Response {
+    not_found()
+}
+
+/// The API's answer to a path it does not serve (BaseSpace's JSON error).
+pub(crate) fn not_found() -> Response {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "BASESPACE.COMMON.NOT_FOUND",

@@ -45,8 +45,41 @@ struct DevicePage {
     user_code: String,
     user_email: String,
     client_id: String,
-    scopes: Vec<String>,
+    /// (description, raw scope) of each scope asked for.
+    scopes: Vec<(String, String)>,
     contexts: Vec<(String, String)>,
+    /// The hub's public URL (landing page).
+    base_url: String,
+}
+
+/// What a BaseSpace scope lets a program do, in words (`MOVETOTRASH GLOBAL` → "Move any of your
+/// data to the trash"); the raw scope is shown beside it.
+pub fn describe_scope(scope: &str) -> String {
+    let words: Vec<&str> = scope.split_whitespace().collect();
+    let what = match words.first().map(|w| w.to_ascii_uppercase()).as_deref() {
+        Some("BROWSE") => "See the names and details of",
+        Some("READ") => "Read and download",
+        Some("CREATE") => "Create projects and samples in",
+        Some("WRITE") => "Change and upload to",
+        Some("AUDIT") => "See the activity log of",
+        Some("MOVETOTRASH") => "Move to the trash",
+        Some("START") => "Start applications on",
+        Some("DELETE") => "Delete",
+        _ => return scope.to_string(),
+    };
+    let target = match words.get(1).map(|w| w.to_ascii_uppercase()).as_deref() {
+        Some("GLOBAL") => "all your data".to_string(),
+        Some("PROJECT") => match words.get(2) {
+            Some(id) => format!("project {id}"),
+            None => "a project".to_string(),
+        },
+        Some("APPLICATIONS") => "applications".to_string(),
+        Some(other) => format!("{} {}", other.to_ascii_lowercase(), words.get(2).copied().unwrap_or(""))
+            .trim()
+            .to_string(),
+        None => "your data".to_string(),
+    };
+    format!("{what} {target}")
 }
 
 impl DevicePage {
@@ -62,6 +95,7 @@ impl DevicePage {
             client_id: String::new(),
             scopes: Vec::new(),
             contexts: Vec::new(),
+            base_url: String::new(),
         }
     }
 
@@ -239,7 +273,11 @@ pub async fn device_page(
     page.csrf = session.csrf;
     page.user_code = pending.user_code;
     page.client_id = pending.client_id;
-    page.scopes = pending.scopes;
+    page.scopes = pending
+        .scopes
+        .iter()
+        .map(|scope| (describe_scope(scope), scope.clone()))
+        .collect();
     Ok(page.respond(StatusCode::OK))
 }
 
@@ -371,6 +409,11 @@ pub async fn approve(
         }
     };
     let contexts = contexts_of(&state, &session.user).await?;
+    let context_label = contexts
+        .iter()
+        .find(|(id, _)| *id == form.context)
+        .map(|(_, label)| label.clone())
+        .unwrap_or_default();
     let context = if accept {
         match contexts.iter().find(|(id, _)| *id == form.context) {
             Some((id, _)) => Some(id.clone()),
@@ -402,12 +445,83 @@ pub async fn approve(
     if accept {
         page.title = "Access granted".into();
         page.message = format!(
-            "{} can now act for you. You can close this window and return to your program.",
-            pending.client_id
+            "{} can now act for you with your {} data. You can close this window and return to your program.",
+            pending.client_id,
+            if context_label.starts_with("Workgroup") {
+                context_label.replacen("Workgroup: ", "workgroup ", 1)
+            } else {
+                context_label.replacen("Personal", "personal", 1)
+            }
         );
     } else {
         page.title = "Access denied".into();
         page.message = "The program was refused. You can close this window.".into();
     }
     Ok(page.respond(StatusCode::OK))
+}
+
+/// Sign-out form.
+#[derive(Debug, Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /oauth/device/logout`: ends the hub web session ("Not you? Sign out"), then shows the
+/// sign-in form for the same code.
+pub async fn logout(state: St, headers: HeaderMap, Form(form): Form<LogoutForm>) -> ApiResult<Response> {
+    let Some(session) = session(&state, &headers).await? else {
+        return Ok(login_page(&state, &form.code, "", StatusCode::OK));
+    };
+    if !ferry_security::secret::constant_time_eq(session.csrf.as_bytes(), form.csrf.as_bytes()) {
+        let mut page = DevicePage::new("message", "Form expired");
+        page.error = "This form is out of date. Reload the page and try again.".into();
+        return Ok(page.respond(StatusCode::FORBIDDEN));
+    }
+    if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
+        sqlx::query("DELETE FROM web_sessions WHERE hash = $1")
+            .bind(ids::hash_secret(&secret))
+            .execute(&state.db.pool)
+            .await?;
+    }
+    let target = match ids::normalise_user_code(&form.code) {
+        Some(code) => format!("/oauth/device?code={code}"),
+        None => "/oauth/device".to_string(),
+    };
+    let mut response = Redirect::to(&target).into_response();
+    set_cookie(&mut response, state.base.starts_with("https:"), SESSION_COOKIE, "", 0);
+    Ok(response)
+}
+
+/// Whether a request's `Accept` header prefers HTML to JSON (a browser, not an API client).
+fn prefers_html(headers: &HeaderMap) -> bool {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let quality = |kind: &str| {
+        accept
+            .split(',')
+            .filter_map(|part| {
+                let mut pieces = part.split(';');
+                let media = pieces.next()?.trim().to_ascii_lowercase();
+                let q = pieces
+                    .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                    .unwrap_or(1.0);
+                (media == kind).then_some(q)
+            })
+            .fold(0.0f32, f32::max)
+    };
+    let html = quality("text/html");
+    html > 0.0 && html >= quality("application/json")
+}
+
+/// `GET /`: for browsers a short page saying what this server is, how to point `bs` at it and
+/// where to sign in; API clients get the usual JSON "not a recognised path" answer.
+pub async fn landing(state: St, headers: HeaderMap) -> Response {
+    if !prefers_html(&headers) {
+        return crate::router::not_found();
+    }
+    let mut page = DevicePage::new("landing", "Ferry hub");
+    page.base_url = state.base.trim_end_matches('/').to_string();
+    page.respond(StatusCode::OK)
 }

@@ -272,7 +272,9 @@ async fn bs_projects(
     Query(query): Query<SearchQuery>,
 ) -> Result<Response, ApiError> {
     let client = state.links.client(&user.id).await?;
-    let items = browse::projects(&client, query.q.as_deref()).await?;
+    let items = browse::projects(&client, query.q.as_deref()).await;
+    state.links.record_use(&user.id, &items).await;
+    let items = items?;
     Ok(Json(Items { items }).into_response())
 }
 
@@ -282,7 +284,9 @@ async fn bs_project_biosamples(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let client = state.links.client(&user.id).await?;
-    let items = browse::project_biosamples(&client, &id).await?;
+    let items = browse::project_biosamples(&client, &id).await;
+    state.links.record_use(&user.id, &items).await;
+    let items = items?;
     Ok(Json(Items { items }).into_response())
 }
 
@@ -292,7 +296,9 @@ async fn bs_runs(
     Query(query): Query<SearchQuery>,
 ) -> Result<Response, ApiError> {
     let client = state.links.client(&user.id).await?;
-    let items = browse::runs(&client, query.q.as_deref()).await?;
+    let items = browse::runs(&client, query.q.as_deref()).await;
+    state.links.record_use(&user.id, &items).await;
+    let items = items?;
     Ok(Json(Items { items }).into_response())
 }
 
@@ -302,7 +308,9 @@ async fn bs_run_datasets(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let client = state.links.client(&user.id).await?;
-    let items = browse::run_datasets(&client, &id).await?;
+    let items = browse::run_datasets(&client, &id).await;
+    state.links.record_use(&user.id, &items).await;
+    let items = items?;
     Ok(Json(Items { items }).into_response())
 }
 

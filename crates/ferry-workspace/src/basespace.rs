@@ -43,9 +43,46 @@ pub struct LinkInfo {
     pub context: String,
     /// Last 4 characters of the token.
     pub token_last4: String,
-    /// When it was linked (Unix ms).
+    /// When it was linked (Unix ms; RFC 3339 in JSON).
+    #[serde(serialize_with = "rfc3339")]
     pub linked_at: i64,
+    /// When BaseSpace last rejected the token while the workspace used it (Unix ms; RFC 3339 in
+    /// JSON), if it has not worked since: the user needs to set a new token.
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub token_rejected_at: Option<i64>,
 }
+
+/// Unix milliseconds as an RFC 3339 UTC instant (`2026-11-30T14:05:09.123Z`).
+pub fn rfc3339_text(millis: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
+}
+
+fn rfc3339<S: serde::Serializer>(millis: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&rfc3339_text(*millis))
+}
+
+fn rfc3339_opt<S: serde::Serializer>(millis: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match millis {
+        Some(millis) => serializer.serialize_str(&rfc3339_text(*millis)),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// Where a `bs` user finds the access token to paste, for any named configuration.
+pub const TOKEN_SOURCE_HINT: &str = "run `bs auth` (or `bs auth --force` to replace a revoked token; add `-c NAME` \
+     for a named configuration) and copy the value of the accessToken line of your profile file in ~/.basespace/: \
+     default.cfg, or NAME.cfg for `bs -c NAME`";
 
 /// Why a link could not be made or used. Messages are shown to the user as they are.
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +93,8 @@ pub enum LinkError {
     /// The server rejected the token.
     #[error(
         "this token was not accepted by {server}: it is invalid or has been revoked. If it was made for another \
-         region, choose that region. To get a new token run `bs auth --force` and copy accessToken from the \
-         profile's file in ~/.basespace/"
+         region, choose that region. To get a new token, {hint}",
+        hint = TOKEN_SOURCE_HINT
     )]
     Rejected {
         /// API server.
@@ -105,7 +142,7 @@ pub fn describe_failure(server: &str, error: &ClientError) -> String {
     match error {
         ClientError::Unauthorized { .. } => format!(
             "BaseSpace ({server}) rejected the linked access token (revoked or expired?); set a new token under \
-             Profile → BaseSpace Account Details"
+             Profile → BaseSpace Account Details: {TOKEN_SOURCE_HINT}"
         ),
         ClientError::Forbidden { .. } => format!(
             "BaseSpace ({server}) refused access (HTTP 403); check that the linked token's context (personal or \
@@ -171,7 +208,12 @@ pub fn resolve_target(region: Option<&str>, api_server: Option<&str>) -> Result<
     let region = region.map(str::trim).filter(|r| !r.is_empty());
     let api_server = api_server.map(str::trim).filter(|s| !s.is_empty());
     match (region, api_server) {
-        (Some(code), _) if !code.eq_ignore_ascii_case(CUSTOM_REGION) => {
+        (Some(code), Some(server)) if !code.eq_ignore_ascii_case(CUSTOM_REGION) => Err(LinkError::Invalid(format!(
+            "you chose the region {} and also gave the API server URL {server}: choose \"Custom API server\" to \
+             use that URL, or empty the URL field to use the region",
+            code.to_ascii_uppercase()
+        ))),
+        (Some(code), None) if !code.eq_ignore_ascii_case(CUSTOM_REGION) => {
             let region = Region::from_code(code).ok_or_else(|| {
                 let known: Vec<String> = Region::ALL.iter().map(|r| r.to_string()).collect();
                 LinkError::Invalid(format!(
@@ -206,9 +248,9 @@ pub fn resolve_target(region: Option<&str>, api_server: Option<&str>) -> Result<
 fn check_token_text(token: &str) -> Result<&str, LinkError> {
     let token = token.trim();
     if token.is_empty() {
-        return Err(LinkError::Invalid(
-            "paste the access token: run `bs auth` and copy accessToken from ~/.basespace/default.cfg".to_string(),
-        ));
+        return Err(LinkError::Invalid(format!(
+            "paste the access token: {TOKEN_SOURCE_HINT}"
+        )));
     }
     if token.len() > 4096 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(LinkError::Invalid(
@@ -220,9 +262,19 @@ fn check_token_text(token: &str) -> Result<&str, LinkError> {
     Ok(token)
 }
 
+/// `United States (USE1)`; a region whose name is only its code shows once (`APS4`).
+fn region_name(region: Region) -> String {
+    let code = region.to_string();
+    if region.label().eq_ignore_ascii_case(&code) {
+        code
+    } else {
+        format!("{} ({code})", region.label())
+    }
+}
+
 fn region_label(region: &str) -> String {
     match Region::from_code(region) {
-        Some(r) => format!("{} {}", r, r.label()),
+        Some(r) => region_name(r),
         None => "Custom API server".to_string(),
     }
 }
@@ -347,7 +399,8 @@ impl Links {
              ON CONFLICT (user_id) DO UPDATE SET api_server = excluded.api_server, region = excluded.region, \
              key_id = excluded.key_id, token_ciphertext = excluded.token_ciphertext, token_last4 = excluded.token_last4, \
              bs_user_id = excluded.bs_user_id, bs_user_name = excluded.bs_user_name, \
-             bs_user_email = excluded.bs_user_email, context = excluded.context, linked_at = excluded.linked_at",
+             bs_user_email = excluded.bs_user_email, context = excluded.context, linked_at = excluded.linked_at, \
+             token_rejected_at = NULL",
         )
         .bind(user_id)
         .bind(&target.api_server)
@@ -375,14 +428,15 @@ impl Links {
             context,
             token_last4: last4,
             linked_at: now,
+            token_rejected_at: None,
         })
     }
 
     /// The link of a user, without the token.
     pub async fn info(&self, user_id: &str) -> Result<Option<LinkInfo>, LinkError> {
         let row = sqlx::query(
-            "SELECT api_server, region, token_last4, bs_user_id, bs_user_name, bs_user_email, context, linked_at \
-             FROM basespace_links WHERE user_id = $1",
+            "SELECT api_server, region, token_last4, bs_user_id, bs_user_name, bs_user_email, context, linked_at, \
+             token_rejected_at FROM basespace_links WHERE user_id = $1",
         )
         .bind(user_id)
         .fetch_optional(&self.db.pool)
@@ -401,7 +455,33 @@ impl Links {
             },
             context: row.try_get(6)?,
             linked_at: row.try_get(7)?,
+            token_rejected_at: row.try_get(8)?,
         }))
+    }
+
+    /// Notes how a use of the linked token went: a rejection (HTTP 401) marks the link so the
+    /// Profile and Import pages warn; a success clears the mark. Other failures say nothing about
+    /// the token and change nothing.
+    pub async fn record_use<T>(&self, user_id: &str, result: &Result<T, LinkError>) {
+        let outcome = match result {
+            Ok(_) => sqlx::query(
+                "UPDATE basespace_links SET token_rejected_at = NULL WHERE user_id = $1 AND token_rejected_at IS NOT NULL",
+            )
+            .bind(user_id)
+            .execute(&self.db.pool)
+            .await,
+            Err(LinkError::Rejected { .. }) => {
+                sqlx::query("UPDATE basespace_links SET token_rejected_at = $1 WHERE user_id = $2")
+                    .bind(ferry_api::dates::now_millis())
+                    .bind(user_id)
+                    .execute(&self.db.pool)
+                    .await
+            }
+            Err(_) => return,
+        };
+        if let Err(error) = outcome {
+            tracing::warn!(%error, user_id, "cannot record whether the BaseSpace token worked");
+        }
     }
 
     /// A client for the user's linked account, for pages and API calls someone waits on.
@@ -497,10 +577,7 @@ fn interactive_options(retries: u32) -> ferry_client::ClientOptions {
 
 /// Regions offered in the profile form: (value, label).
 pub fn region_choices() -> Vec<(String, String)> {
-    let mut choices: Vec<(String, String)> = Region::ALL
-        .iter()
-        .map(|r| (r.to_string(), format!("{} {}", r, r.label())))
-        .collect();
+    let mut choices: Vec<(String, String)> = Region::ALL.iter().map(|r| (r.to_string(), region_name(*r))).collect();
     choices.push((CUSTOM_REGION.to_string(), "Custom API server".to_string()));
     choices
 }
@@ -522,6 +599,8 @@ mod tests {
         let t = resolve_target(None, Some("https://api.basespace.illumina.com")).unwrap();
         assert_eq!(t.region, "USE1");
         assert!(resolve_target(Some("mars1"), None).is_err());
+        let conflict = resolve_target(Some("USE1"), Some("https://hub.example.org")).unwrap_err();
+        assert!(conflict.to_string().contains("Custom API server"), "{conflict}");
         assert!(resolve_target(Some("custom"), None).is_err());
         assert!(resolve_target(None, Some("ftp://x")).is_err());
         assert!(resolve_target(None, Some("http://u:p@x")).is_err());

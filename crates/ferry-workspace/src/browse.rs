@@ -196,6 +196,78 @@ async fn biosample_with_datasets(
     })
 }
 
+/// A biosample found by searching its name or ID, without its datasets (cheap to list).
+#[derive(Debug, Clone, Serialize)]
+pub struct BsBiosampleHit {
+    /// Biosample ID.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// The project it was created in, when BaseSpace says.
+    pub project_name: Option<String>,
+}
+
+/// Every biosample the token sees (all pages) whose name or ID contains `search`
+/// (case-insensitive); nothing for an empty search.
+pub async fn biosamples_matching(client: &Client, search: &str) -> Result<Vec<BsBiosampleHit>, LinkError> {
+    if search.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let listed: Vec<ferry_api::Biosample> = client
+        .biosamples(&BiosampleQuery::default())
+        .try_collect()
+        .await
+        .map_err(|error| client_error(client, error))?;
+    let mut hits: Vec<BsBiosampleHit> = listed
+        .into_iter()
+        .filter(|b| matches(Some(search), &[b.bio_sample_name.as_deref().unwrap_or(""), &b.id]))
+        .map(|b| BsBiosampleHit {
+            project_name: b.default_project.as_ref().and_then(|p| p.name.clone()),
+            name: b.bio_sample_name.unwrap_or_default(),
+            id: b.id,
+        })
+        .collect();
+    hits.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    Ok(hits)
+}
+
+/// The names of these biosamples and of every biosample in these projects (for telling which
+/// workspace samples an import would replace).
+pub async fn biosample_names(
+    client: &Client,
+    project_ids: &[String],
+    biosample_ids: &[String],
+) -> Result<Vec<String>, LinkError> {
+    let mut names = Vec::new();
+    if !project_ids.is_empty() {
+        for id in project_ids {
+            check_id(id)?;
+        }
+        let query = BiosampleQuery {
+            project_ids: project_ids.to_vec(),
+            ..Default::default()
+        };
+        let listed: Vec<ferry_api::Biosample> = client
+            .biosamples(&query)
+            .try_collect()
+            .await
+            .map_err(|error| client_error(client, error))?;
+        names.extend(listed.into_iter().filter_map(|b| b.bio_sample_name));
+    }
+    for id in biosample_ids {
+        check_id(id)?;
+    }
+    let found: Vec<ferry_api::Biosample> = futures_util::stream::iter(biosample_ids.iter().cloned())
+        .map(|id| async move { client.biosample(&id).await.map_err(|error| client_error(client, error)) })
+        .buffered(FAN_OUT)
+        .try_collect()
+        .await?;
+    names.extend(found.into_iter().filter_map(|b| b.bio_sample_name));
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
 /// BaseSpace IDs are numbers or dotted names (`ds.…`); anything else never reaches a URL path.
 pub fn check_id(id: &str) -> Result<(), LinkError> {
     let ok = !id.is_empty()

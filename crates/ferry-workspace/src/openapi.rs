@@ -224,7 +224,7 @@ pub(crate) fn document() -> Value {
                     "properties": {
                         "access_token": { "type": "string", "writeOnly": true },
                         "region": { "type": "string", "examples": ["USE1", "EUC1", "custom"] },
-                        "api_server": { "type": "string", "format": "uri" }
+                        "api_server": { "type": "string", "format": "uri", "description": "A custom API server (a Ferry hub, or a server the administrator allows): give it with region \"custom\" or without a region. With one of Illumina's regions it is refused (400), not ignored." }
                     }
                 },
                 "BaseSpaceUser": { "type": "object", "required": ["id", "name", "email"], "properties": {
@@ -234,7 +234,8 @@ pub(crate) fn document() -> Value {
                     "basespace_user": { "$ref": "#/components/schemas/BaseSpaceUser" },
                     "api_server": { "type": "string" }, "region": { "type": "string" }, "region_label": { "type": "string" },
                     "context": { "type": "string", "description": "Personal, or Workgroup: NAME" },
-                    "token_last4": { "type": "string" }, "linked_at": { "type": "integer", "description": "Unix milliseconds" } } },
+                    "token_last4": { "type": "string" }, "linked_at": { "type": "string", "format": "date-time", "description": "When the token was linked (RFC 3339, UTC)" },
+                    "token_rejected_at": { "type": ["string", "null"], "format": "date-time", "description": "When BaseSpace last rejected the token while the workspace used it (RFC 3339, UTC); null when it has not been rejected since it was linked or last worked. Set a new token when it is not null." } } },
                 "Unlinked": { "type": "object", "properties": { "linked": { "type": "boolean" }, "revoked": { "type": "boolean" }, "warning": nullable("string") } },
                 "BsProject": { "type": "object", "properties": {
                     "id": { "type": "string" }, "name": { "type": "string" }, "size": { "type": "integer" },

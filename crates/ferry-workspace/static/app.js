@@ -2,9 +2,10 @@
 (function () {
   "use strict";
 
+  // Binary units with IEC labels, as the server and `bs` print them.
   function human(bytes) {
-    var units = ["B", "KB", "MB", "GB", "TB"], value = bytes, unit = 0;
-    while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit++; }
+    var units = ["B", "KiB", "MiB", "GiB", "TiB"], value = bytes, unit = 0;
+    while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
     return unit === 0 ? bytes + " B" : value.toFixed(1) + " " + units[unit];
   }
   function duration(seconds) {
@@ -14,18 +15,58 @@
   }
   function cell(row, text) { var td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
 
-  // Tabs on the import page (both panels stay inside one form, so selections survive switching).
+  // Tabs on the import page (all panels stay inside one form, so selections survive switching).
+  // Without this script every panel shows, one under the other.
   function setupTabs() {
-    var tabs = document.querySelectorAll(".tabs .tab");
-    tabs.forEach(function (tab) {
-      tab.addEventListener("click", function () {
-        tabs.forEach(function (other) {
-          var selected = other === tab;
-          other.setAttribute("aria-selected", selected ? "true" : "false");
-          var panel = document.getElementById("tab-" + other.dataset.tab);
-          if (panel) panel.hidden = !selected;
-        });
+    var tabs = Array.prototype.slice.call(document.querySelectorAll(".tabs .tab"));
+    if (!tabs.length) return;
+    var select = function (tab, focus) {
+      tabs.forEach(function (other) {
+        var selected = other === tab;
+        other.setAttribute("aria-selected", selected ? "true" : "false");
+        other.tabIndex = selected ? 0 : -1;
+        var panel = document.getElementById(other.getAttribute("aria-controls"));
+        if (panel) panel.hidden = !selected;
       });
+      if (focus) tab.focus();
+    };
+    tabs.forEach(function (tab, index) {
+      tab.addEventListener("click", function () { select(tab, false); });
+      tab.addEventListener("keydown", function (event) {
+        var next = null;
+        if (event.key === "ArrowRight") next = tabs[(index + 1) % tabs.length];
+        else if (event.key === "ArrowLeft") next = tabs[(index - 1 + tabs.length) % tabs.length];
+        else if (event.key === "Home") next = tabs[0];
+        else if (event.key === "End") next = tabs[tabs.length - 1];
+        if (next) { event.preventDefault(); select(next, true); }
+      });
+    });
+    select(tabs.filter(function (t) { return t.getAttribute("aria-selected") === "true"; })[0] || tabs[0], false);
+  }
+
+  // Times: the server writes UTC; show them in the reader's time zone, and "3 minutes ago" for
+  // recent ones marked data-relative (the exact time stays in the tooltip).
+  function setupTimes() {
+    var now = Date.now();
+    var relative = function (ms) {
+      var seconds = Math.round((now - ms) / 1000), future = seconds < 0, s = Math.abs(seconds), text;
+      if (s < 45) return future ? "in a few seconds" : "just now";
+      if (s < 3600) text = Math.round(s / 60) + " min";
+      else if (s < 86400) { var h = Math.round(s / 3600); text = h + (h === 1 ? " hour" : " hours"); }
+      else if (s < 14 * 86400) { var d = Math.round(s / 86400); text = d + (d === 1 ? " day" : " days"); }
+      else return null;
+      return future ? "in " + text : text + " ago";
+    };
+    document.querySelectorAll("time[datetime]").forEach(function (el) {
+      var ms = Date.parse(el.getAttribute("datetime"));
+      if (isNaN(ms)) return;
+      var local;
+      try {
+        local = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" }).format(new Date(ms));
+      } catch (e) { return; }
+      el.title = local + " (" + el.textContent + ")";
+      var rel = el.hasAttribute("data-relative") ? relative(ms) : null;
+      el.textContent = rel || local;
     });
   }
 
@@ -78,7 +119,12 @@
     var select = document.getElementById("region");
     var custom = document.getElementById("custom-server");
     if (!select || !custom) return;
-    var sync = function () { custom.hidden = select.value !== "custom"; };
+    var input = custom.querySelector("input");
+    // A hidden field is also disabled, so a URL left in it is not sent with a region.
+    var sync = function () {
+      custom.hidden = select.value !== "custom";
+      if (input) input.disabled = custom.hidden;
+    };
     select.addEventListener("change", sync);
     sync();
   }
@@ -168,7 +214,9 @@
     tick();
   }
 
+  document.documentElement.classList.add("js");
   document.addEventListener("DOMContentLoaded", function () {
+    setupTimes();
     setupTabs();
     setupExpanders();
     setupSelection();

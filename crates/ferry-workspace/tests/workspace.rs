@@ -11,6 +11,7 @@ mod workspace {
     mod browser;
     mod import_flow;
     mod outbound;
+    mod pages;
     mod records;
     mod roles;
     mod s3;

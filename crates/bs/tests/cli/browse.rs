@@ -253,6 +253,13 @@ async fn bad_tokens_and_creation() {
         "{workgroups}"
     );
 
+    // Revoking a named profile's token: every suggestion carries its `-c NAME`.
+    let out = env.run(&["-c", "lab", "revoke", "token"]).await;
+    assert!(out.success(), "{}", out.stderr);
+    assert!(out.stderr.contains("`bs -c lab auth --force`"), "{}", out.stderr);
+    let stderr = env.fails(&["-c", "lab", "whoami"]).await;
+    assert!(stderr.contains("`bs -c lab auth --force`"), "{stderr}");
+
     // Revoking the token makes it fail afterwards.
     env.ok(&["revoke", "token"]).await;
     let stderr = env.fails(&["whoami"]).await;

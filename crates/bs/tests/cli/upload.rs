@@ -194,6 +194,42 @@ async fn upload_prints_ids_and_round_trips() {
     assert_eq!(std::fs::read(out.path().join(&r1_name)).unwrap(), r1);
     assert_eq!(std::fs::read(out.path().join(&r2_name)).unwrap(), r2);
 
+    // `-p` takes a project's exact name too; an unknown name says how to find the right one.
+    let dir3 = tempfile::tempdir().unwrap();
+    write_pair(dir3.path(), "ByName", 3, 20);
+    let created = env
+        .json(&[
+            "upload",
+            "dataset",
+            "-p",
+            DEMO_PROJECT,
+            "-f",
+            "json",
+            dir3.path().to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(created[0]["DatasetName"], "ByName_L001", "{created}");
+    let listed = env
+        .json(&["list", "datasets", "--project-id", &project, "-f", "json"])
+        .await;
+    assert!(
+        listed.to_string().contains("ByName_L001"),
+        "uploaded into {DEMO_PROJECT}: {listed}"
+    );
+    let stderr = env
+        .fails(&[
+            "upload",
+            "dataset",
+            "-p",
+            "No Such Project",
+            dir3.path().to_str().unwrap(),
+        ])
+        .await;
+    assert!(
+        stderr.contains("no project has the ID or the name") && stderr.contains("bs list projects"),
+        "{stderr}"
+    );
+
     // A table by default, naming what was created.
     let dir2 = tempfile::tempdir().unwrap();
     write_pair(dir2.path(), "Fresh", 7, 40);

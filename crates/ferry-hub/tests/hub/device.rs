@@ -418,3 +418,136 @@ async fn device_authorization_is_rate_limited_per_client() {
         "other clients go on"
     );
 }
+
+/// A browser-like client (cookies kept, redirects not followed) signed in on the device page.
+async fn signed_in_browser(hub: &TestHub, user_code: &str) -> reqwest::Client {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = browser
+        .get(format!("{}/oauth/device?code={user_code}", hub.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden_value(&page, "csrf").unwrap();
+    let response = browser
+        .post(format!("{}/oauth/device/login", hub.url))
+        .form(&[
+            ("email", demo::DEMO_EMAIL),
+            ("password", demo::DEMO_PASSWORD),
+            ("code", user_code),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    browser
+}
+
+#[tokio::test]
+async fn browsers_get_a_landing_page_readable_scopes_sign_out_and_the_granted_context() {
+    let hub = TestHub::start().await;
+
+    // `GET /`: a page for browsers, the usual JSON 404 for API clients.
+    let page = client()
+        .get(format!("{}/", hub.url))
+        .header(
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = page.text().await.unwrap();
+    assert!(page.contains(&format!("bs auth --api-server {}", hub.url)), "{page}");
+    assert!(page.contains("href=\"/oauth/device\""));
+    for accept in [None, Some("application/json"), Some("*/*")] {
+        let mut request = client().get(format!("{}/", hub.url));
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{accept:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), "BASESPACE.COMMON.NOT_FOUND");
+    }
+
+    // The approval page says what each scope allows, the raw scope beside it, and offers to sign out.
+    let grant = authorize(&hub, "READ GLOBAL, MOVETOTRASH GLOBAL").await;
+    let user_code = grant["user_code"].as_str().unwrap().to_string();
+    let browser = signed_in_browser(&hub, &user_code).await;
+    let page_url = format!("{}/oauth/device?code={user_code}", hub.url);
+    let page = browser.get(&page_url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Read and download all your data"), "{page}");
+    assert!(page.contains("Move to the trash all your data <code class=\"scope\">MOVETOTRASH GLOBAL</code>"));
+    assert!(page.contains("Not you?") && page.contains("action=\"/oauth/device/logout\""));
+
+    // Accepted for the workgroup: the page says which data was granted.
+    let csrf = hidden_value(&page, "csrf").unwrap();
+    let marker = format!("> Workgroup: {}", demo::DEMO_WORKGROUP);
+    let at = page.find(&marker).expect("the workgroup is offered");
+    let value_at = page[..at].rfind("value=\"").unwrap() + "value=\"".len();
+    let context = &page[value_at..value_at + page[value_at..].find('"').unwrap()];
+    let done = browser
+        .post(format!("{}/oauth/device/approve", hub.url))
+        .form(&[
+            ("code", user_code.as_str()),
+            ("context", context),
+            ("decision", "accept"),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        done.contains("Access granted") && done.contains(&format!("your workgroup {} data", demo::DEMO_WORKGROUP)),
+        "{done}"
+    );
+
+    // Sign out: needs the session's CSRF token, then the page asks to sign in again.
+    let grant = authorize(&hub, "READ GLOBAL").await;
+    let user_code = grant["user_code"].as_str().unwrap().to_string();
+    let page_url = format!("{}/oauth/device?code={user_code}", hub.url);
+    let page = browser.get(&page_url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Allow access?"), "still signed in: {page}");
+    let csrf = hidden_value(&page, "csrf").unwrap();
+    let forged = browser
+        .post(format!("{}/oauth/device/logout", hub.url))
+        .form(&[("code", user_code.as_str()), ("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let response = browser
+        .post(format!("{}/oauth/device/logout", hub.url))
+        .form(&[("code", user_code.as_str()), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()["location"],
+        format!("/oauth/device?code={user_code}")
+    );
+    let page = browser.get(&page_url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("Sign in to the Ferry hub") && !page.contains("Allow access?"),
+        "{page}"
+    );
+}

@@ -140,7 +140,7 @@ impl IntoResponse for PageError {
                 let page = views::ErrorPage {
                     base: views::Base::anonymous("Error"),
                     status: status.as_u16(),
-                    message,
+                    message: views::message_html(&message),
                 };
                 (status, views::html(&page)).into_response()
             }

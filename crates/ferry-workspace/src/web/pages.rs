@@ -54,6 +54,7 @@ pub(crate) async fn home(AxumState(state): AppState, headers: HeaderMap) -> Resu
 #[derive(Deserialize, Default)]
 pub(crate) struct NextQuery {
     next: Option<String>,
+    done: Option<String>,
 }
 
 /// Only local paths are followed after logging in (no open redirects).
@@ -71,13 +72,20 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// What the login and sign-up form shows above its fields.
+enum Shown {
+    Nothing,
+    Error(String),
+    Notice(&'static str),
+}
+
 fn login_form(
     state: &State,
     headers: &HeaderMap,
     signup: bool,
     email: String,
     next: String,
-    error: String,
+    message: Shown,
     status: StatusCode,
 ) -> Response {
     let jar = CookieJar::from_headers(headers);
@@ -92,7 +100,14 @@ fn login_form(
         form_csrf: token.clone(),
         email,
         next,
-        error,
+        error: match &message {
+            Shown::Error(text) => text.clone(),
+            _ => String::new(),
+        },
+        notice: match message {
+            Shown::Notice(text) => text.to_string(),
+            _ => String::new(),
+        },
         signup_open: state.signup == SignupMode::Open,
     };
     let jar = CookieJar::new().add(cookie(LOGIN_CSRF_COOKIE, token, secure_request(state, headers), 3600));
@@ -110,7 +125,11 @@ pub(crate) async fn login_page(
         false,
         String::new(),
         safe_next(query.next.as_deref()),
-        String::new(),
+        if query.done.as_deref() == Some("logged-out") {
+            Shown::Notice("You have logged out. Log in again to continue.")
+        } else {
+            Shown::Nothing
+        },
         StatusCode::OK,
     )
 }
@@ -137,7 +156,7 @@ pub(crate) async fn signup_page(
         true,
         String::new(),
         safe_next(query.next.as_deref()),
-        String::new(),
+        Shown::Nothing,
         StatusCode::OK,
     )
 }
@@ -182,14 +201,14 @@ pub(crate) async fn login(
             false,
             email,
             next,
-            format!(
+            Shown::Error(format!(
                 "Too many wrong passwords for this account from your address. Wait {}, then try again.",
                 if seconds < 120 {
                     format!("{seconds} seconds")
                 } else {
                     format!("{} minutes", seconds.div_ceil(60))
                 }
-            ),
+            )),
             StatusCode::TOO_MANY_REQUESTS,
         );
         response
@@ -211,7 +230,7 @@ pub(crate) async fn login(
                 false,
                 email,
                 next,
-                "Wrong email or password.".to_string(),
+                Shown::Error("Wrong email or password.".to_string()),
                 StatusCode::UNAUTHORIZED,
             ))
         }
@@ -240,7 +259,7 @@ pub(crate) async fn signup(AxumState(state): AppState, headers: HeaderMap, body:
             true,
             email,
             next,
-            "The two passwords differ.".to_string(),
+            Shown::Error("The two passwords differ.".to_string()),
             StatusCode::BAD_REQUEST,
         ));
     }
@@ -260,7 +279,7 @@ pub(crate) async fn signup(AxumState(state): AppState, headers: HeaderMap, body:
                 true,
                 email,
                 next,
-                message,
+                Shown::Error(message),
                 StatusCode::BAD_REQUEST,
             ))
         }
@@ -292,7 +311,7 @@ pub(crate) async fn logout(
         secure_request(&state, &headers),
         0,
     ));
-    Ok((jar, Redirect::to("/login")).into_response())
+    Ok((jar, Redirect::to("/login?done=logged-out")).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -305,6 +324,7 @@ fn notice_for(done: Option<&str>) -> String {
     match done {
         Some("linked") => "BaseSpace account linked. The token is stored encrypted and will not be shown again.",
         Some("unlinked") => "BaseSpace account unlinked.",
+        Some("kept") => "Nothing changed: the BaseSpace account is still linked and its token still works.",
         Some("revoked") => "BaseSpace account unlinked and the token revoked.",
         Some("deleted") => "Sample deleted.",
         Some("key-revoked") => "API key revoked. Scripts that use it now get “401 Unauthorized”.",
@@ -323,7 +343,10 @@ fn link_error(error: LinkError) -> PageError {
 /// What the profile page shows besides the link itself.
 #[derive(Default)]
 struct ProfileView {
+    /// A message (plain text with `code` spans) about the BaseSpace link.
     error: String,
+    /// The token field was refused and emptied: ask to paste it again.
+    token_again: bool,
     notice: String,
     editing: bool,
     selected_region: Option<String>,
@@ -359,7 +382,8 @@ async fn profile_page(state: &State, session: &accounts::Session, view: ProfileV
         regions: basespace::region_choices(),
         selected_region,
         custom_url,
-        error: view.error,
+        error: views::message_html(&view.error),
+        token_again: view.token_again,
         notice: view.notice,
         api_keys: keys.iter().map(|key| views::ApiKeyRow::new(key, now)).collect(),
         new_key_name: view
@@ -459,10 +483,9 @@ pub(crate) async fn link_basespace(
     form.check_csrf(&session)?;
     let region = form.opt("region");
     let custom_url = form.text("api_server");
-    let custom = region
-        .as_deref()
-        .is_some_and(|r| r.eq_ignore_ascii_case(basespace::CUSTOM_REGION));
-    let result = match basespace::resolve_target(region.as_deref(), custom.then_some(custom_url.as_str())) {
+    // A URL with one of Illumina's regions is refused (not silently dropped): without scripts the
+    // URL field shows for every region.
+    let result = match basespace::resolve_target(region.as_deref(), Some(custom_url.as_str())) {
         Ok(target) => {
             state
                 .links
@@ -483,6 +506,7 @@ pub(crate) async fn link_basespace(
             };
             let view = ProfileView {
                 error: error.to_string(),
+                token_again: true,
                 editing: true,
                 selected_region: region,
                 custom_url,
@@ -502,6 +526,9 @@ pub(crate) async fn unlink_basespace(
     let form = FormData::parse(&body);
     form.check_csrf(&session)?;
     let revoke = form.get("revoke").is_some_and(|v| v == "on" || v == "true" || v == "1");
+    if revoke && form.get("confirmed") != Some("yes") {
+        return revoke_confirmation(&state, &session).await;
+    }
     match state.links.unlink(&session.user.id, revoke).await {
         Ok(None) => Ok(Redirect::to(if revoke {
             "/profile?done=revoked"
@@ -520,6 +547,45 @@ pub(crate) async fn unlink_basespace(
         Err(LinkError::NotLinked) => Ok(Redirect::to("/profile").into_response()),
         Err(error) => Err(link_error(error)),
     }
+}
+
+/// The page that asks before revoking the linked token: revoking ends it everywhere, including in
+/// `bs` where the token was copied from.
+async fn revoke_confirmation(state: &State, session: &accounts::Session) -> Result<Response, PageError> {
+    let Some(link) = state.links.info(&session.user.id).await.map_err(link_error)? else {
+        return Ok(Redirect::to("/profile").into_response());
+    };
+    let page = views::ConfirmPage {
+        base: Base::user("Revoke the BaseSpace token?", session, "profile"),
+        heading: "Revoke the BaseSpace token?".to_string(),
+        intro: views::message_html(&format!(
+            "Unlinking with “Also revoke the token at BaseSpace” unlinks the account and asks {} to revoke the token \
+             ending in …{}. Revoking cannot be undone:",
+            link.api_server, link.token_last4
+        )),
+        losses: vec![
+            views::message_html(
+                "`bs` stops working wherever this token is used: if you pasted the token from `bs auth` (the \
+                 accessToken line of a profile file in ~/.basespace/, default.cfg or NAME.cfg for `bs -c NAME`), \
+                 that `bs` configuration is logged out and needs `bs auth --force` (with the same `-c NAME`)",
+            ),
+            views::message_html("Scripts and other tools that use this token stop working too"),
+            views::message_html(
+                "Samples already imported stay in the workspace; imports that are still running will fail",
+            ),
+        ],
+        action: "/profile/basespace/unlink".to_string(),
+        fields: vec![("revoke".to_string(), "on".to_string())],
+        confirm_label: "Unlink and revoke the token".to_string(),
+        back_label: String::new(),
+        cancel_href: "/profile?done=kept".to_string(),
+        cancel_label: "Keep the link (nothing changes)".to_string(),
+        alternative: Some((
+            "/profile/basespace/unlink".to_string(),
+            "Unlink only (the token keeps working in bs)".to_string(),
+        )),
+    };
+    Ok(html(&page).into_response())
 }
 
 pub(crate) async fn samples(
@@ -547,18 +613,45 @@ pub(crate) async fn import_select(
     Query(query): Query<SearchQuery>,
 ) -> Result<Response, PageError> {
     let search = query.q.unwrap_or_default().trim().to_string();
+    import_select_page(
+        &state,
+        &session,
+        &search,
+        views::ImportFormState::fresh(),
+        String::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// The import page: the linked account's projects, runs and (when searching) biosamples, and
+/// the import form with `form`'s selection and choices (kept when a submitted form is refused).
+async fn import_select_page(
+    state: &State,
+    session: &accounts::Session,
+    search: &str,
+    form: views::ImportFormState,
+    form_error: String,
+    status: StatusCode,
+) -> Result<Response, PageError> {
     let mut page = views::ImportSelectPage {
-        base: Base::user("Import from BaseSpace", &session, "import"),
+        base: Base::user("Import from BaseSpace", session, "import"),
         linked: false,
         link_label: String::new(),
-        search: search.clone(),
+        search: search.to_string(),
         projects: Vec::new(),
         runs: Vec::new(),
+        biosample_hits: Vec::new(),
         error: String::new(),
+        token_rejected: false,
+        form,
+        form_error: views::message_html(&form_error),
+        kept_biosamples: Vec::new(),
+        data_types: views::DATA_TYPES.to_vec(),
     };
     let info = state.links.info(&session.user.id).await.map_err(link_error)?;
     let Some(info) = info else {
-        return Ok(html(&page).into_response());
+        return Ok((status, html(&page)).into_response());
     };
     page.linked = true;
     page.link_label = format!(
@@ -566,16 +659,49 @@ pub(crate) async fn import_select(
         info.basespace_user.name, info.basespace_user.email, info.context, info.region_label
     );
     let client = state.links.client(&session.user.id).await.map_err(link_error)?;
-    let search = (!search.is_empty()).then_some(search.as_str());
-    let (projects, runs) = tokio::join!(browse::projects(&client, search), browse::runs(&client, search));
-    match (projects, runs) {
-        (Ok(projects), Ok(runs)) => {
+    let filter = (!search.is_empty()).then_some(search);
+    let (projects, runs, biosamples) = tokio::join!(
+        browse::projects(&client, filter),
+        browse::runs(&client, filter),
+        browse::biosamples_matching(&client, search)
+    );
+    let listed = match (projects, runs, biosamples) {
+        (Ok(projects), Ok(runs), Ok(biosamples)) => Ok((projects, runs, biosamples)),
+        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => Err(error),
+    };
+    state.links.record_use(&session.user.id, &listed).await;
+    match listed {
+        Ok((projects, runs, biosamples)) => {
             page.projects = projects.iter().map(views::ProjectRow::from).collect();
             page.runs = runs.iter().map(views::RunRow::from).collect();
+            page.biosample_hits = biosamples
+                .iter()
+                .map(|b| views::BiosampleHitRow {
+                    id: b.id.clone(),
+                    name: b.name.clone(),
+                    project: b.project_name.clone().unwrap_or_default(),
+                })
+                .collect();
         }
-        (Err(error), _) | (_, Err(error)) => page.error = error.to_string(),
+        Err(LinkError::Rejected { server }) => {
+            page.token_rejected = true;
+            page.error = views::message_html(&format!(
+                "BaseSpace ({server}) rejected the linked access token: it was revoked (for example by `bs auth \
+                 --force`, `bs revoke` or “Also revoke the token” here) or it expired. Nothing can be imported with it. \
+                 Set a new token on your Profile: {}",
+                basespace::TOKEN_SOURCE_HINT
+            ));
+        }
+        Err(error) => page.error = views::message_html(&error.to_string()),
     }
-    Ok(html(&page).into_response())
+    page.kept_biosamples = page
+        .form
+        .biosample_ids
+        .iter()
+        .filter(|id| !page.biosample_hits.iter().any(|hit| &hit.id == *id))
+        .cloned()
+        .collect();
+    Ok((status, html(&page)).into_response())
 }
 
 fn fragment_error(error: LinkError) -> Response {
@@ -583,12 +709,17 @@ fn fragment_error(error: LinkError) -> Response {
         LinkError::NotLinked => StatusCode::CONFLICT,
         _ => StatusCode::BAD_GATEWAY,
     };
-    let text = error
-        .to_string()
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    (status, Html(format!("<p class=\"error\" role=\"alert\">{text}</p>"))).into_response()
+    let text = views::message_html(&error.to_string());
+    let action = if matches!(error, LinkError::Rejected { .. } | LinkError::NotLinked) {
+        " <a href=\"/profile?edit=1\">Set a new token</a>"
+    } else {
+        ""
+    };
+    (
+        status,
+        Html(format!("<p class=\"error\" role=\"alert\">{text}{action}</p>")),
+    )
+        .into_response()
 }
 
 pub(crate) async fn import_project_fragment(
@@ -600,9 +731,12 @@ pub(crate) async fn import_project_fragment(
         Ok(client) => client,
         Err(error) => return fragment_error(error),
     };
-    match browse::project_biosamples(&client, &project_id).await {
+    let listed = browse::project_biosamples(&client, &project_id).await;
+    state.links.record_use(&session.user.id, &listed).await;
+    match listed {
         Ok(biosamples) => html(&views::ProjectFragment {
             project_id,
+            total_size: views::human_bytes(biosamples.iter().map(|b| b.size).sum()),
             biosamples: biosamples.iter().map(views::BiosampleRow::from).collect(),
         })
         .into_response(),
@@ -619,8 +753,11 @@ pub(crate) async fn import_run_fragment(
         Ok(client) => client,
         Err(error) => return fragment_error(error),
     };
-    match browse::run_datasets(&client, &run_id).await {
+    let listed = browse::run_datasets(&client, &run_id).await;
+    state.links.record_use(&session.user.id, &listed).await;
+    match listed {
         Ok(datasets) => html(&views::RunFragment {
+            total_size: views::human_bytes(datasets.iter().map(|d| d.size).sum()),
             datasets: datasets.iter().map(views::DatasetRow::from).collect(),
         })
         .into_response(),
@@ -632,7 +769,10 @@ pub(crate) async fn import_run_fragment(
 pub(crate) fn import_request_from_form(form: &FormData) -> Result<ImportRequest, String> {
     let merge = form.get("grouping") == Some("merge");
     let merge_into = if merge {
-        Some(form.opt("merge_name").ok_or("give the name of the merged sample")?)
+        Some(
+            form.opt("merge_name")
+                .ok_or("you chose to merge the selection into one sample: give that sample a name")?,
+        )
     } else {
         None
     };
@@ -658,9 +798,29 @@ pub(crate) fn import_request_from_form(form: &FormData) -> Result<ImportRequest,
         },
     };
     if request.project_ids.is_empty() && request.biosample_ids.is_empty() && request.run_ids.is_empty() {
-        return Err("select at least one project, biosample or run to import".to_string());
+        return Err(
+            "nothing is selected: tick a project or a run, or open a project (+) and tick some of its biosamples"
+                .to_string(),
+        );
     }
     Ok(request)
+}
+
+/// The import form's fields as they were submitted, to show the form again.
+fn import_form_state(form: &FormData) -> views::ImportFormState {
+    views::ImportFormState {
+        project_ids: form.all("project_ids"),
+        run_ids: form.all("run_ids"),
+        biosample_ids: form.all("biosample_ids"),
+        merge: form.get("grouping") == Some("merge"),
+        merge_name: form.text("merge_name"),
+        skip_undetermined: form.all("skip_undetermined").iter().any(|v| v == "on" || v == "1"),
+        genome: form.text("genome"),
+        data_type: form.text("data_type"),
+        platform: form.text("platform"),
+        workspace_project: form.text("workspace_project"),
+        on_conflict: form.opt("on_conflict").unwrap_or_else(|| "skip".to_string()),
+    }
 }
 
 pub(crate) async fn import_submit(
@@ -670,14 +830,114 @@ pub(crate) async fn import_submit(
 ) -> Result<Response, PageError> {
     let form = FormData::parse(&body);
     form.check_csrf(&session)?;
-    let request = import_request_from_form(&form).map_err(|message| {
-        PageError::Message(
-            StatusCode::BAD_REQUEST,
-            format!("{}. Go back and change the selection.", capitalize(&message)),
-        )
-    })?;
+    let search = form.text("q");
+    if form.get("confirmed") == Some("back") {
+        let kept = import_form_state(&form);
+        return import_select_page(&state, &session, &search, kept, String::new(), StatusCode::OK).await;
+    }
+    let request = match import_request_from_form(&form) {
+        Ok(request) => request,
+        Err(message) => {
+            let kept = import_form_state(&form);
+            return import_select_page(&state, &session, &search, kept, message, StatusCode::BAD_REQUEST).await;
+        }
+    };
+    if request.options.on_conflict == OnConflict::Replace && form.get("confirmed") != Some("yes") {
+        return replace_confirmation(&state, &session, &form, &request).await;
+    }
     let id = state.imports.enqueue(&session.user.id, request).await?;
     Ok(Redirect::to(&format!("/imports/{id}")).into_response())
+}
+
+/// Asks before an import that replaces existing samples, naming those it can tell in advance.
+async fn replace_confirmation(
+    state: &State,
+    session: &accounts::Session,
+    form: &FormData,
+    request: &ImportRequest,
+) -> Result<Response, PageError> {
+    let existing = state.imports.samples(&session.user.id).await?;
+    // The names the import will create: the merged sample's, or the selected biosamples' (runs are
+    // only known once the import plans them).
+    let incoming: Option<Vec<String>> = match &request.options.merge_into {
+        Some(name) => Some(vec![name.clone()]),
+        None => match state.links.client(&session.user.id).await {
+            Ok(client) => {
+                let names = browse::biosample_names(&client, &request.project_ids, &request.biosample_ids).await;
+                state.links.record_use(&session.user.id, &names).await;
+                names.ok()
+            }
+            Err(_) => None,
+        },
+    };
+    let mut losses: Vec<String> = Vec::new();
+    if let Some(names) = &incoming {
+        for sample in existing.iter().filter(|s| names.iter().any(|n| n == &s.name)) {
+            let mut facts = vec![format!("{} files", sample.file_count), views::human_bytes(sample.size)];
+            if let Some(genome) = &sample.genome {
+                facts.push(format!("genome {genome}"));
+            }
+            if let Some(kind) = &sample.data_type {
+                facts.push(views::data_type_label(kind));
+            }
+            if let Some(project) = &sample.workspace_project {
+                facts.push(format!("project {project}"));
+            }
+            losses.push(format!(
+                "<strong>{}</strong> ({})",
+                views::message_html(&sample.name).trim_end_matches('.'),
+                facts
+                    .join(", ")
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+            ));
+        }
+    }
+    let runs_note = if request.run_ids.is_empty() || request.options.merge_into.is_some() {
+        ""
+    } else {
+        " Samples from the selected runs are named after their biosamples; any existing sample with such a name is \
+         replaced too."
+    };
+    let intro = if incoming.is_some() && losses.is_empty() {
+        format!(
+            "No sample in the workspace has the name of a sample this import creates, so nothing would be replaced \
+             now. If one appears before the import reaches it, it is deleted and imported again.{runs_note}"
+        )
+    } else if losses.is_empty() {
+        format!(
+            "Every workspace sample with the same name as a sample this import creates is deleted first — its files, \
+             checksums, read statistics and its details (genome, data type, platform, project) — and imported again \
+             from BaseSpace. This cannot be undone.{runs_note}"
+        )
+    } else {
+        format!(
+            "These workspace samples have the same name as a sample this import creates. Each is deleted first — its \
+             files, checksums, read statistics and its details (genome, data type, platform, project) — and imported \
+             again from BaseSpace. This cannot be undone.{runs_note}"
+        )
+    };
+    let fields = form
+        .0
+        .iter()
+        .filter(|(name, _)| name != "csrf" && name != "confirmed")
+        .cloned()
+        .collect();
+    let page = views::ConfirmPage {
+        base: Base::user("Replace existing samples?", session, "import"),
+        heading: "Replace existing samples?".to_string(),
+        intro: views::message_html(&intro),
+        losses,
+        action: "/samples/import".to_string(),
+        fields,
+        confirm_label: "Replace and import".to_string(),
+        back_label: "Back to the selection".to_string(),
+        cancel_href: String::new(),
+        cancel_label: String::new(),
+        alternative: None,
+    };
+    Ok(html(&page).into_response())
 }
 
 pub(crate) async fn imports(AxumState(state): AppState, Authed(session): Authed) -> Result<Response, PageError> {

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::response::Html;
 
-use crate::accounts::{self, ApiKeyInfo, ApiKeyStatus, Session};
+use crate::accounts::{ApiKeyInfo, ApiKeyStatus, Session};
 use crate::basespace::LinkInfo;
 use crate::browse::{BsBiosample, BsDataset, BsProject, BsRun};
 use crate::import::{ImportStatus, SampleDetail, SampleFile, SampleSummary};
@@ -19,19 +19,136 @@ pub(crate) fn html<T: Template>(template: &T) -> Html<String> {
     }
 }
 
-/// `1.5 GB`-style sizes (decimal units, as BaseSpace shows them).
+/// `1.5 MiB`-style sizes: binary units with IEC labels, as `bs` prints them (one convention for
+/// the CLI and the web).
 pub(crate) fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
         unit += 1;
     }
     if unit == 0 {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// A point in time for a page: the machine-readable RFC 3339 instant (`<time datetime>`, which
+/// the page's script turns into the reader's own time zone) and a readable UTC text for pages
+/// read without scripts (`30 Nov 2026, 14:05 UTC`).
+pub(crate) struct When {
+    pub(crate) iso: String,
+    pub(crate) text: String,
+}
+
+impl When {
+    /// From Unix milliseconds.
+    pub(crate) fn millis(millis: i64) -> When {
+        let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        When::at(at)
+    }
+
+    /// From an RFC 3339 (or BaseSpace) date; text that is not a date is shown as it is.
+    pub(crate) fn text(text: &str) -> When {
+        match ferry_api::dates::parse(text) {
+            Some(at) => When::at(at),
+            None => When {
+                iso: String::new(),
+                text: text.to_string(),
+            },
+        }
+    }
+
+    fn at(at: time::OffsetDateTime) -> When {
+        let at = at.to_offset(time::UtcOffset::UTC);
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        When {
+            iso: format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                at.year(),
+                u8::from(at.month()),
+                at.day(),
+                at.hour(),
+                at.minute(),
+                at.second()
+            ),
+            text: format!(
+                "{} {} {}, {:02}:{:02} UTC",
+                at.day(),
+                MONTHS[usize::from(u8::from(at.month()) - 1)],
+                at.year(),
+                at.hour(),
+                at.minute()
+            ),
+        }
+    }
+}
+
+/// A message for the page as HTML: escaped, first letter capitalised, a full stop at the end, and
+/// `code` in backticks shown as code (templates insert it with `|safe`).
+pub(crate) fn message_html(text: &str) -> String {
+    let text = text.trim();
+    let mut chars = text.chars();
+    let mut text: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !text.ends_with(['.', '!', '?', ':', ')']) {
+        text.push('.');
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for (i, part) in text.split('`').enumerate() {
+        let escaped = part
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;");
+        if i % 2 == 1 {
+            out.push_str("<code>");
+            out.push_str(&escaped);
+            out.push_str("</code>");
+        } else {
+            out.push_str(&escaped);
+        }
+    }
+    out
+}
+
+/// The data types the import form offers: (value, label).
+pub(crate) const DATA_TYPES: [(&str, &str); 10] = [
+    ("rna-seq", "RNA-Seq"),
+    ("dna-seq", "DNA-Seq"),
+    ("wgs", "WGS"),
+    ("wes", "WES"),
+    ("chip-seq", "ChIP-Seq"),
+    ("atac-seq", "ATAC-Seq"),
+    ("scrna-seq", "scRNA-Seq"),
+    ("small-rna-seq", "small RNA-Seq"),
+    ("panel", "Panel"),
+    ("other", "Other"),
+];
+
+/// The label of a data type value (`wgs` → `WGS`); other values as they are.
+pub(crate) fn data_type_label(value: &str) -> String {
+    DATA_TYPES
+        .iter()
+        .find(|(v, _)| v.eq_ignore_ascii_case(value))
+        .map(|(_, label)| label.to_string())
+        .unwrap_or_else(|| value.to_string())
+}
+
+/// Read counts of a sample: pairs for paired-end samples (files count read 1 and read 2 apart).
+pub(crate) fn reads_text(reads: Option<u64>, paired: bool) -> String {
+    match reads {
+        Some(n) if paired => format!("{} pairs", thousands(n / 2)),
+        Some(n) => thousands(n),
+        None => "—".to_string(),
     }
 }
 
@@ -85,6 +202,7 @@ impl Base {
 pub(crate) struct ErrorPage {
     pub(crate) base: Base,
     pub(crate) status: u16,
+    /// HTML (from [`message_html`]).
     pub(crate) message: String,
 }
 
@@ -97,6 +215,8 @@ pub(crate) struct LoginPage {
     pub(crate) email: String,
     pub(crate) next: String,
     pub(crate) error: String,
+    /// A notice such as "You have logged out".
+    pub(crate) notice: String,
     /// Whether to offer sign-up (the workspace's sign-up mode is open).
     pub(crate) signup_open: bool,
 }
@@ -114,6 +234,9 @@ pub(crate) struct LinkView {
     pub(crate) region_label: String,
     pub(crate) api_server: String,
     pub(crate) last4: String,
+    pub(crate) linked: When,
+    /// When BaseSpace last rejected the token (not worked since).
+    pub(crate) rejected: Option<When>,
 }
 
 impl From<&LinkInfo> for LinkView {
@@ -125,8 +248,34 @@ impl From<&LinkInfo> for LinkView {
             region_label: link.region_label.clone(),
             api_server: link.api_server.clone(),
             last4: link.token_last4.clone(),
+            linked: When::millis(link.linked_at),
+            rejected: link.token_rejected_at.map(When::millis),
         }
     }
+}
+
+/// Asks before something that cannot be undone; works without scripts (a page with a form that
+/// sends the original fields again with `confirmed=yes`).
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub(crate) struct ConfirmPage {
+    pub(crate) base: Base,
+    pub(crate) heading: String,
+    /// HTML (from [`message_html`]).
+    pub(crate) intro: String,
+    /// What will be lost, HTML items.
+    pub(crate) losses: Vec<String>,
+    pub(crate) action: String,
+    /// The original form's fields, sent again.
+    pub(crate) fields: Vec<(String, String)>,
+    pub(crate) confirm_label: String,
+    /// A second button sending the fields with `confirmed=back` (back to the form), if not empty.
+    pub(crate) back_label: String,
+    /// A link away that changes nothing.
+    pub(crate) cancel_href: String,
+    pub(crate) cancel_label: String,
+    /// A milder action: (form action, button label), posted with no other fields.
+    pub(crate) alternative: Option<(String, String)>,
 }
 
 #[derive(Template)]
@@ -137,7 +286,10 @@ pub(crate) struct ProfilePage {
     pub(crate) regions: Vec<(String, String)>,
     pub(crate) selected_region: String,
     pub(crate) custom_url: String,
+    /// HTML (from [`message_html`]).
     pub(crate) error: String,
+    /// The token was refused: the (emptied) field must be filled again.
+    pub(crate) token_again: bool,
     pub(crate) notice: String,
     pub(crate) editing: bool,
     pub(crate) api_keys: Vec<ApiKeyRow>,
@@ -166,9 +318,9 @@ pub(crate) struct ApiKeyRow {
     pub(crate) name: String,
     /// The name, or the start of the id for unnamed keys (for the confirmation text).
     pub(crate) label: String,
-    pub(crate) created: String,
-    pub(crate) expires: String,
-    pub(crate) last_used: String,
+    pub(crate) created: When,
+    pub(crate) expires: Option<When>,
+    pub(crate) last_used: Option<When>,
     pub(crate) status: &'static str,
     pub(crate) active: bool,
 }
@@ -176,7 +328,6 @@ pub(crate) struct ApiKeyRow {
 impl ApiKeyRow {
     pub(crate) fn new(key: &ApiKeyInfo, now: i64) -> Self {
         let status = key.status_at(now);
-        let when = |millis: Option<i64>| millis.map(accounts::display_time).unwrap_or_else(|| "never".into());
         ApiKeyRow {
             id: key.id.clone(),
             name: key.name.clone(),
@@ -185,9 +336,9 @@ impl ApiKeyRow {
             } else {
                 format!("“{}”", key.name)
             },
-            created: accounts::display_time(key.created_at),
-            expires: when(key.expires_at),
-            last_used: when(key.last_used_at),
+            created: When::millis(key.created_at),
+            expires: key.expires_at.map(When::millis),
+            last_used: key.last_used_at.map(When::millis),
             status: status.as_str(),
             active: status == ApiKeyStatus::Active,
         }
@@ -201,12 +352,15 @@ pub(crate) struct SampleRow {
     pub(crate) reason: String,
     pub(crate) files: u64,
     pub(crate) size: String,
+    pub(crate) size_bytes: u64,
     pub(crate) reads: String,
+    /// Every read counted (R1 and R2 apart), for the tooltip.
+    pub(crate) reads_exact: String,
     pub(crate) layout: String,
     pub(crate) genome: String,
     pub(crate) data_type: String,
     pub(crate) project: String,
-    pub(crate) created: String,
+    pub(crate) created: When,
 }
 
 impl From<&SampleSummary> for SampleRow {
@@ -218,12 +372,17 @@ impl From<&SampleSummary> for SampleRow {
             reason: s.reason.clone().unwrap_or_default(),
             files: s.file_count,
             size: human_bytes(s.size),
-            reads: opt_num(s.reads),
+            size_bytes: s.size,
+            reads: reads_text(s.reads, s.paired),
+            reads_exact: s
+                .reads
+                .map(|n| format!("{} reads in all files", thousands(n)))
+                .unwrap_or_default(),
             layout: if s.paired { "paired-end" } else { "single-end" }.to_string(),
             genome: s.genome.clone().unwrap_or_default(),
-            data_type: s.data_type.clone().unwrap_or_default(),
+            data_type: s.data_type.as_deref().map(data_type_label).unwrap_or_default(),
             project: s.workspace_project.clone().unwrap_or_default(),
-            created: s.created_at.clone(),
+            created: When::text(&s.created_at),
         }
     }
 }
@@ -309,13 +468,17 @@ pub(crate) struct SamplePage {
     pub(crate) data_type: String,
     pub(crate) platform: String,
     pub(crate) project: String,
-    pub(crate) created: String,
+    pub(crate) created: When,
     pub(crate) import_id: String,
     pub(crate) api_server: String,
     pub(crate) bs_projects: String,
     pub(crate) bs_biosamples: String,
     pub(crate) bs_runs: String,
     pub(crate) total_reads: String,
+    /// Label of the reads fact: `Read pairs` or `Reads`.
+    pub(crate) reads_label: String,
+    /// `8,000 reads in all files` when pairs are shown.
+    pub(crate) reads_note: String,
     pub(crate) total_size: String,
     pub(crate) files: Vec<FileRow>,
 }
@@ -324,6 +487,7 @@ impl SamplePage {
     pub(crate) fn new(base: Base, s: &SampleDetail) -> Self {
         let files: Vec<FileRow> = s.files.iter().map(FileRow::from).collect();
         let total_reads = s.files.iter().map(|f| f.reads).sum::<Option<u64>>();
+        let paired = s.files.iter().any(|f| f.read == Some(2));
         let bs_biosamples = s
             .source
             .biosample_ids
@@ -342,16 +506,21 @@ impl SamplePage {
             status: s.status.clone(),
             reason: s.reason.clone().unwrap_or_default(),
             genome: s.genome.clone().unwrap_or_default(),
-            data_type: s.data_type.clone().unwrap_or_default(),
+            data_type: s.data_type.as_deref().map(data_type_label).unwrap_or_default(),
             platform: s.platform.clone().unwrap_or_default(),
             project: s.workspace_project.clone().unwrap_or_default(),
-            created: s.created_at.clone(),
+            created: When::text(&s.created_at),
             import_id: s.import_id.clone().unwrap_or_default(),
             api_server: s.source.api_server.clone(),
             bs_projects: s.source.project_ids.join(", "),
             bs_biosamples,
             bs_runs: s.source.run_ids.join(", "),
-            total_reads: opt_num(total_reads),
+            total_reads: reads_text(total_reads, paired),
+            reads_label: if paired { "Read pairs" } else { "Reads" }.to_string(),
+            reads_note: match total_reads {
+                Some(n) if paired => format!("{} reads, counting read 1 and read 2", thousands(n)),
+                _ => String::new(),
+            },
             total_size: human_bytes(s.files.iter().map(|f| f.size).sum()),
             files,
         }
@@ -361,7 +530,6 @@ impl SamplePage {
 pub(crate) struct ProjectRow {
     pub(crate) id: String,
     pub(crate) name: String,
-    pub(crate) size: String,
     pub(crate) biosamples: u64,
 }
 
@@ -370,7 +538,6 @@ impl From<&BsProject> for ProjectRow {
         ProjectRow {
             id: p.id.clone(),
             name: p.name.clone(),
-            size: human_bytes(p.size),
             biosamples: p.biosample_count,
         }
     }
@@ -381,7 +548,6 @@ pub(crate) struct RunRow {
     pub(crate) name: String,
     pub(crate) experiment: String,
     pub(crate) status: String,
-    pub(crate) size: String,
 }
 
 impl From<&BsRun> for RunRow {
@@ -391,9 +557,76 @@ impl From<&BsRun> for RunRow {
             name: r.name.clone(),
             experiment: r.experiment_name.clone().unwrap_or_default(),
             status: r.status.clone().unwrap_or_default(),
-            size: human_bytes(r.size),
         }
     }
+}
+
+/// What the import form had selected and chosen, kept when the form is shown again.
+#[derive(Default)]
+pub(crate) struct ImportFormState {
+    pub(crate) project_ids: Vec<String>,
+    pub(crate) run_ids: Vec<String>,
+    pub(crate) biosample_ids: Vec<String>,
+    pub(crate) merge: bool,
+    pub(crate) merge_name: String,
+    pub(crate) skip_undetermined: bool,
+    pub(crate) genome: String,
+    pub(crate) data_type: String,
+    pub(crate) platform: String,
+    pub(crate) workspace_project: String,
+    pub(crate) on_conflict: String,
+}
+
+impl ImportFormState {
+    /// A fresh form: nothing selected, Undetermined skipped.
+    pub(crate) fn fresh() -> Self {
+        ImportFormState {
+            skip_undetermined: true,
+            on_conflict: "skip".to_string(),
+            ..Default::default()
+        }
+    }
+
+    pub(crate) fn has_project(&self, id: &str) -> bool {
+        self.project_ids.iter().any(|p| p == id)
+    }
+
+    pub(crate) fn has_run(&self, id: &str) -> bool {
+        self.run_ids.iter().any(|r| r == id)
+    }
+
+    pub(crate) fn has_biosample(&self, id: &str) -> bool {
+        self.biosample_ids.iter().any(|b| b == id)
+    }
+
+    /// `Selected: 1 project, 2 biosamples.` (as the page's script writes it).
+    pub(crate) fn summary(&self) -> String {
+        let count = |n: usize, one: &str, many: &str| match n {
+            0 => None,
+            1 => Some(format!("1 {one}")),
+            n => Some(format!("{n} {many}")),
+        };
+        let parts: Vec<String> = [
+            count(self.project_ids.len(), "project", "projects"),
+            count(self.biosample_ids.len(), "biosample", "biosamples"),
+            count(self.run_ids.len(), "run", "runs"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if parts.is_empty() {
+            "Nothing selected yet.".to_string()
+        } else {
+            format!("Selected: {}.", parts.join(", "))
+        }
+    }
+}
+
+/// A biosample found by the search.
+pub(crate) struct BiosampleHitRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) project: String,
 }
 
 #[derive(Template)]
@@ -405,7 +638,18 @@ pub(crate) struct ImportSelectPage {
     pub(crate) search: String,
     pub(crate) projects: Vec<ProjectRow>,
     pub(crate) runs: Vec<RunRow>,
+    /// Biosamples whose name matches the search (empty without a search).
+    pub(crate) biosample_hits: Vec<BiosampleHitRow>,
+    /// Browsing failed: HTML (from [`message_html`]).
     pub(crate) error: String,
+    /// BaseSpace rejected the linked token: the form is replaced by a way to set a new one.
+    pub(crate) token_rejected: bool,
+    pub(crate) form: ImportFormState,
+    /// The submitted form was refused: HTML (from [`message_html`]).
+    pub(crate) form_error: String,
+    /// Selected biosamples not shown in the search results (kept as ticked boxes).
+    pub(crate) kept_biosamples: Vec<String>,
+    pub(crate) data_types: Vec<(&'static str, &'static str)>,
 }
 
 pub(crate) struct DatasetRow {
@@ -430,7 +674,7 @@ impl From<&BsDataset> for DatasetRow {
             }
             .to_string(),
             size: human_bytes(d.size),
-            reads: opt_num(d.reads),
+            reads: reads_text(d.reads, d.paired_end == Some(true)),
         }
     }
 }
@@ -463,7 +707,7 @@ impl From<&BsBiosample> for BiosampleRow {
             }
             .to_string(),
             size: human_bytes(b.size),
-            reads: opt_num(b.reads),
+            reads: reads_text(b.reads, b.paired_end == Some(true)),
             undetermined: b.name.eq_ignore_ascii_case("undetermined"),
             datasets: b.datasets.iter().map(DatasetRow::from).collect(),
         }
@@ -475,12 +719,16 @@ impl From<&BsBiosample> for BiosampleRow {
 pub(crate) struct ProjectFragment {
     pub(crate) project_id: String,
     pub(crate) biosamples: Vec<BiosampleRow>,
+    /// Size of the FASTQ datasets listed.
+    pub(crate) total_size: String,
 }
 
 #[derive(Template)]
 #[template(path = "run_fragment.html")]
 pub(crate) struct RunFragment {
     pub(crate) datasets: Vec<DatasetRow>,
+    /// Size of the FASTQ datasets listed.
+    pub(crate) total_size: String,
 }
 
 pub(crate) struct ImportRow {
@@ -492,8 +740,8 @@ pub(crate) struct ImportRow {
     pub(crate) files: String,
     pub(crate) bytes: String,
     pub(crate) samples: usize,
-    pub(crate) created: String,
-    pub(crate) finished: String,
+    pub(crate) created: When,
+    pub(crate) finished: Option<When>,
 }
 
 /// A status as a person reads it (`already_imported` → `already imported`).
@@ -544,8 +792,8 @@ impl From<&ImportStatus> for ImportRow {
             files: format!("{} / {}", s.files_done, s.files_total),
             bytes: format!("{} / {}", human_bytes(s.bytes_done), human_bytes(s.bytes_total)),
             samples: s.samples.len(),
-            created: s.created_at.clone(),
-            finished: s.finished_at.clone().unwrap_or_default(),
+            created: When::text(&s.created_at),
+            finished: s.finished_at.as_deref().map(When::text),
         }
     }
 }
@@ -580,6 +828,8 @@ pub(crate) struct ImportPage {
     pub(crate) nothing_to_do: String,
     pub(crate) status: String,
     pub(crate) status_label: String,
+    pub(crate) created: When,
+    pub(crate) finished_at: Option<When>,
     pub(crate) files: String,
     pub(crate) bytes: String,
     pub(crate) percent: u64,
@@ -617,6 +867,8 @@ impl ImportPage {
             },
             status: s.status.clone(),
             status_label: status_label(&s.status),
+            created: When::text(&s.created_at),
+            finished_at: s.finished_at.as_deref().map(When::text),
             files: if s.files_total == 0 && !finished {
                 "finding the files…".to_string()
             } else {
@@ -688,7 +940,20 @@ mod tests {
     #[test]
     fn numbers_read_well() {
         assert_eq!(human_bytes(999), "999 B");
-        assert_eq!(human_bytes(1_500_000), "1.5 MB");
+        assert_eq!(human_bytes(1_500_000), "1.4 MiB");
+        assert_eq!(human_bytes(2048), "2.0 KiB");
+        assert_eq!(reads_text(Some(8000), true), "4,000 pairs");
+        assert_eq!(reads_text(Some(8000), false), "8,000");
+        assert_eq!(data_type_label("wgs"), "WGS");
+        let when = When::text("2026-11-30T14:05:09.1234567Z");
+        assert_eq!(
+            (when.iso.as_str(), when.text.as_str()),
+            ("2026-11-30T14:05:09Z", "30 Nov 2026, 14:05 UTC")
+        );
+        assert_eq!(
+            message_html("run `bs auth` <now>"),
+            "Run <code>bs auth</code> &lt;now&gt;."
+        );
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(thousands(12), "12");
         assert_eq!(human_duration(65), "1 min 5 s");

@@ -79,8 +79,12 @@ async fn sign_up_log_out_and_log_in_again_with_safe_cookies() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let response = web.post("/logout", &[("csrf", &csrf)]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let target = response.headers()[LOCATION].to_str().unwrap().to_string();
     let (status, _) = web.get("/profile").await;
     assert_eq!(status, StatusCode::SEE_OTHER, "logged out");
+    // The login page it leads to says so.
+    let (_, page) = web.get(&target).await;
+    assert!(page.contains("You have logged out"), "{target}: {page}");
 
     // Wrong password, then the right one; `next` brings the user back, but never off-site.
     let (_, page) = web.get("/login?next=/imports").await;
@@ -332,9 +336,35 @@ async fn link_set_a_new_token_and_unlink_with_revocation_in_the_browser() {
     let (_, page) = web.get("/profile").await;
     assert!(page.contains(&format!("…{}", &second[second.len() - 4..])));
 
-    // Unlink and revoke: the hub refuses the token afterwards; the first token still works.
+    // Unlink and revoke asks first, saying that `bs` is logged out too; nothing changes until confirmed.
     let response = web
         .post("/profile/basespace/unlink", &[("csrf", &csrf), ("revoke", "on")])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("Revoke the BaseSpace token?")
+            && page.contains("<code>bs</code> stops working")
+            && page.contains("name=\"confirmed\" value=\"yes\""),
+        "{page}"
+    );
+    assert!(
+        ferry_client::Client::new(&hub.url, &second)
+            .unwrap()
+            .current_user()
+            .await
+            .is_ok(),
+        "not revoked before confirming"
+    );
+    let (_, page) = web.get("/profile").await;
+    assert!(page.contains("id=\"basespace-link\""), "still linked before confirming");
+
+    // Confirmed: the hub refuses the token afterwards; the first token still works.
+    let response = web
+        .post(
+            "/profile/basespace/unlink",
+            &[("csrf", &csrf), ("revoke", "on"), ("confirmed", "yes")],
+        )
         .await;
     assert_eq!(response.headers()[LOCATION], "/profile?done=revoked");
     let (_, page) = web.get("/profile?done=revoked").await;

@@ -60,6 +60,15 @@ async fn linking_checks_the_token_and_never_returns_it() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body) = api.put("/api/v1/basespace-account", json!({"region": "USE1"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // A URL with one of Illumina's regions is refused, not silently ignored.
+    let (status, body) = api
+        .put(
+            "/api/v1/basespace-account",
+            json!({"access_token": "abc", "region": "USE1", "api_server": hub.url}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("Custom API server"), "{body}");
     let (status, _) = api.call(reqwest::Method::PUT, "/api/v1/basespace-account", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
@@ -77,6 +86,13 @@ async fn linking_checks_the_token_and_never_returns_it() {
     assert_eq!(body["context"], "Personal");
     assert_eq!(body["token_last4"], token[token.len() - 4..]);
     assert!(!body.to_string().contains(&token));
+    // Times are RFC 3339 strings like every other time in the API.
+    let linked_at = body["linked_at"].as_str().expect("linked_at is a string");
+    assert!(
+        time::OffsetDateTime::parse(linked_at, &time::format_description::well_known::Rfc3339).is_ok(),
+        "{linked_at}"
+    );
+    assert!(body["token_rejected_at"].is_null(), "{body}");
 
     let (status, body) = api.get("/api/v1/basespace-account").await;
     assert_eq!(status, StatusCode::OK);

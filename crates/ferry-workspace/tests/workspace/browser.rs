@@ -202,6 +202,48 @@ impl Driver {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
 
+    /// Whether an element is shown (WebDriver's "is displayed", which follows CSS).
+    async fn displayed(&self, css: &str) -> bool {
+        let element = self.find(css).await;
+        self.cmd(reqwest::Method::GET, &format!("/element/{element}/displayed"), None)
+            .await
+            .as_bool()
+            .unwrap_or(false)
+    }
+
+    /// Sets the window's width (CSS pixels; headless Chromium has no minimum).
+    async fn set_width(&self, width: u32) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": 900})),
+        )
+        .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.script("return window.innerWidth").await.as_u64().unwrap_or(0) != u64::from(width) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "window did not resize to {width}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Screenshots `NAME.png` at 1280 px and `NAME-phone.png` at 400 px wide, checking that the
+    /// page does not scroll sideways on the phone (wide tables scroll inside their own box).
+    async fn screenshots(&self, name: &str) {
+        self.screenshot(&format!("{name}.png")).await;
+        self.set_width(400).await;
+        let overflow = self
+            .script("return document.documentElement.scrollWidth - window.innerWidth")
+            .await
+            .as_i64()
+            .unwrap_or(0);
+        assert!(overflow <= 0, "{name} scrolls sideways by {overflow} px at 400 px wide");
+        self.screenshot(&format!("{name}-phone.png")).await;
+        self.set_width(1280).await;
+    }
+
     async fn quit(mut self) {
         let _ = self
             .http
@@ -227,7 +269,7 @@ async fn browser_sign_up_link_import_and_read_counts() {
     driver.type_into("#email", email).await;
     driver.type_into("#password", TEST_PASSWORD).await;
     driver.type_into("#password_again", TEST_PASSWORD).await;
-    driver.screenshot("workspace-sign-up.png").await;
+    driver.screenshots("workspace-sign-up").await;
     driver.click("#submit").await;
     driver.find("#basespace[open]").await;
     assert!(driver.url().await.ends_with("/profile"));
@@ -240,7 +282,7 @@ async fn browser_sign_up_link_import_and_read_counts() {
     let error = driver.text("#link-error").await;
     assert!(error.contains("not accepted by") && error.contains(&hub.url), "{error}");
     assert!(driver.try_find("#basespace-link").await.is_none());
-    driver.screenshot("workspace-profile-wrong-token.png").await;
+    driver.screenshots("workspace-profile-wrong-token").await;
 
     // The hub token: linked, only the last 4 characters shown.
     driver.type_into("#access_token", &token).await;
@@ -256,13 +298,13 @@ async fn browser_sign_up_link_import_and_read_counts() {
         .unwrap()
         .into();
     assert!(!source.contains(&token), "the page never holds the token");
-    driver.screenshot("workspace-profile-linked.png").await;
+    driver.screenshots("workspace-profile-linked").await;
 
     // Import from BaseSpace: open a project, see its biosamples, select the project.
     driver.goto(&format!("{web}/samples/import")).await;
     driver.click("#projects button.expand").await;
     driver.find("#projects input[name=biosample_ids]").await;
-    driver.screenshot("workspace-import-select.png").await;
+    driver.screenshots("workspace-import-select").await;
     driver.click("#projects input[name=project_ids]").await;
     assert!(driver.text("#selection-summary").await.contains("1 project"));
     driver.click("#start-import").await;
@@ -321,7 +363,7 @@ async fn browser_sign_up_link_import_and_read_counts() {
     assert_eq!(done, total.trim_end_matches(" files"), "{files}");
     assert!(done.parse::<u64>().unwrap() > 0);
     driver.find("#report a").await;
-    driver.screenshot("workspace-import-done.png").await;
+    driver.screenshots("workspace-import-done").await;
 
     // The sample page shows the right read counts (the hub's own files, counted independently).
     let api = Api::new(&workspace, &workspace.workspace.create_api_key(email).await.unwrap());
@@ -349,10 +391,10 @@ async fn browser_sign_up_link_import_and_read_counts() {
             .await;
         assert_eq!(shown, json!(stats.reads.to_string()), "reads of {}", file["name"]);
     }
-    driver.screenshot("workspace-sample.png").await;
+    driver.screenshots("workspace-sample").await;
     driver.goto(&format!("{web}/samples")).await;
     driver.find("#samples").await;
-    driver.screenshot("workspace-samples.png").await;
+    driver.screenshots("workspace-samples").await;
     driver.quit().await;
 }
 
@@ -368,16 +410,28 @@ async fn browser_hub_device_login_page() {
         .clone()
         .unwrap_or_else(|| format!("{}?code={}", authorization.verification_uri, authorization.user_code));
     let driver = Driver::start().await;
+    // The hub's own URL shows a page for people (API clients still get JSON).
+    driver.goto(&format!("{}/", hub.url)).await;
+    assert!(driver.text("main").await.contains("bs auth --api-server"));
+    driver.screenshots("hub-landing").await;
     driver.goto(&url).await;
     driver.find("form").await;
-    driver.screenshot("hub-device-login.png").await;
+    driver.screenshots("hub-device-login").await;
     // After signing in: the scopes and the context picker, then Accept.
     driver.type_into("#email", ferry_hub::demo::DEMO_EMAIL).await;
     driver.type_into("#password", ferry_hub::demo::DEMO_PASSWORD).await;
     driver.click("button[type=submit]").await;
     driver.find("input[name=context]").await;
-    driver.screenshot("hub-device-approve.png").await;
+    assert!(driver.text("#scopes").await.contains("Read and download all your data"));
+    assert!(driver.displayed("#sign-out").await, "Not you? Sign out");
+    driver.screenshots("hub-device-approve").await;
     driver.click("button[value=accept]").await;
+    let granted = driver.text("main").await;
+    assert!(
+        granted.contains("Access granted") && granted.contains("your personal"),
+        "{granted}"
+    );
+    driver.screenshots("hub-device-granted").await;
     let token = ferry_client::device::poll(
         &hub.url,
         "ferry-screenshot",
@@ -393,5 +447,178 @@ async fn browser_hub_device_login_page() {
         .await
         .unwrap();
     assert_eq!(me.email.as_deref(), Some(ferry_hub::demo::DEMO_EMAIL));
+    driver.quit().await;
+}
+
+/// Signs up in the browser; lands on the Profile page with the token form open.
+async fn browser_sign_up(driver: &Driver, web: &str, email: &str) {
+    driver.goto(&format!("{web}/signup")).await;
+    driver.type_into("#email", email).await;
+    driver.type_into("#password", TEST_PASSWORD).await;
+    driver.type_into("#password_again", TEST_PASSWORD).await;
+    driver.click("#submit").await;
+    driver.find("#basespace[open]").await;
+}
+
+/// Links the hub with `token` through the Profile form ("Custom API server").
+async fn browser_link(driver: &Driver, web: &str, hub_url: &str, token: &str) {
+    driver.goto(&format!("{web}/profile?edit=1")).await;
+    driver.type_into("#access_token", token).await;
+    driver.click("#region option[value=custom]").await;
+    driver.type_into("#api_server", hub_url).await;
+    driver.click("#save-token").await;
+    driver.find("#token-last4").await;
+}
+
+fn hub_accepts(hub_url: &str, token: &str) -> impl std::future::Future<Output = bool> {
+    let client = ferry_client::Client::new(hub_url, token).unwrap();
+    async move { client.current_user().await.is_ok() }
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver (run with --run-ignored all)"]
+async fn browser_custom_server_field_and_confirmed_revocation() {
+    let (hub, workspace) = start().await;
+    let driver = Driver::start().await;
+    let web = &workspace.url;
+    browser_sign_up(&driver, web, "custom@example.org").await;
+
+    // The custom URL field shows only with "Custom API server".
+    assert_eq!(
+        driver.script("return document.getElementById('region').value").await,
+        json!("USE1")
+    );
+    assert!(
+        !driver.displayed("#api_server").await,
+        "no URL field while USE1 is selected"
+    );
+    driver.screenshots("workspace-profile-link-form").await;
+    driver.click("#region option[value=custom]").await;
+    assert!(
+        driver.displayed("#api_server").await,
+        "URL field with Custom API server"
+    );
+    driver.click("#region option[value=EUC1]").await;
+    assert!(!driver.displayed("#api_server").await);
+
+    // Linked, then unlink with "Also revoke": a confirmation page that says `bs` is logged out too.
+    let token = demo_token(&hub).await;
+    browser_link(&driver, web, &hub.url, &token).await;
+    driver.find("#basespace-link").await;
+    driver.click("#revoke").await;
+    driver.click("#unlink").await;
+    let text = driver.text("#confirm-text").await;
+    assert!(
+        text.contains("bs stops working") && text.contains("cannot be undone"),
+        "{text}"
+    );
+    assert!(hub_accepts(&hub.url, &token).await, "the token works until confirmed");
+    driver.screenshots("workspace-confirm-revoke").await;
+    // Cancel keeps the link.
+    driver.click("#cancel").await;
+    driver.find("#basespace-link").await;
+    assert!(hub_accepts(&hub.url, &token).await);
+    // Confirm revokes.
+    driver.click("#revoke").await;
+    driver.click("#unlink").await;
+    driver.click("#confirm").await;
+    assert!(driver.text("#notice").await.contains("token revoked"));
+    assert!(!hub_accepts(&hub.url, &token).await, "revoked once confirmed");
+    driver.quit().await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver (run with --run-ignored all)"]
+async fn browser_replace_asks_first_and_a_revoked_token_leads_to_a_new_one() {
+    let (hub, workspace) = start().await;
+    let driver = Driver::start().await;
+    let web = &workspace.url;
+    browser_sign_up(&driver, web, "replace@example.org").await;
+    let token = demo_token(&hub).await;
+    browser_link(&driver, web, &hub.url, &token).await;
+
+    // An empty selection: the form again with the message (not a bare error page).
+    driver.goto(&format!("{web}/samples/import")).await;
+    driver.click("#start-import").await;
+    assert!(driver.text("#form-error").await.contains("Nothing is selected"));
+    driver.find("#import-form").await;
+
+    // Import the demo project as one merged sample.
+    driver.click("#projects button.expand").await;
+    driver.find("#projects input[name=biosample_ids]").await;
+    driver.click("#projects input[name=project_ids]").await;
+    driver.click("input[name=grouping][value=merge]").await;
+    driver.type_into("#merge_name", "Everything").await;
+    driver.click("#start-import").await;
+    driver.find("#progress").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while driver.text("#import-status").await != "completed" {
+        assert!(tokio::time::Instant::now() < deadline, "import did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The same with "replace the existing sample": a confirmation naming the sample at stake.
+    driver.goto(&format!("{web}/samples/import")).await;
+    driver.click("#projects input[name=project_ids]").await;
+    driver.click("input[name=grouping][value=merge]").await;
+    driver.type_into("#merge_name", "Everything").await;
+    driver.click("#on_conflict option[value=replace]").await;
+    driver.click("#start-import").await;
+    assert!(driver.text("#losses").await.contains("Everything"));
+    assert!(driver.text("#confirm-text").await.contains("cannot be undone"));
+    driver.screenshots("workspace-confirm-replace").await;
+    driver.click("#back").await;
+    driver.find("#import-form").await;
+    assert_eq!(
+        driver
+            .script("return document.getElementById('merge_name').value")
+            .await,
+        json!("Everything"),
+        "back keeps the choices"
+    );
+    driver.click("#start-import").await;
+    driver.click("#confirm").await;
+    driver.find("#progress").await;
+
+    // The samples list shows readable times in the browser's zone.
+    driver.goto(&format!("{web}/samples")).await;
+    let shown = driver.text("#samples time").await;
+    assert!(
+        !shown.contains('T') || shown.contains("ago") || shown.contains("just now"),
+        "{shown}"
+    );
+
+    // Revoked elsewhere: the Import page offers "Set a new token" and no form; Profile warns.
+    ferry_client::Client::new(&hub.url, &token)
+        .unwrap()
+        .revoke_token()
+        .await
+        .unwrap();
+    driver.goto(&format!("{web}/samples/import")).await;
+    assert!(
+        driver
+            .text("#browse-error")
+            .await
+            .contains("rejected the linked access token")
+    );
+    assert!(driver.try_find("#import-form").await.is_none());
+    driver.screenshots("workspace-import-token-rejected").await;
+    driver.click("#set-new-token").await;
+    assert!(
+        driver
+            .text("#token-rejected")
+            .await
+            .contains("rejected your linked access token")
+    );
+    driver.find("#access_token").await;
+    driver.script("window.scrollTo(0, 0); return null").await;
+    driver.screenshots("workspace-profile-token-rejected").await;
+
+    // The user menu leads to Profile, API keys and Log out; logging out says so.
+    driver.click("#user-menu summary").await;
+    assert!(driver.displayed("#log-out").await);
+    driver.click("#log-out").await;
+    assert!(driver.text("#form-notice").await.contains("logged out"));
+    driver.screenshots("workspace-logged-out").await;
     driver.quit().await;
 }
