@@ -164,6 +164,7 @@
           var status = document.getElementById("import-status");
           if (status) { status.textContent = s.status; status.className = "status status-" + s.status; }
           var finished = ["completed", "failed", "cancelled"].indexOf(s.status) >= 0;
+          if (s.title) set("import-title", s.title);
           set("progress-files", s.files_total === 0 && !finished ? "finding the files…" : s.files_done + " of " + s.files_total + " files");
           set("progress-bytes", human(s.bytes_done) + " of " + human(s.bytes_total));
           set("progress-rate", human(Math.round(s.rate_bytes_per_sec || 0)) + "/s");

@@ -556,6 +556,14 @@ async fn browser_replace_asks_first_and_a_revoked_token_leads_to_a_new_one() {
         assert!(tokio::time::Instant::now() < deadline, "import did not finish");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let first_import = driver.url().await;
+    let first_files = driver.text("#progress-files").await;
+    let first_bytes = driver.text("#progress-bytes").await;
+    let title = driver.text("#import-title").await;
+    assert!(
+        title.starts_with("Project "),
+        "an import page names what it imports: {title}"
+    );
 
     // The same with "replace the existing sample": a confirmation naming the sample at stake.
     driver.goto(&format!("{web}/samples/import")).await;
@@ -579,6 +587,14 @@ async fn browser_replace_asks_first_and_a_revoked_token_leads_to_a_new_one() {
     driver.click("#start-import").await;
     driver.click("#confirm").await;
     driver.find("#progress").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while driver.text("#import-status").await != "completed" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replacing import did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // The samples list shows readable times in the browser's zone.
     driver.goto(&format!("{web}/samples")).await;
@@ -613,6 +629,39 @@ async fn browser_replace_asks_first_and_a_revoked_token_leads_to_a_new_one() {
     driver.find("#access_token").await;
     driver.script("window.scrollTo(0, 0); return null").await;
     driver.screenshots("workspace-profile-token-rejected").await;
+
+    // The first import's record is what happened then, whatever became of its sample since:
+    // delete the sample, and the record stays.
+    driver.goto(&first_import).await;
+    driver.click("#report a").await;
+    driver.find("#delete-sample").await;
+    driver
+        .script("window.confirm = function () { return true; }; return null")
+        .await;
+    driver.click("#delete-sample").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !driver.url().await.contains("done=deleted") {
+        assert!(tokio::time::Instant::now() < deadline, "the sample was not deleted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    driver.goto(&first_import).await;
+    assert_eq!(driver.text("#progress-files").await, first_files);
+    assert_eq!(driver.text("#progress-bytes").await, first_bytes);
+    assert_eq!(driver.text("#import-status").await, "completed");
+    assert!(driver.text("#report").await.contains("deleted or replaced since"));
+    assert!(
+        driver.try_find("#report a").await.is_none(),
+        "no link to a sample that is gone"
+    );
+    driver.screenshots("workspace-import-record").await;
+
+    // Imports are told apart by name and options, not by IDs.
+    driver.goto(&format!("{web}/imports")).await;
+    let list = driver.text("#imports").await;
+    assert!(list.contains(&title), "{list}");
+    assert!(list.contains("existing samples replaced"), "{list}");
+    assert!(list.contains("merged into one sample \"Everything\""), "{list}");
+    driver.screenshots("workspace-imports").await;
 
     // The user menu leads to Profile, API keys and Log out; logging out says so.
     driver.click("#user-menu summary").await;
