@@ -314,3 +314,46 @@ async fn pages_show_readable_times_binary_units_pairs_and_biosample_search() {
     assert!(page.contains("KiB") || page.contains("MiB"));
     assert!(!page.contains(" KB<") && !page.contains(" MB<"));
 }
+
+#[tokio::test]
+async fn cancelling_an_import_asks_first_and_says_what_stops() {
+    use ferry_workspace::testing::{TestOptions, TestWorkspace};
+    let hub = TestHub::start().await;
+    // No workers: the import waits in the queue while the user decides.
+    let workspace = TestWorkspace::start_with(TestOptions {
+        workers: false,
+        allowed_api_servers: vec![hub.url.clone()],
+        ..TestOptions::default()
+    })
+    .await;
+    let web = Web::new(&workspace);
+    let (csrf, _) = linked(&web, &hub, "cancel@example.org").await;
+    let (_, projects) = web.get("/api/v1/basespace/projects").await;
+    let projects: serde_json::Value = serde_json::from_str(&projects).unwrap();
+    let project = projects["items"][0]["id"].as_str().unwrap().to_string();
+    let started = web
+        .post("/samples/import", &[("csrf", &csrf), ("project_ids", &project)])
+        .await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let page = started.headers()[LOCATION].to_str().unwrap().to_string();
+    let id = page.trim_start_matches("/imports/").to_string();
+
+    // The first press shows what will stop, and changes nothing.
+    let asked = web.post(&format!("{page}/cancel"), &[("csrf", &csrf)]).await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    let text = asked.text().await.unwrap();
+    assert!(
+        text.contains("Cancel this import?") && text.contains("will not be imported"),
+        "{text}"
+    );
+    assert!(text.contains("Keep importing"), "{text}");
+    let (_, status) = web.get(&format!("/api/v1/imports/{id}")).await;
+    assert!(status.contains("\"status\":\"queued\""), "{status}");
+
+    // Confirmed, it stops.
+    let confirmed = web
+        .post(&format!("{page}/cancel"), &[("csrf", &csrf), ("confirmed", "1")])
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(wait_import(&web, &id).await, "cancelled");
+}
