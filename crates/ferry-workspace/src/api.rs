@@ -39,6 +39,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/api/v1/imports/{id}/cancel", post(cancel_import))
         .route("/api/v1/samples", get(list_samples))
         .route("/api/v1/samples/{id}", get(get_sample).delete(delete_sample))
+        .route("/api/v1/samples/{id}/resume", post(resume_sample))
         .route("/api/v1/samples/{id}/files/{file_id}/content", get(file_content))
         .route("/api/v1/api-keys", get(list_api_keys).post(create_api_key))
         .route("/api/v1/api-keys/{id}", axum::routing::delete(revoke_api_key))
@@ -376,6 +377,15 @@ async fn delete_sample(
 ) -> Result<Response, ApiError> {
     state.imports.delete_sample(&user.id, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn resume_sample(
+    AxumState(state): AppState,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = state.imports.resume_sample(&user.id, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))).into_response())
 }
 
 async fn file_content(

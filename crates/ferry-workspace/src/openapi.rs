@@ -175,6 +175,14 @@ pub(crate) fn document() -> Value {
                     "responses": with(standard_errors(&[("404", "No such sample")]), "204", json!({ "description": "Deleted" }))
                 }
             },
+            "/api/v1/samples/{id}/resume": {
+                "post": {
+                    "summary": "Import again what a failed or cancelled sample is missing (verified files are kept)",
+                    "operationId": "resumeSample",
+                    "parameters": [id_param("id", "Sample ID")],
+                    "responses": with(standard_errors(&[("404", "No such sample"), ("400", "The sample is not failed or cancelled")]), "202", ok_json("The new import", "ImportCreated"))
+                }
+            },
             "/api/v1/api-keys": {
                 "get": {
                     "summary": "The user's API keys, newest first, revoked and expired ones included (never the keys themselves)",

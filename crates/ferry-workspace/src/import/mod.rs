@@ -517,6 +517,44 @@ impl ImportService {
         queue::sample(&self.inner, user_id, sample_id).await
     }
 
+    /// Imports again what a failed or cancelled sample is missing: a new import of the sample's
+    /// BaseSpace source, in which the sample's unfinished files are queued again and the files
+    /// already verified are kept. Returns the new import's ID.
+    pub async fn resume_sample(&self, user_id: &str, sample_id: &str) -> Result<String, ImportError> {
+        let sample = self.sample(user_id, sample_id).await?;
+        if !matches!(sample.status.as_str(), "failed" | "cancelled") {
+            return Err(ImportError::Invalid(format!(
+                "sample {} is {}: only a failed or cancelled sample can be resumed",
+                sample.name, sample.status
+            )));
+        }
+        let source = &sample.source;
+        let mut request = ImportRequest {
+            options: ImportOptions {
+                merge_into: (source.biosample_ids.len() > 1 || source.biosample_ids.is_empty())
+                    .then(|| sample.name.clone()),
+                genome: sample.genome.clone(),
+                data_type: sample.data_type.clone(),
+                platform: sample.platform.clone(),
+                workspace_project: sample.workspace_project.clone(),
+                ..ImportOptions::default()
+            },
+            ..ImportRequest::default()
+        };
+        if !source.biosample_ids.is_empty() {
+            request.biosample_ids = source.biosample_ids.clone();
+        } else if !source.run_ids.is_empty() {
+            request.run_ids = source.run_ids.clone();
+        } else {
+            return Err(ImportError::Invalid(format!(
+                "sample {} does not record where in BaseSpace its files came from; import it again from the \
+                 Import page",
+                sample.name
+            )));
+        }
+        self.enqueue(user_id, request).await
+    }
+
     /// Deletes one of the user's samples and its stored files (transfers in progress stop).
     pub async fn delete_sample(&self, user_id: &str, sample_id: &str) -> Result<(), ImportError> {
         queue::delete_sample(&self.inner, user_id, sample_id).await

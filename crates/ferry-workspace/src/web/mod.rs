@@ -45,6 +45,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/samples/import/runs/{id}", get(pages::import_run_fragment))
         .route("/samples/{id}", get(pages::sample))
         .route("/samples/{id}/delete", post(pages::delete_sample))
+        .route("/samples/{id}/resume", post(pages::resume_sample))
         .route("/samples/{id}/files/{file_id}", get(pages::download_file))
         .route("/imports", get(pages::imports))
         .route("/imports/{id}", get(pages::import_page))

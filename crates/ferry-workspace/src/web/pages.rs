@@ -1007,6 +1007,17 @@ pub(crate) async fn delete_sample(
     Ok(Redirect::to("/samples?done=deleted").into_response())
 }
 
+pub(crate) async fn resume_sample(
+    AxumState(state): AppState,
+    Authed(session): Authed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    FormData::parse(&body).check_csrf(&session)?;
+    let import = state.imports.resume_sample(&session.user.id, &id).await?;
+    Ok(Redirect::to(&format!("/imports/{import}")).into_response())
+}
+
 /// Streams a stored file as an attachment (shared with the JSON API).
 pub(crate) async fn file_response(
     state: &State,

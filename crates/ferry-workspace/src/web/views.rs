@@ -480,6 +480,10 @@ pub(crate) struct SamplePage {
     /// `8,000 reads in all files` when pairs are shown.
     pub(crate) reads_note: String,
     pub(crate) total_size: String,
+    /// `1.2 MiB of 3.4 MiB stored` while files are missing; empty when all are stored.
+    pub(crate) stored_note: String,
+    /// Whether the sample can be resumed (it failed or was cancelled).
+    pub(crate) resumable: bool,
     pub(crate) files: Vec<FileRow>,
 }
 
@@ -522,6 +526,16 @@ impl SamplePage {
                 _ => String::new(),
             },
             total_size: human_bytes(s.files.iter().map(|f| f.size).sum()),
+            stored_note: {
+                let stored: u64 = s.files.iter().filter(|f| f.status == "completed").map(|f| f.size).sum();
+                let total: u64 = s.files.iter().map(|f| f.size).sum();
+                if stored < total {
+                    format!("{} of {} stored", human_bytes(stored), human_bytes(total))
+                } else {
+                    String::new()
+                }
+            },
+            resumable: matches!(s.status.as_str(), "failed" | "cancelled"),
             files,
         }
     }

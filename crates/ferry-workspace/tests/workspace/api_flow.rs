@@ -334,6 +334,7 @@ async fn the_openapi_document_lists_every_endpoint() {
         ("/api/v1/imports/{id}/cancel", vec!["post"]),
         ("/api/v1/samples", vec!["get"]),
         ("/api/v1/samples/{id}", vec!["get", "delete"]),
+        ("/api/v1/samples/{id}/resume", vec!["post"]),
         ("/api/v1/samples/{id}/files/{file_id}/content", vec!["get"]),
         ("/api/v1/api-keys", vec!["get", "post"]),
         ("/api/v1/api-keys/{id}", vec!["delete"]),

@@ -316,7 +316,7 @@ async fn pages_show_readable_times_binary_units_pairs_and_biosample_search() {
 }
 
 #[tokio::test]
-async fn cancelling_an_import_asks_first_and_says_what_stops() {
+async fn cancelling_an_import_asks_first_says_what_stops_and_the_sample_can_be_resumed() {
     use ferry_workspace::testing::{TestOptions, TestWorkspace};
     let hub = TestHub::start().await;
     // No workers: the import waits in the queue while the user decides.
@@ -338,6 +338,12 @@ async fn cancelling_an_import_asks_first_and_says_what_stops() {
     let page = started.headers()[LOCATION].to_str().unwrap().to_string();
     let id = page.trim_start_matches("/imports/").to_string();
 
+    // Planned (samples and files queued), nothing transferred yet.
+    assert!(
+        workspace.workspace.imports().run_one().await.unwrap(),
+        "the import is planned"
+    );
+
     // The first press shows what will stop, and changes nothing.
     let asked = web.post(&format!("{page}/cancel"), &[("csrf", &csrf)]).await;
     assert_eq!(asked.status(), StatusCode::OK);
@@ -356,4 +362,33 @@ async fn cancelling_an_import_asks_first_and_says_what_stops() {
         .await;
     assert_eq!(confirmed.status(), StatusCode::SEE_OTHER);
     assert_eq!(wait_import(&web, &id).await, "cancelled");
+
+    // A cancelled sample says how much of it is stored, and can be resumed.
+    let (_, samples) = web.get("/api/v1/samples").await;
+    let samples: serde_json::Value = serde_json::from_str(&samples).unwrap();
+    let sample = samples["items"][0]["id"].as_str().unwrap().to_string();
+    let (_, page) = web.get(&format!("/samples/{sample}")).await;
+    assert!(
+        page.contains("0 B of "),
+        "the size stored, not the size expected: {page}"
+    );
+    assert!(page.contains("Resume import"), "{page}");
+    let resumed = web.post(&format!("/samples/{sample}/resume"), &[("csrf", &csrf)]).await;
+    assert_eq!(resumed.status(), StatusCode::SEE_OTHER);
+    let again = resumed.headers()[LOCATION]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/imports/")
+        .to_string();
+    assert_ne!(again, id, "a new import, the cancelled one stays as it was");
+    while workspace.workspace.imports().run_one().await.unwrap() {}
+    assert_eq!(wait_import(&web, &again).await, "completed");
+    let (_, detail) = web.get(&format!("/api/v1/samples/{sample}")).await;
+    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(detail["status"], "completed", "the same sample, now complete: {detail}");
+    assert_eq!(
+        wait_import(&web, &id).await,
+        "cancelled",
+        "the record of the first import is kept"
+    );
 }
