@@ -317,10 +317,14 @@ async fn bs_run_datasets(
 
 async fn create_import(AxumState(state): AppState, ApiUser(user): ApiUser, body: Bytes) -> Result<Response, ApiError> {
     let request: ImportRequest = parse_json(&body)?;
-    if request.project_ids.is_empty() && request.biosample_ids.is_empty() && request.run_ids.is_empty() {
+    if request.project_ids.is_empty()
+        && request.biosample_ids.is_empty()
+        && request.run_ids.is_empty()
+        && request.dataset_ids.is_empty()
+    {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "nothing to import: give \"project_ids\", \"biosample_ids\" or \"run_ids\"",
+            "nothing to import: give \"project_ids\", \"biosample_ids\", \"run_ids\" or \"dataset_ids\"",
         ));
     }
     if state.links.info(&user.id).await?.is_none() {

@@ -262,6 +262,7 @@ pub(crate) fn document() -> Value {
                     "project_ids": { "type": "array", "items": { "type": "string" } },
                     "biosample_ids": { "type": "array", "items": { "type": "string" } },
                     "run_ids": { "type": "array", "items": { "type": "string" } },
+                    "dataset_ids": { "type": "array", "items": { "type": "string" }, "description": "FASTQ datasets picked one by one (a run's lanes, say), grouped into samples by the sample names in their files" },
                     "merge_into": { "type": ["string", "null"], "description": "Merge everything into one sample with this name" },
                     "skip_undetermined": { "type": "boolean", "default": true },
                     "genome": nullable("string"), "data_type": nullable("string"), "platform": nullable("string"),

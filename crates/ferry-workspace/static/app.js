@@ -100,10 +100,11 @@
     if (!form || !summary) return;
     var count = function (name) { return form.querySelectorAll('input[name="' + name + '"]:checked').length; };
     var parts = [];
-    var p = count("project_ids"), b = count("biosample_ids"), r = count("run_ids");
+    var p = count("project_ids"), b = count("biosample_ids"), r = count("run_ids"), d = count("dataset_ids");
     if (p) parts.push(p + (p === 1 ? " project" : " projects"));
     if (b) parts.push(b + (b === 1 ? " biosample" : " biosamples"));
     if (r) parts.push(r + (r === 1 ? " run" : " runs"));
+    if (d) parts.push(d + (d === 1 ? " dataset" : " datasets"));
     summary.textContent = parts.length ? "Selected: " + parts.join(", ") + "." : "Nothing selected yet.";
   }
 

@@ -120,6 +120,9 @@ pub struct ImportRequest {
     pub biosample_ids: Vec<String>,
     /// The FASTQ datasets these runs produced.
     pub run_ids: Vec<String>,
+    /// BaseSpace FASTQ dataset IDs, picked one by one (a run's lanes, say): grouped into samples
+    /// by the sample names in their files.
+    pub dataset_ids: Vec<String>,
     /// Options.
     #[serde(flatten)]
     pub options: ImportOptions,

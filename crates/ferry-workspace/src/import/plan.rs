@@ -84,8 +84,62 @@ fn name_list(names: &[String]) -> String {
     }
 }
 
+/// Samples from FASTQ datasets that do not name their biosample (a run's, or datasets picked one
+/// by one): grouped by the sample name in their files, each matched to a biosample of that name
+/// where one exists.
+async fn samples_of_datasets(
+    client: &Client,
+    datasets: &[Dataset],
+    run_ids: &[String],
+    lease: &Lease<'_>,
+) -> Result<Vec<Found>, PlanError> {
+    let mut found = Vec::new();
+    let mut by_sample: BTreeMap<String, Found> = BTreeMap::new();
+    for dataset in datasets {
+        lease.renew().await?;
+        for file in dataset_fastqs(client, dataset, None).await? {
+            let sample_name = IlluminaName::parse(&file.name)
+                .or_else(|| IlluminaName::parse_relaxed(&file.name))
+                .map(|n| n.sample_name)
+                .or_else(|| dataset.name.clone())
+                .unwrap_or_else(|| dataset.id.clone());
+            let entry = by_sample.entry(sample_name.clone()).or_insert_with(|| Found {
+                target: Target {
+                    biosample_id: String::new(),
+                    biosample_name: sample_name.clone(),
+                },
+                project_ids: Vec::new(),
+                run_ids: run_ids.to_vec(),
+                files: Vec::new(),
+            });
+            if let Some(p) = &file.project_id
+                && !entry.project_ids.contains(p)
+            {
+                entry.project_ids.push(p.clone());
+            }
+            entry.files.push(file);
+        }
+    }
+    for (name, mut entry) in by_sample {
+        if !is_undetermined(&name) {
+            lease.renew().await?;
+            if let Some(biosample) = biosample_named(client, &name, &entry.project_ids).await? {
+                for file in &mut entry.files {
+                    file.biosample_id = Some(biosample.id.clone());
+                }
+                entry.target = Target {
+                    biosample_id: biosample.id.clone(),
+                    biosample_name: biosample.bio_sample_name.clone().unwrap_or(name),
+                };
+            }
+        }
+        found.push(entry);
+    }
+    Ok(found)
+}
+
 /// The title of an import that takes these projects, biosamples and runs (by name).
-pub(crate) fn title_of(projects: &[String], biosamples: &[String], runs: &[String]) -> String {
+pub(crate) fn title_of(projects: &[String], biosamples: &[String], runs: &[String], datasets: &[String]) -> String {
     let mut parts = Vec::new();
     if !projects.is_empty() {
         let noun = if projects.len() == 1 { "Project" } else { "Projects" };
@@ -102,6 +156,10 @@ pub(crate) fn title_of(projects: &[String], biosamples: &[String], runs: &[Strin
     if !runs.is_empty() {
         let noun = if runs.len() == 1 { "run" } else { "runs" };
         parts.push(format!("{noun} {}", name_list(runs)));
+    }
+    if !datasets.is_empty() {
+        let noun = if datasets.len() == 1 { "dataset" } else { "datasets" };
+        parts.push(format!("{noun} {}", name_list(datasets)));
     }
     let title = parts.join(" · ");
     let mut chars = title.chars();
@@ -301,7 +359,8 @@ pub(crate) async fn plan(client: &Client, request: &ImportRequest, lease: &Lease
     let mut seen_biosamples: HashSet<String> = HashSet::new();
     let mut found: Vec<Found> = Vec::new();
     let mut skipped: Vec<TargetReport> = Vec::new();
-    let (mut project_names, mut biosample_names, mut run_names) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut project_names, mut biosample_names, mut run_names, mut dataset_names) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
 
     for project_id in &request.project_ids {
         lease.renew().await?;
@@ -370,51 +429,21 @@ pub(crate) async fn plan(client: &Client, request: &ImportRequest, lease: &Lease
             .try_collect()
             .await
             .map_err(|e| plan_error(&format!("listing the datasets of run {run_id}"), e))?;
-        // A run's datasets do not name their biosample; group by the sample name in the files.
-        let mut by_sample: BTreeMap<String, Found> = BTreeMap::new();
-        for dataset in &datasets {
-            if dataset.is_deleted == Some(true) {
-                continue;
-            }
-            lease.renew().await?;
-            for file in dataset_fastqs(client, dataset, None).await? {
-                let sample_name = IlluminaName::parse(&file.name)
-                    .or_else(|| IlluminaName::parse_relaxed(&file.name))
-                    .map(|n| n.sample_name)
-                    .or_else(|| dataset.name.clone())
-                    .unwrap_or_else(|| dataset.id.clone());
-                let entry = by_sample.entry(sample_name.clone()).or_insert_with(|| Found {
-                    target: Target {
-                        biosample_id: String::new(),
-                        biosample_name: sample_name.clone(),
-                    },
-                    project_ids: Vec::new(),
-                    run_ids: vec![run_id.clone()],
-                    files: Vec::new(),
-                });
-                if let Some(p) = &file.project_id
-                    && !entry.project_ids.contains(p)
-                {
-                    entry.project_ids.push(p.clone());
-                }
-                entry.files.push(file);
-            }
-        }
-        for (name, mut entry) in by_sample {
-            if !is_undetermined(&name) {
-                lease.renew().await?;
-                if let Some(biosample) = biosample_named(client, &name, &entry.project_ids).await? {
-                    for file in &mut entry.files {
-                        file.biosample_id = Some(biosample.id.clone());
-                    }
-                    entry.target = Target {
-                        biosample_id: biosample.id.clone(),
-                        biosample_name: biosample.bio_sample_name.clone().unwrap_or(name),
-                    };
-                }
-            }
-            found.push(entry);
-        }
+        let datasets: Vec<Dataset> = datasets.into_iter().filter(|d| d.is_deleted != Some(true)).collect();
+        found.extend(samples_of_datasets(client, &datasets, std::slice::from_ref(run_id), lease).await?);
+    }
+    let mut picked = Vec::with_capacity(request.dataset_ids.len());
+    for dataset_id in &request.dataset_ids {
+        lease.renew().await?;
+        let dataset = client
+            .dataset(dataset_id)
+            .await
+            .map_err(|e| plan_error(&format!("dataset {dataset_id}"), e))?;
+        dataset_names.push(dataset.name.clone().unwrap_or_else(|| dataset_id.clone()));
+        picked.push(dataset);
+    }
+    if !picked.is_empty() {
+        found.extend(samples_of_datasets(client, &picked, &[], lease).await?);
     }
 
     // Leave out what the options exclude, and files met twice (a biosample asked for by ID and
@@ -483,7 +512,7 @@ pub(crate) async fn plan(client: &Client, request: &ImportRequest, lease: &Lease
         api_server,
         samples,
         skipped,
-        title: title_of(&project_names, &biosample_names, &run_names),
+        title: title_of(&project_names, &biosample_names, &run_names, &dataset_names),
     })
 }
 

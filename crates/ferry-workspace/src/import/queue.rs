@@ -155,10 +155,12 @@ pub(crate) async fn enqueue(inner: &Inner, user_id: &str, mut request: ImportReq
     request.project_ids = check_ids("project", &request.project_ids)?;
     request.biosample_ids = check_ids("biosample", &request.biosample_ids)?;
     request.run_ids = check_ids("run", &request.run_ids)?;
-    let count = request.project_ids.len() + request.biosample_ids.len() + request.run_ids.len();
+    request.dataset_ids = check_ids("dataset", &request.dataset_ids)?;
+    let count =
+        request.project_ids.len() + request.biosample_ids.len() + request.run_ids.len() + request.dataset_ids.len();
     if count == 0 {
         return Err(ImportError::Invalid(
-            "nothing to import: give project_ids, biosample_ids or run_ids".into(),
+            "nothing to import: give project_ids, biosample_ids, run_ids or dataset_ids".into(),
         ));
     }
     if count > MAX_REQUEST_IDS {
@@ -226,6 +228,7 @@ fn requested_title(request: &ImportRequest) -> String {
         count(request.project_ids.len(), "project", "projects"),
         count(request.biosample_ids.len(), "biosample", "biosamples"),
         count(request.run_ids.len(), "run", "runs"),
+        count(request.dataset_ids.len(), "dataset", "datasets"),
     ]
     .into_iter()
     .flatten()

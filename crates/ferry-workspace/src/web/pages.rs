@@ -786,6 +786,7 @@ pub(crate) fn import_request_from_form(form: &FormData) -> Result<ImportRequest,
         project_ids: form.all("project_ids"),
         biosample_ids: form.all("biosample_ids"),
         run_ids: form.all("run_ids"),
+        dataset_ids: form.all("dataset_ids"),
         options: ImportOptions {
             merge_into,
             // An unchecked box sends nothing; the form also sends a hidden "0" before the box.
@@ -797,9 +798,14 @@ pub(crate) fn import_request_from_form(form: &FormData) -> Result<ImportRequest,
             on_conflict,
         },
     };
-    if request.project_ids.is_empty() && request.biosample_ids.is_empty() && request.run_ids.is_empty() {
+    if request.project_ids.is_empty()
+        && request.biosample_ids.is_empty()
+        && request.run_ids.is_empty()
+        && request.dataset_ids.is_empty()
+    {
         return Err(
-            "nothing is selected: tick a project or a run, or open a project (+) and tick some of its biosamples"
+            "nothing is selected: tick a project or a run, or open one (+) and tick some of its biosamples or \
+             datasets"
                 .to_string(),
         );
     }

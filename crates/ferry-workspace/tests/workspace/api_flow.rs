@@ -439,3 +439,47 @@ async fn runs_and_workgroup_contexts_can_be_browsed() {
         .collect();
     assert_eq!(names, vec![ferry_hub::demo::DEMO_WORKGROUP_PROJECT]);
 }
+
+#[tokio::test]
+async fn datasets_picked_one_by_one_import_only_their_files() {
+    let (hub, workspace) = start().await;
+    let api = Api::new(&workspace, &workspace.user("lanes@example.org").await);
+    api.link_demo(&hub).await;
+    let project = demo_project(&api).await;
+    let (_, biosamples) = api
+        .get(&format!(
+            "/api/v1/basespace/projects/{}/biosamples",
+            project["id"].as_str().unwrap()
+        ))
+        .await;
+    let biosample = biosamples["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["datasets"].as_array().unwrap().len() >= 2)
+        .cloned()
+        .expect("a demo biosample with two lanes");
+    let lane = &biosample["datasets"][0];
+    let (status, created) = api.post("/api/v1/imports", json!({"dataset_ids": [lane["id"]]})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    let done = api
+        .wait_for_import(created["id"].as_str().unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["title"], format!("Dataset {}", lane["name"].as_str().unwrap()));
+    let (_, samples) = api.get("/api/v1/samples").await;
+    let samples = samples["items"].as_array().unwrap();
+    assert_eq!(samples.len(), 1, "{samples:?}");
+    assert_eq!(
+        samples[0]["name"], biosample["name"],
+        "named after the sample its files name"
+    );
+    let (_, detail) = api
+        .get(&format!("/api/v1/samples/{}", samples[0]["id"].as_str().unwrap()))
+        .await;
+    let files = detail["files"].as_array().unwrap();
+    assert!(!files.is_empty());
+    for file in files {
+        assert_eq!(file["source"]["dataset_id"], lane["id"], "only the picked lane: {file}");
+    }
+}
