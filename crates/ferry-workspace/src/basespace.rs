@@ -554,6 +554,14 @@ impl crate::import::ClientProvider for Links {
                 .map_err(|error| error.to_string())
         })
     }
+
+    fn token_rejected(&self, user_id: &str) -> BoxFuture<'_, ()> {
+        let user_id = user_id.to_string();
+        Box::pin(async move {
+            let rejected: Result<(), LinkError> = Err(LinkError::Rejected { server: String::new() });
+            self.record_use(&user_id, &rejected).await;
+        })
+    }
 }
 
 fn workspace_options(options: ferry_client::ClientOptions) -> ferry_client::ClientOptions {

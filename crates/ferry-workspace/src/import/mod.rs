@@ -23,6 +23,11 @@ use tokio_util::sync::CancellationToken;
 pub trait ClientProvider: Send + Sync + 'static {
     /// A BaseSpace client for this workspace user (token decrypted), or a user-facing reason it cannot be had.
     fn client_for(&self, user_id: &str) -> BoxFuture<'_, Result<ferry_client::Client, String>>;
+
+    /// BaseSpace rejected this user's token during an import (the pages then ask for a new one).
+    fn token_rejected(&self, _user_id: &str) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Tuning of the import workers.

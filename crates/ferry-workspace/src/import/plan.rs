@@ -174,8 +174,10 @@ pub(crate) fn title_of(projects: &[String], biosamples: &[String], runs: &[Strin
 pub(crate) enum PlanError {
     /// Worth trying again later (network, 5xx, 429).
     Transient(String),
-    /// Will not get better by waiting (unknown ID, rejected token).
+    /// Will not get better by waiting (unknown ID).
     Permanent(String),
+    /// BaseSpace rejected the linked token: will not get better until the user sets a new one.
+    TokenRejected(String),
     /// The import was cancelled or taken over, or the worker is shutting down.
     Stopped,
 }
@@ -207,7 +209,9 @@ pub(crate) fn describe(error: &ClientError) -> String {
 
 fn plan_error(context: &str, error: ClientError) -> PlanError {
     let message = format!("{context}: {}", describe(&error));
-    if is_transient(&error) {
+    if error.is_unauthorized() {
+        PlanError::TokenRejected(message)
+    } else if is_transient(&error) {
         PlanError::Transient(message)
     } else {
         PlanError::Permanent(message)

@@ -185,6 +185,10 @@ async fn run_planning(inner: &Inner, import: ClaimedImport, shutdown: &Cancellat
             Ok(())
         }
         Err(PlanError::Permanent(reason)) => queue::fail_import(inner, &import, &reason).await,
+        Err(PlanError::TokenRejected(reason)) => {
+            inner.clients.token_rejected(&import.user_id).await;
+            queue::fail_import(inner, &import, &reason).await
+        }
         Err(PlanError::Transient(reason)) => {
             if import.attempts >= i64::from(inner.config.max_attempts) {
                 let reason = format!("gave up after {} attempts: {reason}", import.attempts);
@@ -207,6 +211,9 @@ enum Failure {
     Transient { reason: String, on_disk: u64 },
     /// Will not get better: the partial bytes were discarded.
     Permanent(String),
+    /// BaseSpace rejected the linked token: fails like `Permanent`, and the link is marked so
+    /// the pages tell the user to set a new token.
+    TokenRejected(String),
     /// The worker must stop: shutdown, or the file is no longer ours.
     Stopped(Stop),
     /// An earlier claim of this file in this process still holds its bytes open (its lease ran
@@ -282,6 +289,10 @@ async fn run_file(inner: &Inner, file: ClaimedFile, shutdown: &CancellationToken
             Ok(())
         }
         Err(Failure::Permanent(reason)) => queue::fail_file(inner, &file, &reason, 0).await,
+        Err(Failure::TokenRejected(reason)) => {
+            inner.clients.token_rejected(&file.user_id).await;
+            queue::fail_file(inner, &file, &reason, 0).await
+        }
         Err(Failure::Transient { reason, on_disk }) => {
             if file.attempts >= i64::from(inner.config.max_attempts) {
                 let reason = format!("gave up after {} attempts: {reason}", file.attempts);
@@ -596,7 +607,9 @@ async fn flush(
 
 fn client_failure(error: ferry_client::ClientError, on_disk: u64) -> Failure {
     let reason = plan::describe(&error);
-    if plan::is_transient(&error) {
+    if error.is_unauthorized() {
+        Failure::TokenRejected(reason)
+    } else if plan::is_transient(&error) {
         Failure::Transient { reason, on_disk }
     } else {
         Failure::Permanent(reason)

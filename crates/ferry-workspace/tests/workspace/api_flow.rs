@@ -483,3 +483,33 @@ async fn datasets_picked_one_by_one_import_only_their_files() {
         assert_eq!(file["source"]["dataset_id"], lane["id"], "only the picked lane: {file}");
     }
 }
+
+#[tokio::test]
+async fn a_token_rejected_during_a_background_import_marks_the_link() {
+    let (hub, workspace) = start().await;
+    let api = Api::new(&workspace, &workspace.user("revoked@example.org").await);
+    let token = api.link_demo(&hub).await;
+    let project = demo_project(&api).await;
+    let (_, account) = api.get("/api/v1/basespace-account").await;
+    assert!(account["token_rejected_at"].is_null(), "{account}");
+    // Revoked at BaseSpace after the import was asked for.
+    ferry_client::Client::new(&hub.url, &token)
+        .unwrap()
+        .revoke_token()
+        .await
+        .unwrap();
+    let (status, created) = api
+        .post("/api/v1/imports", json!({"project_ids": [project["id"]]}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    let done = api
+        .wait_for_import(created["id"].as_str().unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(done.to_string().contains("rejected the linked access token"), "{done}");
+    let (_, account) = api.get("/api/v1/basespace-account").await;
+    assert!(
+        account["token_rejected_at"].is_string(),
+        "the pages now ask for a new token: {account}"
+    );
+}
