@@ -93,7 +93,13 @@ fn fastq_toolkit_form() -> AppForm {
         "AGATCGGAAGAGC",
     ));
     fields.push(number("minimum-length", "Drop reads shorter than", "32", 0.0, 1000.0));
-    fields.push(number("subsample-reads", "Keep at most this many reads (0: all)", "0", 0.0, 1e12));
+    fields.push(number(
+        "subsample-reads",
+        "Keep at most this many reads (0: all)",
+        "0",
+        0.0,
+        1e12,
+    ));
     fields.push(with_default(
         field("output-suffix", "Output biosample name suffix", "text", false),
         "_trimmed",

@@ -32,8 +32,7 @@ pub const RUN_COLS: &str = "id, owner_id, name, experiment_name, status, flowcel
      (SELECT CAST(COALESCE(SUM(f.size), 0) AS BIGINT) FROM files f WHERE f.run_id = runs.id \
      AND f.status = 'complete') AS total_size";
 /// Columns of an appsession row.
-pub const APPSESSION_COLS: &str =
-    "id, owner_id, created_by, name, purpose, execution_status, status_summary, created, modified, completed, \
+pub const APPSESSION_COLS: &str = "id, owner_id, created_by, name, purpose, execution_status, status_summary, created, modified, completed, \
      application_id, qc_status, delivery_status";
 
 /// Dataset types the hub knows, with the types they conform to.

@@ -67,8 +67,14 @@ pub fn build(state: Arc<State>) -> Router {
         // applications
         .route("/v2/applications", get(applications::v2_applications))
         .route("/v2/applications/{id}", get(applications::v2_application))
-        .route("/v2/applications/{id}/versions", get(applications::v2_application_versions))
-        .route("/v2/applications/{id}/settings", get(applications::v2_application_settings))
+        .route(
+            "/v2/applications/{id}/versions",
+            get(applications::v2_application_versions),
+        )
+        .route(
+            "/v2/applications/{id}/settings",
+            get(applications::v2_application_settings),
+        )
         .route("/v1pre3/applications", get(applications::v1_applications))
         .route("/v1pre3/applications/{id}", get(applications::v1_application))
         // runs and appsessions

@@ -66,7 +66,10 @@ async fn list(state: &crate::State, auth: &Auth, params: &Params, v2: bool) -> A
     let filter = list_filter(params)?;
     let (rows, total) = db::list(state, APP_COLS, "applications", &filter, &page).await?;
     let renderer = Renderer::new(state, v2);
-    let items = rows.iter().map(|row| apps::render(row, false, |p| renderer.href(p))).collect();
+    let items = rows
+        .iter()
+        .map(|row| apps::render(row, false, |p| renderer.href(p)))
+        .collect();
     Ok((items, Page { page, total }))
 }
 
@@ -121,7 +124,10 @@ pub async fn v2_application_versions(
     filter.eq("app_family_slug", family);
     let (rows, total) = db::list(&state, APP_COLS, "applications", &filter, &page).await?;
     let renderer = Renderer::new(&state, true);
-    let items: Vec<Application> = rows.iter().map(|row| apps::render(row, false, |p| renderer.href(p))).collect();
+    let items: Vec<Application> = rows
+        .iter()
+        .map(|row| apps::render(row, false, |p| renderer.href(p)))
+        .collect();
     Ok(v1(page.v1(items, total)).into_response())
 }
 
