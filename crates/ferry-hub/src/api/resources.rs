@@ -706,9 +706,10 @@ fn execution_status(text: &str) -> ApiResult<(&'static str, bool)> {
         "aborted" => ("Aborted", true),
         "needsattention" => ("NeedsAttention", false),
         "timedout" => ("TimedOut", true),
-        other => {
+        _ => {
             return Err(ApiError::invalid_parameter(format!(
-                "ExecutionStatus '{other}' is not one of Running, Complete, Aborted, NeedsAttention, TimedOut."
+                "ExecutionStatus '{}' is not one of Running, Complete, Aborted, NeedsAttention, TimedOut.",
+                text.trim()
             )));
         }
     })
