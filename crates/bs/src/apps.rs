@@ -5,8 +5,9 @@ use ferry_client::{ApplicationQuery, Client};
 use futures_util::TryStreamExt;
 use serde_json::Value;
 
-use crate::cli::{GetApplicationArgs, ListApplicationsArgs, ListFilters};
+use crate::cli::{Format, GetApplicationArgs, ListApplicationsArgs, ListFilters};
 use crate::commands::{to_value, to_values};
+use crate::output::{emit, print_item, table};
 
 /// Default columns of `bs list applications`.
 pub const APPLICATION_COLUMNS: &[&str] = &["Name", "Id", "VersionNumber", "Category"];
@@ -85,19 +86,56 @@ fn pick_version(
         .ok_or_else(|| {
             anyhow!(
                 "{name} has no version {version:?}; its versions: {}",
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             )
         })
 }
 
-/// `bs get application`: the application version, with its launch form as `Form` (the options
-/// `bs launch application -o ID:VALUE` takes).
-pub async fn get_application(client: &Client, args: &GetApplicationArgs) -> anyhow::Result<Value> {
+/// `bs get application`: the application version, with its launch form (the options
+/// `bs launch application -o ID:VALUE` takes): `Form` in JSON, a second table otherwise.
+pub async fn get_application(client: &Client, args: &GetApplicationArgs) -> anyhow::Result<()> {
     let app = find_application(client, args).await?;
     let settings = client.application_settings(&app.id).await?;
     let mut value = to_value(&app)?;
-    if let (Value::Object(map), Some(form)) = (&mut value, settings.form) {
-        map.insert("Form".into(), to_value(&form)?);
+    let output = &args.get.output;
+    let as_table = output.format == Format::Table && output.fields.is_empty() && !output.terse;
+    match settings.form {
+        Some(form) if as_table => {
+            print_item(&value, output)?;
+            let rows: Vec<Vec<String>> = form
+                .fields
+                .iter()
+                .map(|f| {
+                    let kind = if f.choices.is_empty() {
+                        f.field_type.clone()
+                    } else {
+                        format!("{} ({})", f.field_type, f.choices.join("|"))
+                    };
+                    vec![
+                        f.id.clone(),
+                        kind,
+                        if f.required { "yes" } else { "no" }.to_string(),
+                        if f.multiple { "yes" } else { "no" }.to_string(),
+                        f.default.clone().unwrap_or_default(),
+                        f.label.clone(),
+                    ]
+                })
+                .collect();
+            let headers = ["Option", "Type", "Required", "Multiple", "Default", "Label"].map(String::from);
+            emit(&format!(
+                "\nLaunch options (bs launch application -o OPTION:VALUE):\n{}",
+                table(&headers, &rows)
+            ))
+        }
+        form => {
+            if let (Value::Object(map), Some(form)) = (&mut value, form) {
+                map.insert("Form".into(), to_value(&form)?);
+            }
+            print_item(&value, output)
+        }
     }
-    Ok(value)
 }

@@ -386,12 +386,12 @@ pub async fn get(ctx: &Context, what: &GetWhat) -> anyhow::Result<()> {
             (args, to_value(&client.file(id).await?)?)
         }
         GetWhat::Appsession(args) => {
-            let id = args
-                .id()
-                .ok_or_else(|| anyhow!("give the AppSession with -i ID (or the ID alone); `bs list appsessions` shows them"))?;
+            let id = args.id().ok_or_else(|| {
+                anyhow!("give the AppSession with -i ID (or the ID alone); `bs list appsessions` shows them")
+            })?;
             (&args.get, to_value(&client.appsession(id).await?)?)
         }
-        GetWhat::Application(args) => (&args.get, crate::apps::get_application(&client, args).await?),
+        GetWhat::Application(args) => return crate::apps::get_application(&client, args).await,
     };
     print_item(&value, &args.output)
 }

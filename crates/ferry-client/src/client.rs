@@ -4,9 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_api::{
-    AppSession, Application, ApplicationSettings, Biosample, ContentMeta, Dataset, ErrorBody, File, ItemList, Project, Run,
-    User, V1Envelope, V1List,
-    Workgroup,
+    AppSession, Application, ApplicationSettings, Biosample, ContentMeta, Dataset, ErrorBody, File, ItemList, Project,
+    Run, User, V1Envelope, V1List, Workgroup,
 };
 use futures_util::stream::{self, BoxStream, StreamExt};
 use reqwest::{Method, StatusCode, header};
@@ -748,7 +747,8 @@ impl Client {
 
     /// An application version's settings, with its launch form: `GET /v2/applications/{id}/settings`.
     pub async fn application_settings(&self, id: &str) -> Result<ApplicationSettings> {
-        self.get_json(&format!("v2/applications/{}/settings", seg(id)), &[]).await
+        self.get_json(&format!("v2/applications/{}/settings", seg(id)), &[])
+            .await
     }
 
     /// One AppSession: `GET /v2/appsessions/{id}`.

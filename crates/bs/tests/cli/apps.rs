@@ -44,25 +44,40 @@ fn names(list: &Value) -> Vec<String> {
 async fn list_and_get_applications() {
     let env = Env::new().await;
     let table = env.ok(&["list", "applications"]).await;
-    for text in ["Name", "VersionNumber", "FASTQ QC", "FASTQ Toolkit", "Test App", "2.2.6"] {
+    for text in [
+        "Name",
+        "VersionNumber",
+        "FASTQ QC",
+        "FASTQ Toolkit",
+        "Test App",
+        "2.2.6",
+    ] {
         assert!(table.contains(text), "{text} missing:\n{table}");
     }
     assert!(!table.contains("2.2.5"), "only the latest version by default:\n{table}");
-    let all = env.json(&["list", "applications", "--all-versions", "-f", "json"]).await;
+    let all = env
+        .json(&["list", "applications", "--all-versions", "-f", "json"])
+        .await;
     assert_eq!(all.as_array().unwrap().len(), 4);
-    let other = env.json(&["list", "applications", "--category", "Other", "-f", "json"]).await;
+    let other = env
+        .json(&["list", "applications", "--category", "Other", "-f", "json"])
+        .await;
     assert_eq!(names(&other), ["Test App"]);
     let terse = env.ok(&["list", "applications", "--terse"]).await;
     assert_eq!(
         terse.lines().collect::<Vec<_>>(),
         [apps::FASTQ_QC_ID, apps::FASTQ_TOOLKIT_ID, apps::TEST_APP_ID]
     );
-    let csv = env.ok(&["list", "applications", "-f", "csv", "-F", "Id", "-F", "Name"]).await;
+    let csv = env
+        .ok(&["list", "applications", "-f", "csv", "-F", "Id", "-F", "Name"])
+        .await;
     assert_eq!(csv.lines().next().unwrap(), "Id,Name");
     assert!(csv.contains(&format!("{},Test App", apps::TEST_APP_ID)), "{csv}");
 
     // By name (the latest version, or --app-version), by ID; with the launch form.
-    let app = env.json(&["get", "application", "-n", "FASTQ Toolkit", "-f", "json"]).await;
+    let app = env
+        .json(&["get", "application", "-n", "FASTQ Toolkit", "-f", "json"])
+        .await;
     assert_eq!(app["Id"], apps::FASTQ_TOOLKIT_ID);
     let fields: Vec<&str> = app["Form"]["Fields"]
         .as_array()
@@ -99,14 +114,22 @@ async fn list_and_get_applications() {
     assert_eq!(by_id["Id"], apps::FASTQ_TOOLKIT_OLD_ID);
     let test_app = env.ok(&["get", "application", "-i", apps::TEST_APP_ID]).await;
     assert!(test_app.contains("Test App"), "{test_app}");
+    assert!(test_app.contains("Launch options"), "{test_app}");
+    for text in ["project-id", "outcome", "Complete|NeedsAttention|Aborted", "seconds"] {
+        assert!(test_app.contains(text), "{text} missing:\n{test_app}");
+    }
     let terse = env.ok(&["get", "application", "-n", "Test App", "--terse"]).await;
     assert_eq!(terse.trim(), apps::TEST_APP_ID);
 
-    let error = env.fails(&["get", "application", "-n", "FASTQ Toolkit", "--app-version", "9"]).await;
+    let error = env
+        .fails(&["get", "application", "-n", "FASTQ Toolkit", "--app-version", "9"])
+        .await;
     assert!(error.contains("2.2.5") && error.contains("2.2.6"), "{error}");
     let error = env.fails(&["get", "application", "-n", "Nope"]).await;
     assert!(error.contains("bs list applications"), "{error}");
-    let error = env.fails(&["list", "applications", "--project-name", DEMO_PROJECT]).await;
+    let error = env
+        .fails(&["list", "applications", "--project-name", DEMO_PROJECT])
+        .await;
     assert!(error.contains("--category"), "{error}");
 }
 
@@ -133,7 +156,9 @@ async fn list_appsessions_is_filtered_by_the_server() {
     )
     .await;
 
-    let by_name = env.json(&["list", "appsessions", "--project-name", "Other", "-f", "json"]).await;
+    let by_name = env
+        .json(&["list", "appsessions", "--project-name", "Other", "-f", "json"])
+        .await;
     let mut listed = names(&by_name);
     listed.sort();
     assert_eq!(listed, ["first", "second"]);
@@ -142,7 +167,9 @@ async fn list_appsessions_is_filtered_by_the_server() {
         .await;
     assert_eq!(by_demo.lines().count(), 1, "{by_demo}");
     assert!(!by_demo.contains(&first) && !by_demo.contains(&second));
-    let by_id = env.json(&["list", "appsessions", "--project-id", &other, "-f", "json"]).await;
+    let by_id = env
+        .json(&["list", "appsessions", "--project-id", &other, "-f", "json"])
+        .await;
     assert_eq!(by_id.as_array().unwrap().len(), 2);
     let complete = env
         .json(&[
@@ -157,16 +184,22 @@ async fn list_appsessions_is_filtered_by_the_server() {
         ])
         .await;
     assert_eq!(names(&complete), ["second"]);
-    let running = env.ok(&["list", "appsessions", "--exec-status", "Running", "--terse"]).await;
+    let running = env
+        .ok(&["list", "appsessions", "--exec-status", "Running", "--terse"])
+        .await;
     assert_eq!(running.trim(), first);
     let by_input = env
         .ok(&["list", "appsessions", "--input-biosample", &biosample, "--terse"])
         .await;
     assert_eq!(by_input.trim(), second);
-    let by_app = env.ok(&["list", "appsessions", "--app-id", apps::TEST_APP_ID, "--terse"]).await;
+    let by_app = env
+        .ok(&["list", "appsessions", "--app-id", apps::TEST_APP_ID, "--terse"])
+        .await;
     assert_eq!(by_app.trim(), second);
 
-    let error = env.fails(&["list", "appsessions", "--project-name", "No Such Project"]).await;
+    let error = env
+        .fails(&["list", "appsessions", "--project-name", "No Such Project"])
+        .await;
     assert!(
         error.contains("No Such Project") && error.contains("bs list projects"),
         "{error}"
