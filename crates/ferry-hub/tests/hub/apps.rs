@@ -336,7 +336,7 @@ async fn appsessions_are_filtered_by_project_input_status_app_and_name() {
     };
     assert_eq!(
         listed(format!("output.projects={demo_project}")).await,
-        [demo_session.clone()]
+        vec![demo_session.clone()]
     );
     assert_eq!(
         listed(format!("output.projects={other_project}")).await,
@@ -348,17 +348,26 @@ async fn appsessions_are_filtered_by_project_input_status_app_and_name() {
             .len(),
         3
     );
-    assert_eq!(listed(format!("input.biosamples={biosample}")).await, [second.clone()]);
-    assert_eq!(listed(format!("input.runs={run}")).await, [second.clone()]);
+    assert_eq!(
+        listed(format!("input.biosamples={biosample}")).await,
+        vec![second.clone()]
+    );
+    assert_eq!(listed(format!("input.runs={run}")).await, vec![second.clone()]);
     assert_eq!(listed("input.runs=404".into()).await, Vec::<String>::new());
-    assert_eq!(listed("executionstatus=NeedsAttention".into()).await, [second.clone()]);
+    assert_eq!(
+        listed("executionstatus=NeedsAttention".into()).await,
+        vec![second.clone()]
+    );
     assert_eq!(listed("executionstatus=needsattention,Complete".into()).await.len(), 2);
-    assert_eq!(listed(format!("appid={}", apps::TEST_APP_ID)).await, [second.clone()]);
+    assert_eq!(
+        listed(format!("appid={}", apps::TEST_APP_ID)).await,
+        vec![second.clone()]
+    );
     assert_eq!(listed("appid=1375375".into()).await.len(), 2);
-    assert_eq!(listed("name=first".into()).await, [first.clone()]);
+    assert_eq!(listed("name=first".into()).await, vec![first.clone()]);
     assert_eq!(
         listed(format!("output.projects={other_project}&executionstatus=Running")).await,
-        [first.clone()]
+        vec![first.clone()]
     );
     let (status, body) = get(&hub, &token, "/v2/appsessions?executionstatus=Sleeping").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
