@@ -235,9 +235,12 @@ pub enum ListWhat {
     /// Runs.
     #[command(visible_alias = "run")]
     Runs(ListArgs),
-    /// AppSessions.
+    /// AppSessions (filtered by the server: --project-name/--project-id are output projects).
     #[command(visible_alias = "appsession")]
-    Appsessions(ListArgs),
+    Appsessions(ListAppsessionsArgs),
+    /// Applications that can be launched.
+    #[command(visible_alias = "application")]
+    Applications(ListApplicationsArgs),
     /// Workgroups of the user.
     #[command(visible_alias = "workgroup")]
     Workgroups(ListArgs),
@@ -255,6 +258,59 @@ pub struct ListArgs {
     pub output: OutputArgs,
 }
 
+/// Flags of `bs list appsessions`.
+#[derive(Debug, Clone, Args)]
+pub struct ListAppsessionsArgs {
+    /// Only sessions in these execution states (Running, Complete, NeedsAttention, Aborted, TimedOut).
+    #[arg(long = "exec-status", value_name = "STATUS", value_delimiter = ',')]
+    pub exec_status: Vec<String>,
+    /// Only sessions of this application (ID).
+    #[arg(long = "app-id", value_name = "ID")]
+    pub app_id: Vec<String>,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+/// Flags of `bs list applications`.
+#[derive(Debug, Clone, Args)]
+pub struct ListApplicationsArgs {
+    /// Only applications of this category (Native, Workflow, Other).
+    #[arg(long, value_name = "CATEGORY")]
+    pub category: Option<String>,
+    /// Every version, not only the latest of each application.
+    #[arg(long = "all-versions")]
+    pub all_versions: bool,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+/// Flags of `bs get application`.
+#[derive(Debug, Clone, Args)]
+pub struct GetApplicationArgs {
+    /// The version to show (default: the latest).
+    #[arg(long = "app-version", value_name = "VERSION")]
+    pub app_version: Option<String>,
+    #[command(flatten)]
+    pub get: GetArgs,
+}
+
+/// Flags of `bs get <noun>` that also take the ID positionally (`bs get appsession 123`).
+#[derive(Debug, Clone, Args)]
+pub struct GetByIdArgs {
+    /// The ID (same as -i).
+    #[arg(value_name = "ID", conflicts_with = "id")]
+    pub positional_id: Option<String>,
+    #[command(flatten)]
+    pub get: GetArgs,
+}
+
+impl GetByIdArgs {
+    /// The ID given with -i or positionally.
+    pub fn id(&self) -> Option<&str> {
+        self.get.select.id.as_deref().or(self.positional_id.as_deref())
+    }
+}
+
 /// `bs get …`.
 #[derive(Debug, Subcommand)]
 pub enum GetWhat {
@@ -268,8 +324,10 @@ pub enum GetWhat {
     Run(GetArgs),
     /// A file (by ID).
     File(GetArgs),
-    /// An AppSession.
-    Appsession(GetArgs),
+    /// An AppSession (`-i ID` or the ID alone).
+    Appsession(GetByIdArgs),
+    /// An application: its details and launch form (`-i ID` or `-n NAME [--app-version V]`).
+    Application(GetApplicationArgs),
 }
 
 /// Flags of `bs get <noun>`.

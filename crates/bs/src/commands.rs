@@ -269,10 +269,14 @@ pub async fn list(ctx: &Context, what: &ListWhat) -> anyhow::Result<()> {
                 "Name",
             )
         }
-        ListWhat::Appsessions(args) => {
+        ListWhat::Appsessions(appsessions) => {
+            let args = &appsessions.list;
             let query = AppSessionQuery {
                 output_projects: project_ids(&client, &args.filters).await?,
-                execution_statuses: Vec::new(),
+                execution_statuses: appsessions.exec_status.clone(),
+                input_biosamples: args.filters.input_biosample.clone(),
+                input_runs: args.filters.input_run.clone(),
+                app_ids: appsessions.app_id.clone(),
             };
             let items: Vec<_> = client.appsessions(&query).try_collect().await?;
             (
@@ -282,6 +286,12 @@ pub async fn list(ctx: &Context, what: &ListWhat) -> anyhow::Result<()> {
                 "Name",
             )
         }
+        ListWhat::Applications(applications) => (
+            &applications.list,
+            crate::apps::list_applications(&client, applications).await?,
+            crate::apps::APPLICATION_COLUMNS,
+            "Name",
+        ),
         ListWhat::Workgroups(args) => {
             let items: Vec<_> = client.workgroups().try_collect().await?;
             (args, to_values(&items)?, &["Name", "Id", "DisplayName"], "Name")
@@ -379,13 +389,12 @@ pub async fn get(ctx: &Context, what: &GetWhat) -> anyhow::Result<()> {
             (args, to_value(&client.file(id).await?)?)
         }
         GetWhat::Appsession(args) => {
-            let id = args
-                .select
-                .id
-                .as_deref()
-                .ok_or_else(|| anyhow!("give the AppSession with -i ID"))?;
-            (args, to_value(&client.appsession(id).await?)?)
+            let id = args.id().ok_or_else(|| {
+                anyhow!("give the AppSession with -i ID (or the ID alone); `bs list appsessions` shows them")
+            })?;
+            (&args.get, to_value(&client.appsession(id).await?)?)
         }
+        GetWhat::Application(args) => return crate::apps::get_application(&client, args).await,
     };
     print_item(&value, &args.output)
 }

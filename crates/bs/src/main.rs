@@ -1,5 +1,6 @@
 //! `bs`: BaseSpace Sequence Hub command-line client (Ferry), a drop-in for Illumina's.
 
+mod apps;
 mod cli;
 mod commands;
 mod context;

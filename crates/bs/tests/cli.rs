@@ -3,6 +3,8 @@
 #[path = "cli/support.rs"]
 mod support;
 
+#[path = "cli/apps.rs"]
+mod apps;
 #[path = "cli/auth.rs"]
 mod auth;
 #[path = "cli/browse.rs"]

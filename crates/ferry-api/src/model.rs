@@ -387,8 +387,105 @@ resource!(
         app_version_slug: String,
         /// Company.
         company_name: String,
+        /// One-line description.
+        short_description: String,
+        /// Full description (single application only).
+        long_description: String,
+        /// `Native`, `Workflow`, `Other`, …
+        category: String,
+        /// Classifications (`Quality Control`, `Trimming`, …).
+        classifications: Vec<String>,
+        /// Features.
+        features: Vec<String>,
+        /// Publish status (`Published`).
+        publish_status: String,
+        /// Created.
+        date_created: String,
+        /// Published.
+        date_published: String,
+        /// Homepage.
+        homepage_uri: String,
+        /// Logo URL.
+        href_logo: String,
+        /// Whether launching it is billed.
+        is_billing_activated: bool,
+        /// Whether it is free.
+        is_free: bool,
+        /// Settings URL (single application only).
+        href_settings: String,
+        /// Release notes (single application only).
+        release_notes: String,
     }
 );
+
+resource!(
+    /// An application's settings (`GET /v2/applications/{id}/settings`): the definition's fields,
+    /// plus Ferry's launch form (`Form`, a Ferry extension the definition lacks).
+    ApplicationSettings {
+        /// API URL.
+        href: String,
+        /// Company.
+        company_name: String,
+        /// Category.
+        category: String,
+        /// Homepage.
+        homepage_uri: String,
+        /// Classifications.
+        classifications: Vec<String>,
+        /// Where it can be launched from (`Ui`, `Api`).
+        launch_sources: Vec<String>,
+        /// Feature flags.
+        feature_flags: Vec<String>,
+        /// Whether some version is published.
+        is_any_version_published: bool,
+        /// The launch form of this version (Ferry extension).
+        form: AppForm,
+    }
+);
+
+/// An application version's launch form: the options `bs launch application -o id:value` sets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AppForm {
+    /// The fields, in display order.
+    #[serde(default)]
+    pub fields: Vec<AppFormField>,
+}
+
+/// One field of an application's launch form.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AppFormField {
+    /// The option name (`project-id`, `sample-id`, `outcome`).
+    pub id: String,
+    /// Label shown on the form.
+    #[serde(default)]
+    pub label: String,
+    /// `text`, `number`, `choice`, `checkbox`, `project`, `biosample`, `dataset`.
+    #[serde(rename = "Type")]
+    pub field_type: String,
+    /// Whether a launch must set it.
+    #[serde(default)]
+    pub required: bool,
+    /// Whether it takes several values (comma-separated on the command line).
+    #[serde(default)]
+    pub multiple: bool,
+    /// Allowed values of a `choice` field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+    /// Value used when the launch leaves it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// Smallest value of a `number` field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Largest value of a `number` field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// Help text.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
 
 resource!(
     /// A dataset (`ds.<32 hex>`).

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_api::{
-    AppSession, Biosample, ContentMeta, Dataset, ErrorBody, File, ItemList, Project, Run, User, V1Envelope, V1List,
-    Workgroup,
+    AppSession, Application, ApplicationSettings, Biosample, ContentMeta, Dataset, ErrorBody, File, ItemList, Project,
+    Run, User, V1Envelope, V1List, Workgroup,
 };
 use futures_util::stream::{self, BoxStream, StreamExt};
 use reqwest::{Method, StatusCode, header};
@@ -122,8 +122,23 @@ pub struct RunQuery {
 pub struct AppSessionQuery {
     /// Output project IDs (`output.projects`).
     pub output_projects: Vec<String>,
-    /// Execution statuses (`executionstatus`).
+    /// Execution statuses (`executionstatus`: `Running`, `Complete`, `NeedsAttention`, …).
     pub execution_statuses: Vec<String>,
+    /// Input biosample IDs (`input.biosamples`).
+    pub input_biosamples: Vec<String>,
+    /// Input run IDs (`input.runs`).
+    pub input_runs: Vec<String>,
+    /// Application IDs (`appid`).
+    pub app_ids: Vec<String>,
+}
+
+/// Filters for [`Client::applications`].
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationQuery {
+    /// Category (`category`: `Native`, `Workflow`, `Other`).
+    pub category: Option<String>,
+    /// Every version, not only each application's latest (`allversions`).
+    pub all_versions: bool,
 }
 
 /// Redirects a content request follows.
@@ -691,7 +706,49 @@ impl Client {
         if let Some(statuses) = csv(&query.execution_statuses) {
             params.push(("executionstatus".into(), statuses));
         }
+        for (name, values) in [
+            ("input.biosamples", &query.input_biosamples),
+            ("input.runs", &query.input_runs),
+            ("appid", &query.app_ids),
+        ] {
+            if let Some(values) = csv(values) {
+                params.push((name.into(), values));
+            }
+        }
         self.paged("v2/appsessions".into(), params, ferry_api::MAX_LIMIT, Envelope::V2)
+    }
+
+    /// Applications (`GET /v2/applications`, every page).
+    pub fn applications(&self, query: &ApplicationQuery) -> BoxStream<'static, Result<Application>> {
+        let mut params = Vec::new();
+        if let Some(category) = query.category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            params.push(("category".into(), category.to_string()));
+        }
+        if query.all_versions {
+            params.push(("allversions".into(), "true".into()));
+        }
+        self.paged("v2/applications".into(), params, ferry_api::MAX_LIMIT, Envelope::V2)
+    }
+
+    /// One application (version): `GET /v2/applications/{id}`.
+    pub async fn application(&self, id: &str) -> Result<Application> {
+        self.get_json(&format!("v2/applications/{}", seg(id)), &[]).await
+    }
+
+    /// The versions of an application (`GET /v2/applications/{id}/versions`, every page).
+    pub fn application_versions(&self, id: &str) -> BoxStream<'static, Result<Application>> {
+        self.paged(
+            format!("v2/applications/{}/versions", seg(id)),
+            Vec::new(),
+            ferry_api::MAX_LIMIT,
+            Envelope::V1,
+        )
+    }
+
+    /// An application version's settings, with its launch form: `GET /v2/applications/{id}/settings`.
+    pub async fn application_settings(&self, id: &str) -> Result<ApplicationSettings> {
+        self.get_json(&format!("v2/applications/{}/settings", seg(id)), &[])
+            .await
     }
 
     /// One AppSession: `GET /v2/appsessions/{id}`.

@@ -14,7 +14,9 @@ pub mod progress;
 pub mod region;
 pub mod upload;
 
-pub use client::{AppSessionQuery, BiosampleQuery, Client, ClientOptions, DatasetQuery, FileQuery, RunQuery};
+pub use client::{
+    AppSessionQuery, ApplicationQuery, BiosampleQuery, Client, ClientOptions, DatasetQuery, FileQuery, RunQuery,
+};
 pub use egress::EgressPolicy;
 pub use error::{ClientError, Result};
 pub use region::Region;

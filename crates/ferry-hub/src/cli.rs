@@ -70,6 +70,12 @@ pub enum HubCommand {
         #[command(subcommand)]
         command: WorkgroupCommand,
     },
+    /// Manage the application catalog (`GET /v2/applications`).
+    App {
+        /// What to do.
+        #[command(subcommand)]
+        command: AppCommand,
+    },
     /// Issue an access token; prints only the token.
     Token {
         /// Email of the token's user.
@@ -107,6 +113,23 @@ pub enum UserCommand {
         /// Display name.
         #[arg(long)]
         name: Option<String>,
+    },
+}
+
+/// `ferry hub app …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AppCommand {
+    /// List every application version (ID, name, version, enabled or disabled).
+    List,
+    /// Disable an application version: no longer listed, read or launched.
+    Disable {
+        /// Application (version) ID, as `ferry hub app list` shows it.
+        id: String,
+    },
+    /// Enable a disabled application version again.
+    Enable {
+        /// Application (version) ID, as `ferry hub app list` shows it.
+        id: String,
     },
 }
 
@@ -201,6 +224,25 @@ pub async fn run(args: HubArgs, stop: impl Future<Output = ()> + Send + 'static)
                     let id = auth::create_workgroup(db, name, members).await?;
                     eprintln!("workgroup {name} ready (ID {id}, {} member(s) added)", members.len());
                 }
+                HubCommand::App { command } => match command {
+                    AppCommand::List => {
+                        println!("{:<10} {:<20} {:<10} STATE", "ID", "NAME", "VERSION");
+                        for app in crate::apps::list_all(db).await? {
+                            let state = if app.disabled { "disabled" } else { "enabled" };
+                            println!("{:<10} {:<20} {:<10} {state}", app.id, app.name, app.version);
+                        }
+                    }
+                    AppCommand::Disable { id } | AppCommand::Enable { id } => {
+                        let disable = matches!(command, AppCommand::Disable { .. });
+                        let app = crate::apps::set_disabled(db, id, disable).await?;
+                        let state = if app.disabled {
+                            "disabled: no longer listed or launchable"
+                        } else {
+                            "enabled"
+                        };
+                        eprintln!("application {} {} ({}) {state}", app.name, app.version, app.id);
+                    }
+                },
                 HubCommand::Token {
                     user,
                     workgroup,

@@ -73,6 +73,18 @@ impl Filter {
         self
     }
 
+    /// Appsessions linked (in `appsession_links`, same owner) to any of `ids` as `kind`.
+    pub fn linked(&mut self, kind: &str, ids: &[String]) -> &mut Self {
+        let kind = self.placeholder(Bind::Text(kind.to_string()));
+        let placeholders: Vec<String> = ids.iter().map(|v| self.placeholder(Bind::Text(v.clone()))).collect();
+        self.conds.push(format!(
+            "EXISTS (SELECT 1 FROM appsession_links l WHERE l.appsession_id = appsessions.id \
+             AND l.owner_id = appsessions.owner_id AND l.kind = {kind} AND l.resource_id IN ({}))",
+            placeholders.join(", ")
+        ));
+        self
+    }
+
     /// A constant condition.
     pub fn raw(&mut self, condition: &'static str) -> &mut Self {
         self.conds.push(condition.to_string());

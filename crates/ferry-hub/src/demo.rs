@@ -141,6 +141,15 @@ async fn seed_context(hub: &Hub, user_id: &str, context: &Context<'_>, options: 
     .bind(now)
     .execute(&db.pool)
     .await?;
+    sqlx::query(
+        "INSERT INTO appsession_links (appsession_id, owner_id, kind, resource_id) \
+         VALUES ($1, $2, 'output.project', $3) ON CONFLICT (appsession_id, kind, resource_id) DO NOTHING",
+    )
+    .bind(&session_id)
+    .bind(owner)
+    .bind(&project_id)
+    .execute(&db.pool)
+    .await?;
     for (sample, number) in &context.samples {
         let biosample_id = ids::numeric_from(&seed("biosample", sample));
         sqlx::query(

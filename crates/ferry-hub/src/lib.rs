@@ -83,6 +83,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 mod api;
+pub mod apps;
 mod auth;
 mod blob;
 pub mod cli;
@@ -189,6 +190,9 @@ impl Hub {
         };
         let db = ferry_db::Db::connect(&database_url).await?;
         db.migrate(&MIGRATOR).await?;
+        apps::seed(&db)
+            .await
+            .context("cannot write the built-in applications")?;
         let store = match &config.storage_url {
             None => ferry_store::BlobStore::local(config.data_dir.join("blobs"))
                 .with_context(|| format!("cannot open the blob store in {}", config.data_dir.display()))?,

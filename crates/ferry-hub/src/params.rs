@@ -69,6 +69,22 @@ impl Params {
         }
     }
 
+    /// Refuses a `SortBy` that is not one of `sorts` (lists whose definition names its sort keys),
+    /// saying which keys the list takes.
+    pub fn known_sort(&self, sorts: &[(&'static str, &'static str)]) -> Result<(), ApiError> {
+        match self.get("sortby") {
+            Some(wanted) if !sorts.iter().any(|(name, _)| name.eq_ignore_ascii_case(wanted.trim())) => {
+                let names: Vec<&str> = sorts.iter().map(|(name, _)| *name).collect();
+                Err(ApiError::invalid_parameter(format!(
+                    "SortBy '{}' is not a sort key of this list; use one of {}.",
+                    wanted.trim(),
+                    names.join(", ")
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Paging for a list: `Offset` ≥ 0, `Limit` in 0..=`max_limit` (default `default_limit`),
     /// `SortBy` one of `sorts` (unknown values fall back to the first, as BaseSpace does),
     /// `SortDir` Asc/Desc.

@@ -32,8 +32,8 @@ pub const RUN_COLS: &str = "id, owner_id, name, experiment_name, status, flowcel
      (SELECT CAST(COALESCE(SUM(f.size), 0) AS BIGINT) FROM files f WHERE f.run_id = runs.id \
      AND f.status = 'complete') AS total_size";
 /// Columns of an appsession row.
-pub const APPSESSION_COLS: &str =
-    "id, owner_id, created_by, name, purpose, execution_status, status_summary, created, modified, completed";
+pub const APPSESSION_COLS: &str = "id, owner_id, created_by, name, purpose, execution_status, status_summary, created, modified, completed, \
+     application_id, qc_status, delivery_status";
 
 /// Dataset types the hub knows, with the types they conform to.
 pub fn conforms_to(dataset_type: &str) -> Vec<String> {
@@ -81,6 +81,7 @@ pub struct Renderer<'a> {
     owners: HashMap<String, Option<UserCompact>>,
     projects: HashMap<String, Option<Project>>,
     sessions: HashMap<String, Option<AppSession>>,
+    apps: HashMap<String, Option<Application>>,
 }
 
 impl<'a> Renderer<'a> {
@@ -92,6 +93,7 @@ impl<'a> Renderer<'a> {
             owners: HashMap::new(),
             projects: HashMap::new(),
             sessions: HashMap::new(),
+            apps: HashMap::new(),
         }
     }
 
@@ -324,18 +326,10 @@ impl<'a> Renderer<'a> {
         AppSession {
             href: Some(self.href(&format!("appsessions/{id}"))),
             name: Some(row.get("name")),
-            application: Some(Application {
-                id: "1375375".to_string(),
-                href: Some(self.href("applications/1375375")),
-                name: Some("BaseSpace CLI".to_string()),
-                version_number: Some(env!("CARGO_PKG_VERSION").to_string()),
-                app_family_slug: Some("illumina-inc.basespace-cli".to_string()),
-                app_version_slug: None,
-                company_name: Some("Ferry".to_string()),
-            }),
+            application: Some(self.cached_app(&row.get::<String, _>("application_id"))),
             user_created_by: self.cached_owner(&created_by),
             execution_status: Some(row.get("execution_status")),
-            qc_status: None,
+            qc_status: non_empty(row.get("qc_status")),
             status_summary: non_empty(row.get("status_summary")),
             purpose: Some(row.get("purpose")),
             date_created: date(row.get("created")),
@@ -343,7 +337,7 @@ impl<'a> Renderer<'a> {
             date_started: date(row.get("created")),
             date_completed: date(row.get("completed")),
             total_size: None,
-            delivery_status: None,
+            delivery_status: non_empty(row.get("delivery_status")),
             id,
         }
     }
@@ -352,13 +346,50 @@ impl<'a> Renderer<'a> {
     pub async fn appsessions(&mut self, rows: &[AnyRow]) -> ApiResult<Vec<AppSession>> {
         self.load_owners(rows.iter().map(|row| row.get::<String, _>("created_by")))
             .await?;
+        self.load_apps(rows.iter().map(|row| row.get::<String, _>("application_id")))
+            .await?;
         Ok(rows.iter().map(|row| self.build_appsession(row)).collect())
     }
 
     /// An appsession row.
     pub async fn appsession(&mut self, row: &AnyRow) -> ApiResult<AppSession> {
         self.load_owners([row.get::<String, _>("created_by")]).await?;
+        self.load_apps([row.get::<String, _>("application_id")]).await?;
         Ok(self.build_appsession(row))
+    }
+
+    /// The compact application of a session (BaseSpace CLI for uploads and unknown IDs).
+    fn cached_app(&self, id: &str) -> Application {
+        self.apps
+            .get(id)
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| crate::apps::basespace_cli(|p| self.href(p)))
+    }
+
+    /// Loads the applications (disabled ones too) not cached yet, in one query.
+    async fn load_apps(&mut self, ids: impl IntoIterator<Item = String>) -> ApiResult<()> {
+        let missing = uncached(&self.apps, ids);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "SELECT {} FROM applications WHERE id IN ({})",
+            crate::apps::APP_COLS,
+            placeholders(missing.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in &missing {
+            query = query.bind(id.clone());
+        }
+        for row in query.fetch_all(&self.state.db.pool).await? {
+            let app = crate::apps::render(&row, false, |p| self.href(p));
+            self.apps.insert(app.id.clone(), Some(app));
+        }
+        for id in missing {
+            self.apps.entry(id).or_insert(None);
+        }
+        Ok(())
     }
 
     /// Loads the appsessions not cached yet (with their creators) in one query.

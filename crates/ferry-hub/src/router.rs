@@ -14,7 +14,7 @@ use axum::routing::{delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::State;
-use crate::api::{files, oauth, resources, uploads, users};
+use crate::api::{applications, files, oauth, resources, uploads, users};
 use crate::error::{ApiError, ErrorInfo};
 
 /// Builds the hub's router.
@@ -64,6 +64,19 @@ pub fn build(state: Arc<State>) -> Router {
             get(uploads::upload_info).post(uploads::complete_upload_info),
         )
         .route("/v2/datasettypes/{id}", get(resources::v2_dataset_type))
+        // applications
+        .route("/v2/applications", get(applications::v2_applications))
+        .route("/v2/applications/{id}", get(applications::v2_application))
+        .route(
+            "/v2/applications/{id}/versions",
+            get(applications::v2_application_versions),
+        )
+        .route(
+            "/v2/applications/{id}/settings",
+            get(applications::v2_application_settings),
+        )
+        .route("/v1pre3/applications", get(applications::v1_applications))
+        .route("/v1pre3/applications/{id}", get(applications::v1_application))
         // runs and appsessions
         .route("/v2/runs", get(resources::v2_runs))
         .route("/v2/runs/{id}", get(resources::v2_run))

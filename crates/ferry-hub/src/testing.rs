@@ -189,6 +189,30 @@ impl TestHub {
             .unwrap_or_else(|error| panic!("cannot add test workgroup {name}: {error:#}"))
     }
 
+    /// Makes `session` a session of application `app` that read `inputs` (`("input.biosample", id)`,
+    /// `("input.run", id)`) and wrote `outputs` projects, in the session's own context: what a
+    /// launch records, for tests of the appsession filters until launching exists.
+    pub async fn record_app_session(&self, session: &str, app: &str, inputs: &[(&str, &str)], outputs: &[&str]) {
+        let db = self.hub.db();
+        let owner: String = sqlx::query_scalar("SELECT owner_id FROM appsessions WHERE id = $1")
+            .bind(session)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap_or_else(|error| panic!("no appsession {session}: {error}"));
+        sqlx::query("UPDATE appsessions SET application_id = $1, purpose = 'AppTrigger' WHERE id = $2")
+            .bind(app)
+            .bind(session)
+            .execute(&db.pool)
+            .await
+            .expect("set the session's application");
+        let outputs = outputs.iter().map(|project| ("output.project", *project));
+        for (kind, resource) in inputs.iter().copied().chain(outputs) {
+            crate::api::resources::link_appsession(db, session, &owner, kind, resource)
+                .await
+                .unwrap_or_else(|error| panic!("cannot link {session} to {resource}: {error:?}"));
+        }
+    }
+
     /// A signed content URL for a file that expires at `expires` (Unix seconds), as the hub would
     /// make it; for tests of expiry.
     pub async fn signed_content_url(&self, file_id: &str, expires: i64) -> String {

@@ -4,6 +4,8 @@
 #[path = "hub/common.rs"]
 mod common;
 
+#[path = "hub/apps.rs"]
+mod apps;
 #[path = "hub/bad_input.rs"]
 mod bad_input;
 #[path = "hub/content.rs"]

@@ -6,6 +6,7 @@ use axum::Json;
 use ferry_api::V1Envelope;
 use serde::Serialize;
 
+pub mod applications;
 pub mod files;
 pub mod oauth;
 pub mod resources;

@@ -39,12 +39,48 @@ const RUN_SORTS: &[(&str, &str)] = &[
     ("FlowcellBarcode", "flowcell_barcode"),
     ("Status", "status"),
 ];
+/// The definition's appsession sort keys (default `Id`, as before).
 const APPSESSION_SORTS: &[(&str, &str)] = &[
     ("Id", "id"),
     ("Name", "name"),
-    ("DateCreated", "created"),
+    ("AppId", "application_id"),
     ("ExecutionStatus", "execution_status"),
+    ("ModifiedOn", "modified"),
+    ("DateCreated", "created"),
+    (
+        "AppName",
+        "COALESCE((SELECT a.name FROM applications a WHERE a.id = appsessions.application_id), 'BaseSpace CLI')",
+    ),
+    (
+        "TotalSize",
+        "(SELECT COALESCE(SUM(f.size), 0) FROM files f JOIN datasets d ON d.id = f.dataset_id \
+         WHERE d.appsession_id = appsessions.id AND f.status = 'complete')",
+    ),
+    ("QcStatus", "qc_status"),
+    ("DeliveryStatus", "delivery_status"),
 ];
+
+/// Records that an appsession read or wrote a resource (kind `output.project`, `input.biosample`
+/// or `input.run`), in the session's context; recording it twice is harmless.
+pub async fn link_appsession(
+    db: &ferry_db::Db,
+    session: &str,
+    owner: &str,
+    kind: &str,
+    resource: &str,
+) -> ApiResult<()> {
+    sqlx::query(
+        "INSERT INTO appsession_links (appsession_id, owner_id, kind, resource_id) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (appsession_id, kind, resource_id) DO NOTHING",
+    )
+    .bind(session)
+    .bind(owner)
+    .bind(kind)
+    .bind(resource)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
 
 /// Trims and bounds a name given by a client.
 fn clean_name(what: &str, name: Option<&str>) -> ApiResult<String> {
@@ -414,6 +450,7 @@ pub async fn v2_create_dataset(
             .await?
             .ok_or_else(|| ApiError::not_found("appsession", session))?;
     }
+    let session = body.app_session_id;
     let biosample = body.biosample_id.or(body.biosample.and_then(|b| b.id));
     if let Some(biosample) = &biosample {
         db::visible(&state.db, "id", "biosamples", biosample, &auth.context_id)
@@ -440,7 +477,7 @@ pub async fn v2_create_dataset(
     .bind(&auth.user_id)
     .bind(&project_id)
     .bind(biosample)
-    .bind(body.app_session_id)
+    .bind(&session)
     .bind(run)
     .bind(&name)
     .bind(&dataset_type)
@@ -449,6 +486,9 @@ pub async fn v2_create_dataset(
     .bind(now)
     .execute(&state.db.pool)
     .await?;
+    if let Some(session) = &session {
+        link_appsession(&state.db, session, &auth.context_id, "output.project", &project_id).await?;
+    }
     let row = dataset_row(&state, &auth, &id).await?;
     Ok(Json(Renderer::new(&state, true).dataset(&row).await?))
 }
@@ -598,14 +638,37 @@ pub async fn v2_run(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult<
 
 // ---------------------------------------------------------------- appsessions
 
-/// `GET /v2/appsessions` (`executionstatus`, `name`).
+/// `GET /v2/appsessions`: `executionstatus`, `qcstatus`, `deliverystatus`, `name`, `appid`,
+/// `usercreatedby`, `output.projects`, `input.biosamples`, `input.runs` (comma-separated lists
+/// match any of their values), sorted by the definition's keys; unknown sort keys are refused.
 pub async fn v2_appsessions(state: St, auth: Auth, params: Params) -> ApiResult<Json<ItemList<AppSession>>> {
     auth.require_browse()?;
+    params.known_sort(APPSESSION_SORTS)?;
     let page = params.page(APPSESSION_SORTS, SortDir::Asc, 10, ferry_api::MAX_LIMIT)?;
     let mut filter = Filter::owned_by(&auth.context_id);
-    filter.any_of("execution_status", &params.list("executionstatus"));
+    let statuses: Vec<String> = params
+        .list("executionstatus")
+        .iter()
+        .map(|s| execution_status(s).map(|(status, _)| status.to_string()))
+        .collect::<ApiResult<_>>()?;
+    filter.any_of("execution_status", &statuses);
+    filter.any_of("qc_status", &params.list("qcstatus"));
+    filter.any_of("delivery_status", &params.list("deliverystatus"));
+    filter.any_of("application_id", &params.list("appid"));
+    filter.any_of("created_by", &params.list("usercreatedby"));
     if let Some(name) = params.get("name") {
         filter.eq("name", name);
+    }
+    for (param, kind) in [
+        ("output.projects", "output.project"),
+        ("input.biosamples", "input.biosample"),
+        ("input.runs", "input.run"),
+    ] {
+        let ids = params.list(param);
+        if !ids.is_empty() {
+            // The link's owner is the session's: a link never reaches into another context.
+            filter.linked(kind, &ids);
+        }
     }
     let (rows, total) = db::list(&state, APPSESSION_COLS, "appsessions", &filter, &page).await?;
     let mut renderer = Renderer::new(&state, true);
@@ -643,9 +706,10 @@ fn execution_status(text: &str) -> ApiResult<(&'static str, bool)> {
         "aborted" => ("Aborted", true),
         "needsattention" => ("NeedsAttention", false),
         "timedout" => ("TimedOut", true),
-        other => {
+        _ => {
             return Err(ApiError::invalid_parameter(format!(
-                "ExecutionStatus '{other}' is not one of Running, Complete, Aborted, NeedsAttention, TimedOut."
+                "ExecutionStatus '{}' is not one of Running, Complete, Aborted, NeedsAttention, TimedOut.",
+                text.trim()
             )));
         }
     })

@@ -56,6 +56,22 @@ async fn another_user_and_other_contexts_see_nothing() {
         .as_str()
         .unwrap()
         .to_string();
+    // Demo's session read demo's biosample and run, and ran the Test App.
+    hub.record_app_session(
+        &session,
+        ferry_hub::apps::TEST_APP_ID,
+        &[("input.biosample", &biosample), ("input.run", &run)],
+        &[],
+    )
+    .await;
+    for query in [
+        format!("input.biosamples={biosample}"),
+        format!("input.runs={run}"),
+        format!("output.projects={project}"),
+    ] {
+        let found = get_ok(&hub, &demo_token, &format!("/v2/appsessions?{query}")).await;
+        assert_eq!(found["Items"][0]["Id"], session.as_str(), "{query}: {found}");
+    }
     let me = get_ok(&hub, &demo_token, "/v2/users/current").await["Id"]
         .as_str()
         .unwrap()
@@ -122,6 +138,19 @@ async fn another_user_and_other_contexts_see_nothing() {
         )
         .await;
         assert_eq!(filtered["Paging"]["TotalCount"], 0);
+        // Appsession filters naming demo's project, biosample and run find nothing here.
+        for query in [
+            format!("output.projects={project}"),
+            format!("input.biosamples={biosample}"),
+            format!("input.runs={run}"),
+            format!("appid={}", ferry_hub::apps::TEST_APP_ID),
+        ] {
+            let found = get_ok(&hub, token, &format!("/v2/appsessions?{query}")).await;
+            assert_eq!(found["Paging"]["TotalCount"], 0, "{query} leaked: {found}");
+        }
+        // The application catalog is the same for every context.
+        let catalog = get_ok(&hub, token, "/v2/applications").await;
+        assert_eq!(catalog["Paging"]["TotalCount"], 3);
 
         // Writes into demo's resources fail the same way.
         let (status, _) = post_json(

@@ -14,11 +14,13 @@ use crate::common::*;
 /// Properties the real service sends that the definition lacks (recorded traffic), or that Ferry
 /// adds on purpose.
 const ALLOWED_EXTRAS: &[&str] = &[
-    "Attributes",   // datasets: common_fastq (real traffic)
-    "IdAsLong",     // files (real traffic)
-    "UploadStatus", // files completed via file-upload-info (V1pre3File has it; the compact form not)
-    "HrefParts",    // same
-    "Description",  // workgroups (Ferry extension)
+    "Attributes",    // datasets: common_fastq (real traffic)
+    "IdAsLong",      // files (real traffic)
+    "UploadStatus",  // files completed via file-upload-info (V1pre3File has it; the compact form not)
+    "HrefParts",     // same
+    "Description",   // workgroups (Ferry extension)
+    "Form",          // application settings: the version's launch form (Ferry extension)
+    "Notifications", // v1pre3-style envelopes (`/applications/{id}/versions`; real traffic)
 ];
 
 fn swagger() -> Option<Value> {
@@ -186,6 +188,36 @@ async fn v2_answers_conform_to_the_swagger_definitions() {
         (Method::GET, "/runs/{id}", format!("/v2/runs/{run}"), None),
         (Method::GET, "/runs/{id}/files", format!("/v2/runs/{run}/files"), None),
         (Method::GET, "/appsessions", "/v2/appsessions".into(), None),
+        (
+            Method::GET,
+            "/appsessions",
+            format!("/v2/appsessions?output.projects={project}&executionstatus=Complete&sortby=AppName"),
+            None,
+        ),
+        (
+            Method::GET,
+            "/applications",
+            "/v2/applications?allversions=true".into(),
+            None,
+        ),
+        (
+            Method::GET,
+            "/applications/{id}",
+            format!("/v2/applications/{}", ferry_hub::apps::TEST_APP_ID),
+            None,
+        ),
+        (
+            Method::GET,
+            "/applications/{id}/versions",
+            format!("/v2/applications/{}/versions", ferry_hub::apps::FASTQ_TOOLKIT_ID),
+            None,
+        ),
+        (
+            Method::GET,
+            "/applications/{id}/settings",
+            format!("/v2/applications/{}/settings", ferry_hub::apps::TEST_APP_ID),
+            None,
+        ),
         (
             Method::GET,
             "/appsessions/{id}",
