@@ -168,13 +168,45 @@ impl Driver {
         .await;
     }
 
+    /// The text of an element; found again when a page change made the first one stale.
     async fn text(&self, css: &str) -> String {
-        let element = self.find(css).await;
-        self.cmd(reqwest::Method::GET, &format!("/element/{element}/text"), None)
-            .await
-            .as_str()
-            .unwrap_or("")
-            .to_string()
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let element = self.find(css).await;
+            let url = format!("{}/session/{}/element/{element}/text", self.base, self.session);
+            let response: Value = self
+                .http
+                .get(url)
+                .send()
+                .await
+                .expect("WebDriver answers")
+                .json()
+                .await
+                .unwrap();
+            match response["value"]["error"].as_str() {
+                None => return response["value"].as_str().unwrap_or("").to_string(),
+                Some("stale element reference") if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Some(error) => panic!("WebDriver text of {css}: {error}: {}", response["value"]["message"]),
+            }
+        }
+    }
+
+    /// Waits until an element's text contains `needle` (a page that changes after a click).
+    async fn wait_for_text(&self, css: &str, needle: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = self.text(css).await;
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{css} never said {needle:?}: {text}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn script(&self, script: &str) -> Value {
@@ -426,7 +458,7 @@ async fn browser_hub_device_login_page() {
     assert!(driver.displayed("#sign-out").await, "Not you? Sign out");
     driver.screenshots("hub-device-approve").await;
     driver.click("button[value=accept]").await;
-    let granted = driver.text("main").await;
+    let granted = driver.wait_for_text("main", "Access granted").await;
     assert!(
         granted.contains("Access granted") && granted.contains("your personal"),
         "{granted}"
