@@ -334,7 +334,7 @@ impl AbortOnDrop {
 
     async fn abort(mut self) {
         if let Some(writer) = self.writer.take()
-            && let Err(error) = writer.abort().await
+            && let Err(error) = abort_settled(writer).await
         {
             tracing::warn!(key = %self.key, %error, "cannot abort an unfinished multipart upload; the bucket's lifecycle rules must remove it");
         }
@@ -355,13 +355,22 @@ impl Drop for AbortOnDrop {
             let key = std::mem::take(&mut self.key);
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 runtime.spawn(async move {
-                    if let Err(error) = writer.abort().await {
+                    if let Err(error) = abort_settled(writer).await {
                         tracing::warn!(%key, %error, "cannot abort a cancelled multipart upload");
                     }
                 });
             }
         }
     }
+}
+
+/// Aborts a multipart upload once the parts already in flight have settled. A part that
+/// is still arriving when the abort is handled can outlive it (S3 documents this; its
+/// storage would be billed until a lifecycle rule removes it), so the in-flight requests
+/// are let finish, successfully or not, before the abort is sent.
+async fn abort_settled(mut writer: WriteMultipart) -> object_store::Result<()> {
+    let _ = writer.wait_for_capacity(0).await;
+    writer.abort().await
 }
 
 /// What a streamed write produced.
