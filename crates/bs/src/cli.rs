@@ -174,6 +174,28 @@ pub enum Command {
         #[command(subcommand)]
         what: UploadWhat,
     },
+    /// Launch an application (`bs launch application -n NAME -o project-id:ID -o sample-id:ID,…`).
+    Launch {
+        #[command(subcommand)]
+        what: LaunchWhat,
+    },
+    /// Wait for an AppSession to end; exits 0 only when it is Complete.
+    Await {
+        #[command(subcommand)]
+        what: AwaitWhat,
+    },
+    /// Stop a running AppSession (it ends Aborted; nothing it made is kept).
+    #[command(visible_alias = "abort")]
+    Kill {
+        #[command(subcommand)]
+        what: KillWhat,
+    },
+    /// Print an AppSession's log files.
+    #[command(visible_alias = "log")]
+    Logs {
+        #[command(subcommand)]
+        what: LogsWhat,
+    },
     /// Invalidate the access token of the profile.
     #[command(visible_alias = "expire")]
     Revoke {
@@ -397,6 +419,97 @@ pub enum CreateWhat {
     },
 }
 
+/// `bs launch …`.
+#[derive(Debug, Subcommand)]
+pub enum LaunchWhat {
+    /// An application version, with its options.
+    #[command(visible_aliases = ["applications", "app"])]
+    Application(LaunchArgs),
+}
+
+/// Flags of `bs launch application`.
+#[derive(Debug, Clone, Args)]
+pub struct LaunchArgs {
+    /// Application (version) ID.
+    #[arg(short = 'i', long = "id", value_name = "ID", conflicts_with = "name")]
+    pub id: Option<String>,
+    /// Application name (its latest version, or --app-version).
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    pub name: Option<String>,
+    /// The version to launch (default: the latest).
+    #[arg(long = "app-version", value_name = "VERSION")]
+    pub app_version: Option<String>,
+    /// A launch option, KEY:VALUE (repeat; several values comma-separated:
+    /// `-o sample-id:ID1,ID2`). `bs get application` lists the options.
+    #[arg(short = 'o', long = "option", value_name = "KEY:VALUE")]
+    pub options: Vec<String>,
+    /// The AppSession's name (label).
+    #[arg(short = 'l', long = "appsession-label", visible_alias = "label", value_name = "LABEL")]
+    pub label: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// An AppSession by `-i ID` or by the ID alone (`bs await appsession 123`).
+#[derive(Debug, Clone, Args)]
+pub struct SessionArgs {
+    /// The AppSession's ID (same as -i).
+    #[arg(value_name = "ID", conflicts_with = "id")]
+    pub positional_id: Option<String>,
+    /// The AppSession's ID.
+    #[arg(short = 'i', long = "id", value_name = "ID")]
+    pub id: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+impl SessionArgs {
+    /// The ID given with -i or positionally.
+    pub fn id(&self) -> anyhow::Result<&str> {
+        self.id
+            .as_deref()
+            .or(self.positional_id.as_deref())
+            .ok_or_else(|| anyhow::anyhow!("give the AppSession with -i ID (or the ID alone); `bs list appsessions` shows them"))
+    }
+}
+
+/// `bs await …`.
+#[derive(Debug, Subcommand)]
+pub enum AwaitWhat {
+    /// Wait until the AppSession is no longer Running.
+    #[command(visible_alias = "appsessions")]
+    Appsession(AwaitArgs),
+}
+
+/// Flags of `bs await appsession`.
+#[derive(Debug, Clone, Args)]
+pub struct AwaitArgs {
+    #[command(flatten)]
+    pub session: SessionArgs,
+    /// Give up after this many seconds (exit 1; the session keeps running). Default: wait on.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Seconds between checks.
+    #[arg(long = "poll-interval", value_name = "SECONDS", default_value_t = 5.0)]
+    pub poll_interval: f64,
+}
+
+/// `bs kill …`.
+#[derive(Debug, Subcommand)]
+pub enum KillWhat {
+    /// A running AppSession.
+    #[command(visible_alias = "appsessions")]
+    Appsession(SessionArgs),
+}
+
+/// `bs logs …`.
+#[derive(Debug, Subcommand)]
+pub enum LogsWhat {
+    /// An AppSession's log files, printed one after the other.
+    #[command(visible_alias = "appsessions")]
+    Appsession(SessionArgs),
+}
+
 /// `bs link …`.
 #[derive(Debug, Subcommand)]
 pub enum LinkWhat {
@@ -428,6 +541,8 @@ pub enum DownloadWhat {
     Run(DownloadArgs),
     /// One file (by ID).
     File(DownloadArgs),
+    /// The output datasets of an AppSession.
+    Appsession(DownloadArgs),
 }
 
 /// Output layout of downloads.
@@ -565,9 +680,9 @@ const NOUNS: [&str; 22] = [
     "appresults",
 ];
 
-const VERBS: [&str; 17] = [
+const VERBS: [&str; 23] = [
     "list", "list-all", "filter", "get", "info", "inspect", "contents", "content", "dir", "create", "link", "download",
-    "upload", "load", "revoke", "expire", "auth",
+    "upload", "load", "revoke", "expire", "auth", "launch", "await", "kill", "abort", "logs", "log",
 ];
 
 /// Global options that take a value (so their value is not a command word).

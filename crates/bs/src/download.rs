@@ -207,6 +207,33 @@ pub async fn download(
             dataset_jobs(&client, &datasets, args, &mut jobs, &mut metadata).await?;
             args
         }
+        DownloadWhat::Appsession(args) => {
+            let id = args
+                .select
+                .id
+                .as_deref()
+                .ok_or_else(|| anyhow!("give the AppSession with -i ID (see `bs list appsessions`)"))?;
+            let session = client.appsession(id).await?;
+            let status = session.execution_status.clone().unwrap_or_default();
+            if status == "Running" {
+                bail!(
+                    "app session {id} is still Running: its outputs appear when it ends (bs await appsession {id})"
+                );
+            }
+            let datasets = datasets_of(
+                &client,
+                DatasetQuery {
+                    appsession_ids: vec![session.id.clone()],
+                    ..DatasetQuery::default()
+                },
+            )
+            .await?;
+            if datasets.is_empty() {
+                bail!("app session {id} ({status}) has no output datasets");
+            }
+            dataset_jobs(&client, &datasets, args, &mut jobs, &mut metadata).await?;
+            args
+        }
         DownloadWhat::Dataset(args) => {
             let dataset = find_dataset(&client, &args.select).await?;
             dataset_jobs(&client, &[dataset], args, &mut jobs, &mut metadata).await?;

@@ -102,6 +102,18 @@ async fn run(cli: &Cli, globs: Vec<(usize, bool, String)>) -> (anyhow::Result<()
             Command::Revoke {
                 what: RevokeWhat::Token,
             } => commands::revoke(&ctx).await,
+            Command::Launch {
+                what: cli::LaunchWhat::Application(args),
+            } => apps::launch(&ctx, args).await,
+            Command::Await {
+                what: cli::AwaitWhat::Appsession(args),
+            } => apps::await_session(&ctx, args).await,
+            Command::Kill {
+                what: cli::KillWhat::Appsession(args),
+            } => apps::kill(&ctx, args).await,
+            Command::Logs {
+                what: cli::LogsWhat::Appsession(args),
+            } => apps::logs(&ctx, args).await,
             Command::Download { what } => download::download(&ctx, what, &rules, cli.quiet, cli.no_progress_bars).await,
             Command::Upload {
                 what: cli::UploadWhat::Dataset(args),

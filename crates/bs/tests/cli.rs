@@ -15,3 +15,5 @@ mod download;
 mod profiles;
 #[path = "cli/upload.rs"]
 mod upload;
+#[path = "cli/launch.rs"]
+mod launch;

@@ -7,6 +7,7 @@
 
 pub mod dates;
 pub mod etag;
+pub mod launch;
 mod md5pair;
 pub mod model;
 pub mod oauth;

@@ -756,6 +756,31 @@ impl Client {
         self.get_json(&format!("v2/appsessions/{}", seg(id)), &[]).await
     }
 
+    /// Launches an application version: `POST /v1pre3/applications/{id}/appsessions` (sent once,
+    /// never retried: a repeat would start a second session). Returns the new session.
+    pub async fn launch(&self, application_id: &str, body: &ferry_api::launch::LaunchBody) -> Result<AppSession> {
+        let envelope: V1Envelope<AppSession> = self
+            .post_json(&format!("v1pre3/applications/{}/appsessions", seg(application_id)), body)
+            .await?;
+        Ok(envelope.response)
+    }
+
+    /// Stops a running AppSession: `POST /v2/appsessions/{id}/stop` (it ends `Aborted`).
+    pub async fn stop_appsession(&self, id: &str) -> Result<AppSession> {
+        self.post_json(&format!("v2/appsessions/{}/stop", seg(id)), &serde_json::json!({}))
+            .await
+    }
+
+    /// An AppSession's log files (`GET /v2/appsessions/{id}/logfiles`, every page).
+    pub fn appsession_logfiles(&self, id: &str) -> BoxStream<'static, Result<File>> {
+        self.paged(
+            format!("v2/appsessions/{}/logfiles", seg(id)),
+            vec![("recursive".into(), "true".into())],
+            ferry_api::MAX_FILES_LIMIT,
+            Envelope::V2,
+        )
+    }
+
     /// Workgroups of the person behind the token (`GET /v2/users/{id}/workgroups`, every page;
     /// the ID is the logged-in user's, also for a workgroup token).
     pub fn workgroups(&self) -> BoxStream<'static, Result<Workgroup>> {

@@ -318,6 +318,19 @@ impl Auth {
         }
     }
 
+    /// Launching applications: START APPLICATIONS.
+    pub fn require_launch(&self) -> ApiResult<()> {
+        if self.has(&["START APPLICATIONS"]) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "This access token lacks the START APPLICATIONS scope needed to launch applications; authenticate \
+                 again with it (bs auth --force --scopes 'READ GLOBAL, CREATE GLOBAL, BROWSE GLOBAL, WRITE GLOBAL, \
+                 START APPLICATIONS').",
+            ))
+        }
+    }
+
     /// Creating and changing resources: CREATE or WRITE GLOBAL.
     pub fn require_write(&self) -> ApiResult<()> {
         if self.has(&["CREATE GLOBAL", "WRITE GLOBAL"]) {

@@ -53,6 +53,14 @@ pub struct HubArgs {
     /// Reads per demo FASTQ file (implies --demo); large values make gigabyte files.
     #[arg(long, value_name = "N")]
     pub demo_reads: Option<u64>,
+    /// Launched app sessions this hub runs at once (0: none here; another instance sharing
+    /// the database runs them).
+    #[arg(long, value_name = "N", default_value_t = 2, env = "FERRY_HUB_APP_WORKERS")]
+    pub app_workers: usize,
+    /// Seconds a running app job stays with its hub without a sign of life; after that (a
+    /// killed hub) another start or instance takes the job over and runs it again.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, env = "FERRY_HUB_APP_LEASE_SECONDS")]
+    pub app_lease_seconds: u64,
 }
 
 /// Admin commands.
@@ -179,6 +187,10 @@ fn config(args: &HubArgs, listen: SocketAddr, demo: Option<DemoOptions>) -> anyh
         storage_url: args.storage_url.clone(),
         s3_options: s3_options(args),
         trusted_proxies: ferry_security::TrustedProxies::parse(&args.trusted_proxies).map_err(anyhow::Error::msg)?,
+        app_runner: crate::jobs::AppRunnerOptions {
+            workers: args.app_workers,
+            lease: std::time::Duration::from_secs(args.app_lease_seconds.max(1)),
+        },
     })
 }
 

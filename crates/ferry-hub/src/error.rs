@@ -14,6 +14,9 @@ pub struct ApiError {
     pub code: &'static str,
     /// What happened and what to do.
     pub message: String,
+    /// Each problem on its own, for errors about several (a launch's form): the v1pre3
+    /// `Notifications` as `{"Type":"error","Item":"…"}`.
+    pub notifications: Vec<String>,
 }
 
 /// Marker put in error responses so the request-ID middleware can rebuild the body with the ID.
@@ -27,7 +30,21 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            notifications: Vec::new(),
         }
+    }
+
+    /// 409 for a launch whose options do not fit the application's form: every problem in the
+    /// message and in `Notifications`.
+    pub fn form_errors(problems: &[ferry_api::launch::FieldProblem]) -> Self {
+        let items: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        let mut error = Self::new(
+            StatusCode::CONFLICT,
+            "BASESPACE.APPLICATIONS.FORM_VALIDATION_ERROR",
+            format!("{}: {}", ferry_api::launch::FORM_VALIDATION_MESSAGE, items.join("; ")),
+        );
+        error.notifications = items;
+        error
     }
 
     /// 400 for a request the client must change.
@@ -87,7 +104,16 @@ impl ApiError {
 
     /// The body, with the request ID when known.
     pub fn body(&self, request_id: Option<String>) -> ErrorBody {
-        ErrorBody::new(self.code, self.message.clone(), request_id)
+        let mut body = ErrorBody::new(self.code, self.message.clone(), request_id);
+        if !self.notifications.is_empty() {
+            body.notifications = Some(
+                self.notifications
+                    .iter()
+                    .map(|item| serde_json::json!({ "Type": "error", "Item": item }))
+                    .collect(),
+            );
+        }
+        body
     }
 }
 

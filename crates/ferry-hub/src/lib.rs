@@ -91,9 +91,11 @@ mod db;
 pub mod demo;
 mod error;
 mod ids;
+pub mod jobs;
 mod params;
 mod render;
 mod router;
+mod runners;
 mod served_type;
 mod signing;
 pub mod testing;
@@ -132,6 +134,8 @@ pub struct HubConfig {
     /// Reverse proxies whose `X-Forwarded-For` is believed (`--trusted-proxy`); empty: none, and
     /// every client is the address its connection comes from.
     pub trusted_proxies: ferry_security::TrustedProxies,
+    /// How launched applications run (`--app-workers`, `--app-lease-seconds`).
+    pub app_runner: jobs::AppRunnerOptions,
 }
 
 /// Size of the demo data set.
@@ -167,6 +171,12 @@ pub(crate) struct State {
     pub trusted_proxies: ferry_security::TrustedProxies,
     /// Counts of large lists, reused briefly.
     pub counts: db::CountCache,
+    /// How launched applications run here.
+    pub app_runner: jobs::AppRunnerOptions,
+    /// Wakes this process's app workers when a job is queued.
+    pub jobs: jobs::JobQueue,
+    /// Where app jobs keep their temporary files (`DATA_DIR/app-work`).
+    pub app_work_dir: PathBuf,
 }
 
 /// An opened hub: database migrated, blob store ready, signing key loaded, demo data seeded.
@@ -234,6 +244,9 @@ impl Hub {
                 device_authorizations,
                 trusted_proxies: config.trusted_proxies.clone(),
                 counts: db::CountCache::default(),
+                app_runner: config.app_runner.clone(),
+                jobs: jobs::JobQueue::default(),
+                app_work_dir: config.data_dir.join("app-work"),
             }),
         };
         hub.abort_abandoned_uploads().await?;
@@ -292,11 +305,17 @@ impl Hub {
             self.router(),
         );
         let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app);
-        axum::serve(listener, app)
+        // Launched applications run beside the API until the hub stops; a job cut short keeps
+        // its lease until it expires, then runs again (here or on another instance).
+        let stop_workers = tokio_util::sync::CancellationToken::new();
+        let workers = tokio::spawn(jobs::run_workers(self.state.clone(), stop_workers.clone()));
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("the hub server failed")?;
-        Ok(())
+            .context("the hub server failed");
+        stop_workers.cancel();
+        let _ = workers.await;
+        served
     }
 
     /// The public base URL (no trailing slash).

@@ -33,7 +33,7 @@ pub const RUN_COLS: &str = "id, owner_id, name, experiment_name, status, flowcel
      AND f.status = 'complete') AS total_size";
 /// Columns of an appsession row.
 pub const APPSESSION_COLS: &str = "id, owner_id, created_by, name, purpose, execution_status, status_summary, created, modified, completed, \
-     application_id, qc_status, delivery_status";
+     application_id, qc_status, delivery_status, deleted";
 
 /// Dataset types the hub knows, with the types they conform to.
 pub fn conforms_to(dataset_type: &str) -> Vec<String> {

@@ -14,7 +14,7 @@ use axum::routing::{delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::State;
-use crate::api::{applications, files, oauth, resources, uploads, users};
+use crate::api::{applications, files, launch, oauth, resources, uploads, users};
 use crate::error::{ApiError, ErrorInfo};
 
 /// Builds the hub's router.
@@ -77,6 +77,7 @@ pub fn build(state: Arc<State>) -> Router {
         )
         .route("/v1pre3/applications", get(applications::v1_applications))
         .route("/v1pre3/applications/{id}", get(applications::v1_application))
+        .route("/v1pre3/applications/{id}/appsessions", post(launch::v1_launch))
         // runs and appsessions
         .route("/v2/runs", get(resources::v2_runs))
         .route("/v2/runs/{id}", get(resources::v2_run))
@@ -87,8 +88,13 @@ pub fn build(state: Arc<State>) -> Router {
         )
         .route(
             "/v2/appsessions/{id}",
-            get(resources::v2_appsession).post(resources::v2_update_appsession),
+            get(resources::v2_appsession)
+                .post(resources::v2_update_appsession)
+                .delete(launch::v2_delete),
         )
+        .route("/v2/appsessions/{id}/stop", post(launch::v2_stop))
+        .route("/v2/appsessions/{id}/logfiles", get(files::v2_appsession_logfiles))
+        .route("/v2/appsessions/{id}/properties", get(launch::v2_properties))
         .route("/v1pre3/appsessions/{id}", post(resources::v1_update_appsession))
         // files
         .route("/v2/files/{id}", get(files::v2_file))

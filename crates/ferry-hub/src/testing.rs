@@ -129,6 +129,10 @@ impl TestHub {
             storage_url: storage.as_ref().map(|(url, _)| url.clone()),
             s3_options: storage.as_ref().map(|(_, options)| options.clone()),
             trusted_proxies,
+            app_runner: crate::jobs::AppRunnerOptions {
+                workers: 2,
+                lease: std::time::Duration::from_secs(5),
+            },
         })
         .await
         .unwrap_or_else(|error| panic!("cannot open the test hub: {error:#}"));

@@ -168,6 +168,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         storage_url: None,
         s3_options: None,
         trusted_proxies: Default::default(),
+        app_runner: Default::default(),
     })
     .await?;
     let workspace = ferry_workspace::Workspace::open(ferry_workspace::WorkspaceConfig {

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 pub mod applications;
 pub mod files;
+pub mod launch;
 pub mod oauth;
 pub mod resources;
 pub mod uploads;

@@ -646,6 +646,7 @@ pub async fn v2_appsessions(state: St, auth: Auth, params: Params) -> ApiResult<
     params.known_sort(APPSESSION_SORTS)?;
     let page = params.page(APPSESSION_SORTS, SortDir::Asc, 10, ferry_api::MAX_LIMIT)?;
     let mut filter = Filter::owned_by(&auth.context_id);
+    filter.raw("deleted = 0");
     let statuses: Vec<String> = params
         .list("executionstatus")
         .iter()
@@ -676,9 +677,11 @@ pub async fn v2_appsessions(state: St, auth: Auth, params: Params) -> ApiResult<
     Ok(Json(page.v2(items, total)))
 }
 
-async fn appsession_row(state: &crate::State, auth: &Auth, id: &str) -> ApiResult<sqlx::any::AnyRow> {
+/// A visible (same context, not deleted) appsession row or 404.
+pub async fn appsession_row(state: &crate::State, auth: &Auth, id: &str) -> ApiResult<sqlx::any::AnyRow> {
     db::visible(&state.db, APPSESSION_COLS, "appsessions", id, &auth.context_id)
         .await?
+        .filter(|row| row.get::<i64, _>("deleted") == 0)
         .ok_or_else(|| ApiError::not_found("appsession", id))
 }
 

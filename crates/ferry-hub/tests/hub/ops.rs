@@ -53,6 +53,7 @@ async fn graceful_shutdown_finishes_an_upload_in_flight_and_publishes_nothing_ha
                 storage_url: None,
                 s3_options: None,
                 trusted_proxies: Default::default(),
+                app_runner: Default::default(),
             })
             .await
             .unwrap()
@@ -241,6 +242,7 @@ async fn demo_seeding_is_deterministic_and_idempotent() {
         storage_url: None,
         s3_options: None,
         trusted_proxies: Default::default(),
+                app_runner: Default::default(),
     };
     let counts = |hub: Hub| async move {
         let mut counts = Vec::new();
@@ -305,6 +307,7 @@ async fn demo_seeding_is_deterministic_and_idempotent() {
             storage_url: None,
             s3_options: None,
             trusted_proxies: Default::default(),
+                app_runner: Default::default(),
         })
         .await
         .unwrap(),
