@@ -562,6 +562,8 @@ const BOTTOM: f64 = 45.0;
 const MAX_POINTS: usize = 1000;
 /// Up to this many positions, quality is drawn as one box per position; beyond, as bands.
 const MAX_BOXES: usize = 300;
+/// Up to this span of lengths, the length distribution is drawn as bars; beyond, as a line.
+const MAX_BARS: f64 = 300.0;
 
 /// Maps data coordinates to the plot area of an SVG.
 struct Frame {
@@ -654,7 +656,8 @@ fn thinned(len: usize) -> impl Iterator<Item = usize> {
         .chain((len > 1 && !(len - 1).is_multiple_of(step)).then_some(len - 1))
 }
 
-/// Round tick values covering `min..=max` (about 5 to 10 of them).
+/// Round tick values covering `min..=max` (about 5 to 10 of them), whole numbers only (every
+/// axis shows positions, lengths, counts, Phred scores or percentages).
 fn ticks(min: f64, max: f64) -> Vec<f64> {
     let span = max - min;
     if span.is_nan() || span <= 0.0 || !span.is_finite() {
@@ -666,7 +669,8 @@ fn ticks(min: f64, max: f64) -> Vec<f64> {
         .iter()
         .map(|m| m * magnitude)
         .find(|step| span / step <= 10.0)
-        .unwrap_or(10.0 * magnitude);
+        .unwrap_or(10.0 * magnitude)
+        .max(1.0);
     let mut tick = (min / step).ceil() * step;
     let mut out = Vec::new();
     while tick <= max + step * 1e-9 && out.len() < 50 {
@@ -867,7 +871,24 @@ fn length_plot(out: &mut String, report: &QcReport) {
         y_max: top as f64 * 1.05,
     };
     frame.open(out, "Read length distribution", "Read length (bp)", "Reads");
-    // Zero between lengths that do not occur, so isolated lengths show as peaks.
+    if last - first < MAX_BARS {
+        // One bar per length.
+        let half = ((frame.x(1.0) - frame.x(0.0)) * 0.4).max(0.5);
+        for entry in lengths {
+            let x = frame.x(entry.length as f64);
+            let y = frame.y(entry.reads as f64);
+            let _ = write!(
+                out,
+                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#1f4e9c\"/>",
+                x - half,
+                2.0 * half,
+                (frame.y(0.0) - y).max(0.0)
+            );
+        }
+        out.push_str("</svg>");
+        return;
+    }
+    // Many lengths: a line, zero between lengths that do not occur.
     let mut points = Vec::with_capacity(lengths.len() * 3);
     let mut previous: Option<f64> = None;
     for entry in lengths {

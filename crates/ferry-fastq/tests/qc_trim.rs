@@ -490,20 +490,36 @@ fn html_report_is_self_contained_and_escapes_the_title() {
 }
 
 #[test]
-fn real_fastq_file_if_present() {
-    let path = Path::new("/usr/share/bowtie2/example/reads/reads_1.fq");
-    if !path.exists() {
-        return;
+fn real_fastq_files_if_present() {
+    // bowtie2's example reads: as unpacked by hand, and as Debian's bowtie2-examples ships them.
+    for path in [
+        "/usr/share/bowtie2/example/reads/reads_1.fq",
+        "/usr/share/doc/bowtie2/examples/reads/reads_1.fq.gz",
+        "/usr/share/doc/bowtie2/examples/reads/reads_2.fq.gz",
+    ] {
+        let path = Path::new(path);
+        if !path.exists() {
+            continue;
+        }
+        let mut text = Vec::new();
+        let file = std::fs::read(path).unwrap();
+        if file.starts_with(&[0x1f, 0x8b]) {
+            flate2::read::MultiGzDecoder::new(&file[..])
+                .read_to_end(&mut text)
+                .unwrap();
+        } else {
+            text = file;
+        }
+        let lines = text.split(|&b| b == b'\n').filter(|line| !line.is_empty()).count() as u64;
+        let report = qc_of_file(path).unwrap();
+        assert!(report.reads > 0);
+        assert_eq!(report.reads, lines / 4, "{}", path.display());
+        let records = read_records(path);
+        assert_eq!(records.len() as u64, report.reads);
+        assert_eq!(report.bases, records.iter().map(|r| r.len() as u64).sum::<u64>());
+        assert_eq!(qc_of(&records), report);
+        assert!(render_html(&report, "reads").contains("<svg"));
     }
-    let text = std::fs::read(path).unwrap();
-    let lines = text.split(|&b| b == b'\n').filter(|line| !line.is_empty()).count() as u64;
-    let report = qc_of_file(path).unwrap();
-    assert_eq!(report.reads, lines / 4);
-    assert_eq!(
-        report.bases,
-        read_records(path).iter().map(|r| r.len() as u64).sum::<u64>()
-    );
-    assert!(render_html(&report, "reads_1.fq").contains("<svg"));
 }
 
 // ---------------------------------------------------------------------------------------------
