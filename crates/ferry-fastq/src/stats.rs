@@ -335,11 +335,27 @@ fn escaped(byte: u8) -> String {
     std::ascii::escape_default(byte).to_string()
 }
 
-/// Receives each record header as it is parsed (used by validation; `()` ignores them).
+/// Receives each record header as it is parsed (used by validation; `()` ignores them), and,
+/// when [`RecordSink::wants_records`] says so, each complete record.
 pub trait RecordSink {
     /// `header` is the header line without the leading '@' and line end; `record` and `line`
     /// count from 1.
     fn header(&mut self, record: u64, line: u64, header: &[u8]);
+
+    /// Whether the parser should keep each record's lines and hand the whole record to
+    /// [`RecordSink::record`]. Asked once, when the parser is created. Default `false` (no
+    /// copying).
+    fn wants_records(&self) -> bool {
+        false
+    }
+
+    /// A complete, valid record (only called when [`RecordSink::wants_records`] is true), after
+    /// [`RecordSink::header`] for the same record. `header` is without the leading '@'; no
+    /// argument holds a line end; `sequence` and `quality` have equal lengths. `record` counts
+    /// from 1.
+    fn record(&mut self, record: u64, header: &[u8], sequence: &[u8], quality: &[u8]) {
+        let _ = (record, header, sequence, quality);
+    }
 }
 
 impl RecordSink for () {
@@ -371,6 +387,11 @@ pub struct FastqParser<S: RecordSink = ()> {
     /// A blank line seen while expecting a header (fine only at the end).
     blank_line: Option<u64>,
     failed: Option<FastqError>,
+    /// Whether the sink wants whole records (then `record_header` and `record_sequence` hold
+    /// the current record's lines).
+    keep_records: bool,
+    record_header: Vec<u8>,
+    record_sequence: Vec<u8>,
 }
 
 impl FastqParser<()> {
@@ -391,6 +412,9 @@ impl<S: RecordSink> FastqParser<S> {
     pub fn with_sink(sink: S) -> FastqParser<S> {
         FastqParser {
             stats: FastqStats::default(),
+            keep_records: sink.wants_records(),
+            record_header: Vec::new(),
+            record_sequence: Vec::new(),
             sink,
             expect: Expect::Header,
             line: 0,
@@ -409,6 +433,11 @@ impl<S: RecordSink> FastqParser<S> {
     /// The sink.
     pub fn sink(&self) -> &S {
         &self.sink
+    }
+
+    /// The sink, mutably (e.g. to take the records it collected).
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
     }
 
     /// Feeds the next bytes.
@@ -474,6 +503,11 @@ impl<S: RecordSink> FastqParser<S> {
         (result.map(|()| self.stats), self.sink)
     }
 
+    /// Ends the input like [`FastqParser::finish`] but keeps the parser (and its sink).
+    pub(crate) fn end(&mut self) -> Result<(), FastqError> {
+        self.check_end()
+    }
+
     fn check_end(&mut self) -> Result<(), FastqError> {
         if let Some(error) = self.failed.take() {
             return Err(error);
@@ -506,7 +540,13 @@ impl<S: RecordSink> FastqParser<S> {
                     return Err(FastqError::BlankLine { line: blank });
                 }
                 match line.split_first() {
-                    Some((b'@', header)) => self.sink.header(record, self.line, header),
+                    Some((b'@', header)) => {
+                        self.sink.header(record, self.line, header);
+                        if self.keep_records {
+                            self.record_header.clear();
+                            self.record_header.extend_from_slice(header);
+                        }
+                    }
                     _ => {
                         return Err(FastqError::BadHeader {
                             line: self.line,
@@ -529,6 +569,10 @@ impl<S: RecordSink> FastqParser<S> {
                     });
                 }
                 self.sequence = (line.len() as u64, gc, n);
+                if self.keep_records {
+                    self.record_sequence.clear();
+                    self.record_sequence.extend_from_slice(line);
+                }
                 self.expect = Expect::Plus;
             }
             Expect::Plus => {
@@ -575,6 +619,10 @@ impl<S: RecordSink> FastqParser<S> {
                 stats.q20_bases += q20;
                 stats.q30_bases += q30;
                 stats.quality_sum += sum - u64::from(PHRED_OFFSET) * length;
+                if self.keep_records {
+                    self.sink
+                        .record(record, &self.record_header, &self.record_sequence, line);
+                }
                 self.expect = Expect::Header;
             }
         }
@@ -663,6 +711,11 @@ impl<S: RecordSink> GzFastqStats<S> {
     /// The sink.
     pub fn sink(&self) -> &S {
         self.parser.sink()
+    }
+
+    /// The sink, mutably.
+    pub fn sink_mut(&mut self) -> &mut S {
+        self.parser.sink_mut()
     }
 
     /// Compressed bytes fed so far.
@@ -776,12 +829,12 @@ pub fn is_gzip_file(path: &std::path::Path) -> Result<bool, FastqError> {
     Ok(got == 2 && magic == [0x1f, 0x8b])
 }
 
-fn open(path: &std::path::Path) -> Result<std::fs::File, FastqError> {
+pub(crate) fn open(path: &std::path::Path) -> Result<std::fs::File, FastqError> {
     std::fs::File::open(path)
         .map_err(|error| std::io::Error::new(error.kind(), format!("cannot open {}: {error}", path.display())).into())
 }
 
-fn read_error(path: &std::path::Path, error: std::io::Error) -> FastqError {
+pub(crate) fn read_error(path: &std::path::Path, error: std::io::Error) -> FastqError {
     std::io::Error::new(error.kind(), format!("cannot read {}: {error}", path.display())).into()
 }
 
