@@ -72,7 +72,8 @@ async fn resolve_application(
         let versions: Vec<_> = client.application_versions(id).try_collect().await?;
         return pick_version(versions, &app.name.unwrap_or_default(), version);
     }
-    let name = name.ok_or_else(|| anyhow!("give the application with -i ID or -n NAME (see `bs list applications`)"))?;
+    let name =
+        name.ok_or_else(|| anyhow!("give the application with -i ID or -n NAME (see `bs list applications`)"))?;
     let query = ApplicationQuery {
         category: None,
         all_versions: version.is_some(),
@@ -195,7 +196,13 @@ pub async fn launch(ctx: &Context, args: &LaunchArgs) -> anyhow::Result<()> {
     if args.id.is_none() && args.name.is_none() {
         bail!("give the application with -n NAME or -i ID (see `bs list applications`)");
     }
-    let app = resolve_application(&client, args.id.as_deref(), args.name.as_deref(), args.app_version.as_deref()).await?;
+    let app = resolve_application(
+        &client,
+        args.id.as_deref(),
+        args.name.as_deref(),
+        args.app_version.as_deref(),
+    )
+    .await?;
     let title = format!(
         "{} {}",
         app.name.as_deref().unwrap_or(&app.id),

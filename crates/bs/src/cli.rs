@@ -444,7 +444,12 @@ pub struct LaunchArgs {
     #[arg(short = 'o', long = "option", value_name = "KEY:VALUE")]
     pub options: Vec<String>,
     /// The AppSession's name (label).
-    #[arg(short = 'l', long = "appsession-label", visible_alias = "label", value_name = "LABEL")]
+    #[arg(
+        short = 'l',
+        long = "appsession-label",
+        visible_alias = "label",
+        value_name = "LABEL"
+    )]
     pub label: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -466,10 +471,9 @@ pub struct SessionArgs {
 impl SessionArgs {
     /// The ID given with -i or positionally.
     pub fn id(&self) -> anyhow::Result<&str> {
-        self.id
-            .as_deref()
-            .or(self.positional_id.as_deref())
-            .ok_or_else(|| anyhow::anyhow!("give the AppSession with -i ID (or the ID alone); `bs list appsessions` shows them"))
+        self.id.as_deref().or(self.positional_id.as_deref()).ok_or_else(|| {
+            anyhow::anyhow!("give the AppSession with -i ID (or the ID alone); `bs list appsessions` shows them")
+        })
     }
 }
 

@@ -216,9 +216,7 @@ pub async fn download(
             let session = client.appsession(id).await?;
             let status = session.execution_status.clone().unwrap_or_default();
             if status == "Running" {
-                bail!(
-                    "app session {id} is still Running: its outputs appear when it ends (bs await appsession {id})"
-                );
+                bail!("app session {id} is still Running: its outputs appear when it ends (bs await appsession {id})");
             }
             let datasets = datasets_of(
                 &client,

@@ -11,9 +11,11 @@ mod auth;
 mod browse;
 #[path = "cli/download.rs"]
 mod download;
+#[path = "cli/fastq_apps.rs"]
+mod fastq_apps;
+#[path = "cli/launch.rs"]
+mod launch;
 #[path = "cli/profiles.rs"]
 mod profiles;
 #[path = "cli/upload.rs"]
 mod upload;
-#[path = "cli/launch.rs"]
-mod launch;

@@ -157,7 +157,10 @@ impl AppForm {
     /// required fields, several values for a single field, numbers that are not numbers or
     /// out of range, choices not offered, checkboxes that are not true/false, empty values.
     /// Whether named resources exist and may be used is for the hub to say.
-    pub fn check(&self, options: &BTreeMap<String, Vec<String>>) -> Result<BTreeMap<String, Vec<String>>, Vec<FieldProblem>> {
+    pub fn check(
+        &self,
+        options: &BTreeMap<String, Vec<String>>,
+    ) -> Result<BTreeMap<String, Vec<String>>, Vec<FieldProblem>> {
         let mut problems = Vec::new();
         let problem = |field: &str, message: String| FieldProblem {
             field: field.to_string(),
@@ -168,7 +171,10 @@ impl AppForm {
                 let known: Vec<&str> = self.fields.iter().map(|f| f.id.as_str()).collect();
                 problems.push(problem(
                     key,
-                    format!("this application has no such option; its options are {}", known.join(", ")),
+                    format!(
+                        "this application has no such option; its options are {}",
+                        known.join(", ")
+                    ),
                 ));
             }
         }
@@ -182,7 +188,10 @@ impl AppForm {
                 match &field.default {
                     Some(default) => vec![default.clone()],
                     None if field.required => {
-                        problems.push(problem(&field.id, format!("required ({}); set it with -o {}:VALUE", field.label, field.id)));
+                        problems.push(problem(
+                            &field.id,
+                            format!("required ({}); set it with -o {}:VALUE", field.label, field.id),
+                        ));
                         continue;
                     }
                     None => continue,
@@ -207,7 +216,11 @@ impl AppForm {
             }
             resolved.insert(field.id.clone(), values);
         }
-        if problems.is_empty() { Ok(resolved) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(resolved)
+        } else {
+            Err(problems)
+        }
     }
 }
 
@@ -278,7 +291,11 @@ mod tests {
     #[test]
     fn every_problem_is_named_at_once() {
         let problems = form()
-            .check(&options(&[("colour", &["red"]), ("quality", &["high"]), ("outcome", &["Maybe"])]))
+            .check(&options(&[
+                ("colour", &["red"]),
+                ("quality", &["high"]),
+                ("outcome", &["Maybe"]),
+            ]))
             .unwrap_err();
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(fields, ["colour", "project-id", "sample-id", "quality", "outcome"]);
@@ -295,7 +312,11 @@ mod tests {
         assert_eq!(resolved["quality"], ["20"]);
         assert!(!resolved.contains_key("outcome"));
         let problems = form()
-            .check(&options(&[("project-id", &["1", "2"]), ("sample-id", &["2"]), ("quality", &["50"])]))
+            .check(&options(&[
+                ("project-id", &["1", "2"]),
+                ("sample-id", &["2"]),
+                ("quality", &["50"]),
+            ]))
             .unwrap_err();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].message.contains("takes one value"));

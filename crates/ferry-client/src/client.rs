@@ -760,7 +760,10 @@ impl Client {
     /// never retried: a repeat would start a second session). Returns the new session.
     pub async fn launch(&self, application_id: &str, body: &ferry_api::launch::LaunchBody) -> Result<AppSession> {
         let envelope: V1Envelope<AppSession> = self
-            .post_json(&format!("v1pre3/applications/{}/appsessions", seg(application_id)), body)
+            .post_json(
+                &format!("v1pre3/applications/{}/appsessions", seg(application_id)),
+                body,
+            )
             .await?;
         Ok(envelope.response)
     }

@@ -95,7 +95,7 @@ fn fastq_toolkit_form() -> AppForm {
     fields.push(number("minimum-length", "Drop reads shorter than", "32", 0.0, 1000.0));
     fields.push(number(
         "subsample-reads",
-        "Keep at most this many reads (0: all)",
+        "Keep at most this many reads (pairs) per lane (0: all)",
         "0",
         0.0,
         1e12,

@@ -59,7 +59,12 @@ pub struct HubArgs {
     pub app_workers: usize,
     /// Seconds a running app job stays with its hub without a sign of life; after that (a
     /// killed hub) another start or instance takes the job over and runs it again.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30, env = "FERRY_HUB_APP_LEASE_SECONDS")]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        env = "FERRY_HUB_APP_LEASE_SECONDS"
+    )]
     pub app_lease_seconds: u64,
 }
 

@@ -466,9 +466,7 @@ async fn keep_lease(state: Arc<State>, session: String, holder: String, lease: D
 async fn run_job(state: Arc<State>, job: Claimed, holder: &str, shutdown: CancellationToken) -> anyhow::Result<()> {
     // An earlier attempt (a killed hub) may have staged blobs: they are never published.
     discard_staged(&state, &job.session_id, Some(job.attempt)).await?;
-    let work_dir = state
-        .app_work_dir
-        .join(format!("{}-{}", job.session_id, job.attempt));
+    let work_dir = state.app_work_dir.join(format!("{}-{}", job.session_id, job.attempt));
     if work_dir.exists() {
         tokio::fs::remove_dir_all(&work_dir).await.ok();
     }
@@ -496,7 +494,10 @@ async fn run_job(state: Arc<State>, job: Claimed, holder: &str, shutdown: Cancel
     ));
     if job.attempt > 1 {
         context
-            .log(format!("attempt {}: the hub running the earlier attempt stopped; starting again", job.attempt))
+            .log(format!(
+                "attempt {}: the hub running the earlier attempt stopped; starting again",
+                job.attempt
+            ))
             .await;
     }
     let result = crate::runners::run(&context).await;

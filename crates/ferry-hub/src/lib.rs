@@ -96,6 +96,7 @@ mod params;
 mod render;
 mod router;
 mod runners;
+mod runners_fastq;
 mod served_type;
 mod signing;
 pub mod testing;

@@ -15,6 +15,8 @@ use crate::jobs::{FinalStatus, JobContext, JobError, Outcome, OutputBiosample, O
 pub async fn run(context: &JobContext) -> Result<Outcome, JobError> {
     match context.application_id.as_str() {
         apps::TEST_APP_ID => test_app(context).await,
+        apps::FASTQ_QC_ID => crate::runners_fastq::fastq_qc(context).await,
+        apps::FASTQ_TOOLKIT_ID | apps::FASTQ_TOOLKIT_OLD_ID => crate::runners_fastq::fastq_toolkit(context).await,
         other => Err(JobError::Failed(format!(
             "application {other} has no program on this hub; launch one of `ferry hub app list`"
         ))),
@@ -62,7 +64,9 @@ async fn test_app(context: &JobContext) -> Result<Outcome, JobError> {
         let path = context.work_dir.join("test-app-report.json");
         write_file(&path, serde_json::to_vec_pretty(&report).unwrap_or_default()).await?;
         let blob = context.stage(&path).await?;
-        let biosample = context.option("sample-id").map(|id| OutputBiosample::Existing(id.to_string()));
+        let biosample = context
+            .option("sample-id")
+            .map(|id| OutputBiosample::Existing(id.to_string()));
         outputs.push(OutputDataset {
             name: format!("Test App {}", context.session_id),
             biosample,

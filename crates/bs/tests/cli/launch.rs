@@ -29,7 +29,10 @@ pub async fn launch(env: &Env, args: &[&str]) -> String {
     all.extend_from_slice(args);
     all.push("--terse");
     let id = env.ok(&all).await.trim().to_string();
-    assert!(id.chars().all(|c| c.is_ascii_digit()) && !id.is_empty(), "not an ID: {id:?}");
+    assert!(
+        id.chars().all(|c| c.is_ascii_digit()) && !id.is_empty(),
+        "not an ID: {id:?}"
+    );
     id
 }
 
@@ -43,7 +46,11 @@ async fn hub_get(env: &Env, token: &str, path: &str) -> reqwest::Response {
 }
 
 async fn session_count(env: &Env) -> usize {
-    env.json(&["list", "appsessions", "-f", "json"]).await.as_array().unwrap().len()
+    env.json(&["list", "appsessions", "-f", "json"])
+        .await
+        .as_array()
+        .unwrap()
+        .len()
 }
 
 #[tokio::test]
@@ -72,9 +79,15 @@ async fn test_app_launches_completes_and_its_outputs_download_verified() {
     assert_eq!(session_count(&env).await, before + 1);
 
     // While it runs there is nothing to download and no log yet.
-    let running = env.run(&["download", "appsession", "-i", &id, "-o", "/nonexistent-ferry"]).await;
+    let running = env
+        .run(&["download", "appsession", "-i", &id, "-o", "/nonexistent-ferry"])
+        .await;
     if !running.success() {
-        assert!(running.stderr.contains("still Running") || running.stderr.contains("no output"), "{}", running.stderr);
+        assert!(
+            running.stderr.contains("still Running") || running.stderr.contains("no output"),
+            "{}",
+            running.stderr
+        );
     }
 
     let awaited = env.ok(&["await", "appsession", &id, "--poll-interval", "0.2"]).await;
@@ -85,7 +98,16 @@ async fn test_app_launches_completes_and_its_outputs_download_verified() {
 
     // The server filters by output project and status; the session is listed under both.
     let by_project = env
-        .json(&["list", "appsessions", "--project-id", &project, "--exec-status", "Complete", "-f", "json"])
+        .json(&[
+            "list",
+            "appsessions",
+            "--project-id",
+            &project,
+            "--exec-status",
+            "Complete",
+            "-f",
+            "json",
+        ])
         .await;
     assert!(ids(&by_project).contains(&id), "{by_project}");
     let by_name = env
@@ -97,17 +119,31 @@ async fn test_app_launches_completes_and_its_outputs_download_verified() {
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("out");
     let summary = env
-        .ok(&["download", "appsession", "-i", &id, "-o", target.to_str().unwrap(), "--summary"])
+        .ok(&[
+            "download",
+            "appsession",
+            "-i",
+            &id,
+            "-o",
+            target.to_str().unwrap(),
+            "--summary",
+        ])
         .await;
     let files = files_under(&target);
     let report = files
         .iter()
         .find(|f| f.ends_with("test-app-report.json"))
         .unwrap_or_else(|| panic!("no report in {files:?}"));
-    assert!(report.contains("_ds."), "Illumina's <dataset>_ds.<id>/ layout: {report}");
+    assert!(
+        report.contains("_ds."),
+        "Illumina's <dataset>_ds.<id>/ layout: {report}"
+    );
     let text: Value = serde_json::from_slice(&std::fs::read(target.join(report)).unwrap()).unwrap();
     assert_eq!(text["AppSession"], id.as_str());
-    assert!(summary.contains("verified") || summary.contains("Verified"), "{summary}");
+    assert!(
+        summary.contains("verified") || summary.contains("Verified"),
+        "{summary}"
+    );
     let datasets = env.json(&["list", "datasets", "-f", "json"]).await;
     let outputs: Vec<&Value> = datasets
         .as_array()
@@ -129,7 +165,10 @@ async fn test_app_launches_completes_and_its_outputs_download_verified() {
         .iter()
         .map(|p| p["Name"].as_str().unwrap())
         .collect();
-    assert!(names.contains(&"Input.project-id") && names.contains(&"Input.seconds"), "{properties}");
+    assert!(
+        names.contains(&"Input.project-id") && names.contains(&"Input.seconds"),
+        "{properties}"
+    );
 }
 
 #[tokio::test]
@@ -151,12 +190,25 @@ async fn a_launch_with_bad_options_names_every_problem_and_creates_nothing() {
             "outcome:Maybe",
         ])
         .await;
-    for problem in ["nothing was launched", "colour", "project-id", "required", "seconds", "not a number", "outcome", "Maybe"] {
+    for problem in [
+        "nothing was launched",
+        "colour",
+        "project-id",
+        "required",
+        "seconds",
+        "not a number",
+        "outcome",
+        "Maybe",
+    ] {
         assert!(err.contains(problem), "{problem} missing:\n{err}");
     }
     // The hub checks too, and says the same in BaseSpace's shape: 409, every problem listed.
     let response = reqwest::Client::new()
-        .post(format!("{}/v1pre3/applications/{}/appsessions", env.hub.url, apps::TEST_APP_ID))
+        .post(format!(
+            "{}/v1pre3/applications/{}/appsessions",
+            env.hub.url,
+            apps::TEST_APP_ID
+        ))
         .bearer_auth(&env.token)
         .json(&json!({"Name": "x", "Properties": [
             {"Name": "Input.project-id", "Type": "project", "Content": "v1pre3/projects/99999"},
@@ -177,10 +229,22 @@ async fn a_launch_with_bad_options_names_every_problem_and_creates_nothing() {
         .map(|n| n["Item"].as_str().unwrap())
         .collect();
     assert!(items.iter().any(|i| i.starts_with("colour:")), "{items:?}");
-    assert!(items.iter().any(|i| i.starts_with("seconds:") && i.contains("smallest")), "{items:?}");
+    assert!(
+        items
+            .iter()
+            .any(|i| i.starts_with("seconds:") && i.contains("smallest")),
+        "{items:?}"
+    );
     // A project the token cannot see (here: none such) is a problem of its own once the form fits.
     let unknown = env
-        .fails(&["launch", "application", "-i", apps::TEST_APP_ID, "-o", "project-id:99999"])
+        .fails(&[
+            "launch",
+            "application",
+            "-i",
+            apps::TEST_APP_ID,
+            "-o",
+            "project-id:99999",
+        ])
         .await;
     assert!(unknown.contains("project-id") && unknown.contains("99999"), "{unknown}");
     assert_eq!(session_count(&env).await, before, "nothing was created");
@@ -188,10 +252,18 @@ async fn a_launch_with_bad_options_names_every_problem_and_creates_nothing() {
     // A token without START APPLICATIONS may not launch.
     let reader = env
         .hub
-        .token_with_scopes(ferry_hub::demo::DEMO_EMAIL, None, Some("READ GLOBAL, BROWSE GLOBAL, WRITE GLOBAL"))
+        .token_with_scopes(
+            ferry_hub::demo::DEMO_EMAIL,
+            None,
+            Some("READ GLOBAL, BROWSE GLOBAL, WRITE GLOBAL"),
+        )
         .await;
     let refused = reqwest::Client::new()
-        .post(format!("{}/v1pre3/applications/{}/appsessions", env.hub.url, apps::TEST_APP_ID))
+        .post(format!(
+            "{}/v1pre3/applications/{}/appsessions",
+            env.hub.url,
+            apps::TEST_APP_ID
+        ))
         .bearer_auth(&reader)
         .json(&json!({"Properties": [{"Name": "Input.project-id", "Content": project}]}))
         .send()
@@ -207,14 +279,25 @@ async fn kill_aborts_a_running_session_and_await_fails() {
     let project = demo_project(&env).await;
     let id = launch(
         &env,
-        &["-i", apps::TEST_APP_ID, "-o", &format!("project-id:{project}"), "-o", "seconds:120"],
+        &[
+            "-i",
+            apps::TEST_APP_ID,
+            "-o",
+            &format!("project-id:{project}"),
+            "-o",
+            "seconds:120",
+        ],
     )
     .await;
     // Wait until a worker runs it (its summary counts seconds).
     let mut started = false;
     for _ in 0..200 {
         let session = env.json(&["get", "appsession", &id, "-f", "json"]).await;
-        if session["StatusSummary"].as_str().unwrap_or_default().starts_with("Running") {
+        if session["StatusSummary"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Running")
+        {
             started = true;
             break;
         }
@@ -223,14 +306,19 @@ async fn kill_aborts_a_running_session_and_await_fails() {
     assert!(started, "the session never started");
     let killed = env.json(&["kill", "appsession", "-i", &id, "-f", "json"]).await;
     assert_eq!(killed["ExecutionStatus"], "Aborted");
-    assert!(killed["StatusSummary"].as_str().unwrap().starts_with("Stopped by"), "{killed}");
+    assert!(
+        killed["StatusSummary"].as_str().unwrap().starts_with("Stopped by"),
+        "{killed}"
+    );
     let awaited = env.run(&["await", "appsession", &id, "--poll-interval", "0.2"]).await;
     assert!(!awaited.success());
     assert!(awaited.stderr.contains("ended Aborted"), "{}", awaited.stderr);
     // Stopping again is refused with the status; nothing was published.
     let again = env.fails(&["kill", "appsession", &id]).await;
     assert!(again.contains("Aborted") && again.contains("not Running"), "{again}");
-    let none = env.fails(&["download", "appsession", "-i", &id, "-o", "/tmp/ferry-unused"]).await;
+    let none = env
+        .fails(&["download", "appsession", "-i", &id, "-o", "/tmp/ferry-unused"])
+        .await;
     assert!(none.contains("no output datasets"), "{none}");
     let log = env.ok(&["logs", "appsession", &id]).await;
     assert!(log.contains("Aborted: Stopped by"), "{log}");
@@ -275,16 +363,33 @@ async fn sessions_that_need_attention_fail_await_with_their_message() {
         ],
     )
     .await;
-    let out = env.run(&["await", "appsession", "-i", &id, "--poll-interval", "0.2"]).await;
+    let out = env
+        .run(&["await", "appsession", "-i", &id, "--poll-interval", "0.2"])
+        .await;
     assert_eq!(out.code, Some(1));
     assert!(
         out.stderr.contains("ended NeedsAttention: reference genome missing"),
         "{}",
         out.stderr
     );
-    assert!(out.stdout.contains("NeedsAttention"), "the session is printed too: {}", out.stdout);
+    assert!(
+        out.stdout.contains("NeedsAttention"),
+        "the session is printed too: {}",
+        out.stdout
+    );
     // --timeout gives up on a session that runs on, and says so.
-    let slow = launch(&env, &["-n", "Test App", "-o", &format!("project-id:{project}"), "-o", "seconds:60"]).await;
+    let slow = launch(
+        &env,
+        &[
+            "-n",
+            "Test App",
+            "-o",
+            &format!("project-id:{project}"),
+            "-o",
+            "seconds:60",
+        ],
+    )
+    .await;
     let timed = env
         .run(&["await", "appsession", &slow, "--timeout", "1", "--poll-interval", "0.2"])
         .await;
@@ -297,9 +402,24 @@ async fn sessions_that_need_attention_fail_await_with_their_message() {
 async fn sessions_stay_in_their_context() {
     let env = Env::new().await;
     let project = demo_project(&env).await;
-    let id = launch(&env, &["-n", "Test App", "-o", &format!("project-id:{project}"), "-o", "seconds:30"]).await;
+    let id = launch(
+        &env,
+        &[
+            "-n",
+            "Test App",
+            "-o",
+            &format!("project-id:{project}"),
+            "-o",
+            "seconds:30",
+        ],
+    )
+    .await;
     let stranger_email = "stranger@example.org";
-    env.hub.hub().add_user(stranger_email, "correct horse battery", None).await.unwrap();
+    env.hub
+        .hub()
+        .add_user(stranger_email, "correct horse battery", None)
+        .await
+        .unwrap();
     let stranger = env.hub.token(stranger_email, None).await;
     let workgroup = env.hub.token(ferry_hub::demo::DEMO_EMAIL, Some(DEMO_WORKGROUP)).await;
     for token in [&stranger, &workgroup] {
@@ -329,9 +449,15 @@ async fn sessions_stay_in_their_context() {
         assert_eq!(delete.status(), 404);
         // Nor can another context launch into this context's project.
         let launch = client
-            .post(format!("{}/v1pre3/applications/{}/appsessions", env.hub.url, apps::TEST_APP_ID))
+            .post(format!(
+                "{}/v1pre3/applications/{}/appsessions",
+                env.hub.url,
+                apps::TEST_APP_ID
+            ))
             .bearer_auth(token)
-            .json(&json!({"Properties": [{"Name": "Input.project-id", "Content": format!("v1pre3/projects/{project}")}]}))
+            .json(
+                &json!({"Properties": [{"Name": "Input.project-id", "Content": format!("v1pre3/projects/{project}")}]}),
+            )
             .send()
             .await
             .unwrap();
@@ -355,7 +481,12 @@ async fn sessions_stay_in_their_context() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), 200);
-    assert_eq!(hub_get(&env, &env.token, &format!("/v2/appsessions/{id}")).await.status(), 404);
+    assert_eq!(
+        hub_get(&env, &env.token, &format!("/v2/appsessions/{id}"))
+            .await
+            .status(),
+        404
+    );
 }
 
 #[tokio::test]
@@ -372,7 +503,10 @@ bs download appsession -i $ID -o out
 ls out/*/test-app-report.json
 "#
     );
-    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_bs")).parent().unwrap().to_path_buf();
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_bs"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
     let mut command = tokio::process::Command::new("bash");
     command

@@ -67,7 +67,19 @@ async fn check_launch(
             });
         }
     }
-    Ok(if problems.is_empty() { Ok(resolved) } else { Err(problems) })
+    if let Some(adapter) = resolved.get("adapter-sequence").and_then(|v| v.first())
+        && !adapter.bytes().all(|b| b"ACGTNacgtn".contains(&b))
+    {
+        problems.push(FieldProblem {
+            field: "adapter-sequence".into(),
+            message: format!("'{adapter}' is not a DNA sequence (A, C, G, T, N)"),
+        });
+    }
+    Ok(if problems.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(problems)
+    })
 }
 
 /// The ID of a resource named in a launch, if the caller's context has it.
@@ -110,7 +122,10 @@ pub async fn v1_launch(
 ) -> ApiResult<Response> {
     auth.require_launch()?;
     auth.require_write()?;
-    let sql = format!("SELECT {} FROM applications WHERE id = $1 AND disabled = 0", apps::APP_COLS);
+    let sql = format!(
+        "SELECT {} FROM applications WHERE id = $1 AND disabled = 0",
+        apps::APP_COLS
+    );
     let app = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&application_id)
         .fetch_optional(&state.db.pool)
@@ -275,7 +290,9 @@ pub async fn v2_stop(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult
                     tx.commit().await?;
                 }
             }
-            Err(error) => tracing::warn!(session = %id, error = %format!("{error:#}"), "cannot store a stopped session's log"),
+            Err(error) => {
+                tracing::warn!(session = %id, error = %format!("{error:#}"), "cannot store a stopped session's log")
+            }
         }
         if let Err(error) = crate::jobs::discard_staged(&state, &id, None).await {
             tracing::warn!(session = %id, error = %format!("{error:#}"), "cannot remove a stopped session's staged outputs");
@@ -303,7 +320,12 @@ pub struct DeletedSession {
 /// `DELETE /v2/appsessions/{id}[?preserve=Metadata]`: removes an ended session's output
 /// datasets and their files; without `preserve=Metadata` the session itself is then neither
 /// listed nor served. A running session must be stopped first (409).
-pub async fn v2_delete(state: St, auth: Auth, Path(id): Path<String>, params: Params) -> ApiResult<Json<DeletedSession>> {
+pub async fn v2_delete(
+    state: St,
+    auth: Auth,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<DeletedSession>> {
     auth.require_write()?;
     let row = super::resources::appsession_row(&state, &auth, &id).await?;
     let status: String = row.get("execution_status");

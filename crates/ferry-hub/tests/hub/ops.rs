@@ -242,7 +242,7 @@ async fn demo_seeding_is_deterministic_and_idempotent() {
         storage_url: None,
         s3_options: None,
         trusted_proxies: Default::default(),
-                app_runner: Default::default(),
+        app_runner: Default::default(),
     };
     let counts = |hub: Hub| async move {
         let mut counts = Vec::new();
@@ -307,7 +307,7 @@ async fn demo_seeding_is_deterministic_and_idempotent() {
             storage_url: None,
             s3_options: None,
             trusted_proxies: Default::default(),
-                app_runner: Default::default(),
+            app_runner: Default::default(),
         })
         .await
         .unwrap(),
