@@ -715,3 +715,138 @@ fn up_keeps_its_data_private_and_tightens_an_older_data_folder() {
     let output = up.stop();
     assert!(output.contains(TIGHTENED), "ferry up says what it tightened:\n{output}");
 }
+
+/// A plain HTTP/1.1 request with a bearer token and an optional JSON body; the status and the
+/// body as JSON (`Null` when it is not JSON).
+fn call(base: &str, method: &str, path: &str, token: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+    let address = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let json = text
+        .split_once("\r\n\r\n")
+        .and_then(|(_, body)| serde_json::from_str(body).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+#[test]
+fn a_hub_killed_in_the_middle_of_an_app_finishes_it_once_after_a_restart() {
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("hub-data");
+    let args = [
+        "hub",
+        "--listen",
+        "127.0.0.1:0",
+        "--demo-reads",
+        "20",
+        "--app-lease-seconds",
+        "2",
+    ];
+    let mut hub = Ferry::start(&args, &data);
+    let url = url_in(&hub.wait_for("Ferry hub serving the BaseSpace API at"));
+    let (ok, token, err) = ferry(
+        &[
+            "hub",
+            "token",
+            "--user",
+            "demo@example.org",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    let token = token.trim().to_string();
+    let (_, projects) = call(&url, "GET", "/v1pre3/users/current/projects", &token, None);
+    let project = projects["Response"]["Items"][0]["Id"].as_str().unwrap().to_string();
+    let launch = format!(
+        r#"{{"Name":"survives a kill","Properties":[{{"Name":"Input.project-id","Content":"{project}"}},
+            {{"Name":"Input.seconds","Content":"3"}}]}}"#
+    );
+    let (status, launched) = call(
+        &url,
+        "POST",
+        "/v1pre3/applications/9100004/appsessions",
+        &token,
+        Some(&launch),
+    );
+    assert_eq!(status, 201, "{launched}");
+    let id = launched["Response"]["Id"].as_str().unwrap().to_string();
+    let blobs_before = walk_files(&data.join("blobs/objects")).len();
+
+    // Kill it (no chance to clean up) while the app runs.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, session) = call(&url, "GET", &format!("/v2/appsessions/{id}"), &token, None);
+        if session["StatusSummary"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Running:")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the app never started: {session}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    hub.child.kill().unwrap();
+    hub.child.wait().unwrap();
+    drop(hub);
+
+    // Started again, the hub takes the job over once its lease has expired and finishes it.
+    let mut hub = Ferry::start(&args, &data);
+    let url = url_in(&hub.wait_for("Ferry hub serving the BaseSpace API at"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let session = loop {
+        let (_, session) = call(&url, "GET", &format!("/v2/appsessions/{id}"), &token, None);
+        if session["ExecutionStatus"] != "Running" {
+            break session;
+        }
+        assert!(Instant::now() < deadline, "the session never ended: {session}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(session["ExecutionStatus"], "Complete", "{session}");
+    let (_, outputs) = call(&url, "GET", &format!("/v2/datasets?appsessionids={id}"), &token, None);
+    assert_eq!(
+        outputs["Paging"]["TotalCount"], 1,
+        "exactly one set of outputs: {outputs}"
+    );
+    let (_, logs) = call(&url, "GET", &format!("/v2/appsessions/{id}/logfiles"), &token, None);
+    assert_eq!(logs["Paging"]["TotalCount"], 1, "{logs}");
+    // Nothing of the killed attempt stays behind in the store: one report and the log.
+    let blobs_after = walk_files(&data.join("blobs/objects")).len();
+    assert_eq!(blobs_after, blobs_before + 2, "the report and the log, nothing else");
+    let (_, log) = call(&url, "GET", &format!("/v2/appsessions/{id}/properties"), &token, None);
+    assert!(log.to_string().contains("Input.seconds"), "{log}");
+    hub.stop();
+}
+
+/// Every file under `dir` (recursively).
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            } else {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
+}

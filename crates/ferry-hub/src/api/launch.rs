@@ -36,26 +36,34 @@ async fn check_launch(
         Ok(resolved) => (resolved, Vec::new()),
         Err(problems) => (BTreeMap::new(), problems),
     };
-    if problems.is_empty() {
-        for field in &form.fields {
-            let Some(kind) = resource_kind(&field.field_type) else {
-                continue;
-            };
-            let Some(values) = resolved.get_mut(&field.id) else {
-                continue;
-            };
-            for value in values.iter_mut() {
-                match resolve(state, auth, kind, value).await? {
-                    Some(id) => *value = id,
-                    None => problems.push(FieldProblem {
-                        field: field.id.clone(),
-                        message: format!(
-                            "no {kind} '{value}' is visible to this access token (check the ID and the token's \
-                             personal or workgroup context)"
-                        ),
-                    }),
-                }
+    // Named resources are checked even when other fields are wrong: every problem at once.
+    for field in &form.fields {
+        let Some(kind) = resource_kind(&field.field_type) else {
+            continue;
+        };
+        if problems.iter().any(|p| p.field == field.id) {
+            continue;
+        }
+        let given: Vec<String> = match resolved.get(&field.id) {
+            Some(values) => values.clone(),
+            None => options.get(&field.id).cloned().unwrap_or_default(),
+        };
+        let mut ids = Vec::new();
+        for value in &given {
+            match resolve(state, auth, kind, value.trim()).await? {
+                Some(id) => ids.push(id),
+                None => problems.push(FieldProblem {
+                    field: field.id.clone(),
+                    message: format!(
+                        "no {kind} '{}' is visible to this access token (check the ID and the token's personal or \
+                         workgroup context)",
+                        value.trim()
+                    ),
+                }),
             }
+        }
+        if let Some(values) = resolved.get_mut(&field.id) {
+            *values = ids;
         }
     }
     if problems.is_empty() && application_id == apps::FASTQ_QC_ID {
@@ -309,12 +317,23 @@ pub async fn v2_stop(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult
 pub struct DeletedSession {
     id: String,
     name: String,
-    resource_type: &'static str,
     date_deleted: String,
+    /// Ferry has no trash: what is deleted is gone.
+    is_visible_in_trash: bool,
+    trash_status: &'static str,
     /// Output datasets removed with the session.
-    datasets_deleted: u64,
-    /// Whether the session's record is kept (`preserve=Metadata`).
-    metadata_preserved: bool,
+    child_count: u64,
+    deleted_app_session: DeletedSessionCompact,
+}
+
+/// The deleted session, compact.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeletedSessionCompact {
+    id: String,
+    name: String,
+    /// False when `preserve=Metadata` kept the session's record.
+    is_deleted: bool,
 }
 
 /// `DELETE /v2/appsessions/{id}[?preserve=Metadata]`: removes an ended session's output
@@ -375,13 +394,19 @@ pub async fn v2_delete(
         }
     }
     tracing::info!(session = %id, datasets, preserve, "app session deleted");
+    let name: String = row.get("name");
     Ok(Json(DeletedSession {
-        id,
-        name: row.get("name"),
-        resource_type: "appsession",
+        id: id.clone(),
+        name: name.clone(),
         date_deleted: ferry_api::dates::format_millis(now),
-        datasets_deleted: datasets,
-        metadata_preserved: preserve,
+        is_visible_in_trash: false,
+        trash_status: "Deleted",
+        child_count: datasets,
+        deleted_app_session: DeletedSessionCompact {
+            id,
+            name,
+            is_deleted: !preserve,
+        },
     }))
 }
 
@@ -390,14 +415,15 @@ pub async fn v2_delete(
 #[serde(rename_all = "PascalCase")]
 pub struct PropertyCompact {
     name: String,
+    href: String,
     #[serde(rename = "Type")]
     property_type: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     content: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    items: Option<Vec<String>>,
-    items_displayed_count: usize,
-    items_total_count: usize,
+    content_items: Option<Vec<String>>,
+    items_displayed_count: i64,
+    items_total_count: i64,
 }
 
 /// `GET /v2/appsessions/{id}/properties`: what the session was launched with (`Input.*`).
@@ -421,13 +447,15 @@ pub async fn v2_properties(
             let values: Vec<String> = serde_json::from_str(&row.get::<String, _>("items")).unwrap_or_default();
             let count = values.len();
             let multiple = property_type.ends_with("[]");
+            let name: String = row.get("name");
             PropertyCompact {
-                name: row.get("name"),
+                href: format!("{}/v2/appsessions/{id}/properties/{name}", state.base),
+                name,
                 content: (!multiple).then(|| values.first().cloned().unwrap_or_default()),
-                items: multiple.then_some(values),
+                content_items: multiple.then_some(values),
                 property_type,
-                items_displayed_count: count,
-                items_total_count: count,
+                items_displayed_count: count as i64,
+                items_total_count: count as i64,
             }
         })
         .collect();

@@ -114,6 +114,8 @@ async fn another_user_and_other_contexts_see_nothing() {
         hidden(&hub, token, &format!("/v1pre3/runs/{run}"), &run).await;
         hidden(&hub, token, &format!("/v1pre3/runs/{run}/files"), &run).await;
         hidden(&hub, token, &format!("/v2/appsessions/{session}"), &session).await;
+        hidden(&hub, token, &format!("/v2/appsessions/{session}/logfiles"), &session).await;
+        hidden(&hub, token, &format!("/v2/appsessions/{session}/properties"), &session).await;
         hidden(&hub, token, &format!("/v2/files/{file}"), &file).await;
         hidden(&hub, token, &format!("/v1pre3/files/{file}"), &file).await;
         hidden(&hub, token, &format!("/v2/files/{file}/content"), &file).await;
@@ -185,6 +187,34 @@ async fn another_user_and_other_contexts_see_nothing() {
         )
         .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = post_json(&hub, token, &format!("/v2/appsessions/{session}/stop"), json!({})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let deleted = client()
+            .delete(format!("{}/v2/appsessions/{session}", hub.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), StatusCode::NOT_FOUND);
+        // A launch may not name another context's project, biosample or dataset as input or output.
+        for (field, id) in [
+            ("project-id", &project),
+            ("sample-id", &biosample),
+            ("dataset-id", &dataset),
+        ] {
+            let (status, body) = post_json(
+                &hub,
+                token,
+                &format!("/v1pre3/applications/{}/appsessions", ferry_hub::apps::FASTQ_QC_ID),
+                json!({"Properties": [{"Name": format!("Input.{field}"), "Content": id}]}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::CONFLICT, "{field}");
+            assert!(
+                body.to_string().contains("is visible to this access token"),
+                "{field}: {body}"
+            );
+        }
         let response = client()
             .post(format!("{}/v1pre3/datasets/{dataset}/files?name=x.txt", hub.url))
             .bearer_auth(token)

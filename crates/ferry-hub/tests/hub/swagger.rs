@@ -115,6 +115,37 @@ async fn v2_answers_conform_to_the_swagger_definitions() {
         .unwrap()
         .to_string();
     let new_dataset = new_dataset(&hub, &token, "swagger").await;
+    // Launched sessions: one ended (log files, properties, delete), one running (stop).
+    let launch = |seconds: &'static str| {
+        let (hub_url, token, project) = (hub.url.clone(), token.clone(), project.clone());
+        async move {
+            let answer: Value = client()
+                .post(format!(
+                    "{hub_url}/v1pre3/applications/{}/appsessions",
+                    ferry_hub::apps::TEST_APP_ID
+                ))
+                .bearer_auth(&token)
+                .json(&json!({"Properties": [
+                    {"Name": "Input.project-id", "Content": project},
+                    {"Name": "Input.seconds", "Content": seconds}
+                ]}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer["Response"]["Id"].as_str().unwrap().to_string()
+        }
+    };
+    let ended = launch("0").await;
+    let running = launch("60").await;
+    let mut waited = 0;
+    while get_ok(&hub, &token, &format!("/v2/appsessions/{ended}")).await["ExecutionStatus"] == "Running" {
+        waited += 1;
+        assert!(waited < 400, "the launched session never ended");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     // (method, spec path, our path, body)
     let calls: Vec<(Method, &str, String, Option<Value>)> = vec![
@@ -235,6 +266,36 @@ async fn v2_answers_conform_to_the_swagger_definitions() {
             "/appsessions/{id}",
             format!("/v2/appsessions/{session}"),
             Some(json!({"StatusSummary": "ok"})),
+        ),
+        (
+            Method::GET,
+            "/appsessions/{id}/logfiles",
+            format!("/v2/appsessions/{ended}/logfiles"),
+            None,
+        ),
+        (
+            Method::GET,
+            "/appsessions/{id}/properties",
+            format!("/v2/appsessions/{ended}/properties"),
+            None,
+        ),
+        (
+            Method::GET,
+            "/datasets",
+            format!("/v2/datasets?appsessionids={ended}"),
+            None,
+        ),
+        (
+            Method::POST,
+            "/appsessions/{id}/stop",
+            format!("/v2/appsessions/{running}/stop"),
+            None,
+        ),
+        (
+            Method::DELETE,
+            "/appsessions/{id}",
+            format!("/v2/appsessions/{ended}"),
+            None,
         ),
     ];
     let mut problems = Vec::new();
