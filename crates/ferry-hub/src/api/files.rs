@@ -434,6 +434,24 @@ pub async fn serve_signed(
     Ok(response)
 }
 
+/// `GET /v2/appsessions/{id}/logfiles`: the session's log files (published when it ends), with
+/// the usual file-list parameters.
+pub async fn v2_appsession_logfiles(
+    state: St,
+    auth: Auth,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<ItemList<File>>> {
+    auth.require_browse()?;
+    super::resources::appsession_row(&state, &auth, &id).await?;
+    let mut filter = Filter::owned_by(&auth.context_id);
+    filter.eq("appsession_id", id.clone());
+    filter.raw("dataset_id IS NULL");
+    let listed = list_files(&state, filter.clone(), &params, true).await?;
+    let href = format!("{}/v2/appsessions/{id}/logfiles", state.base);
+    Ok(Json(listed.v2(&state, filter, &href).await?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,22 +478,4 @@ mod tests {
         assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
         assert_eq!(parse_range("items=0-1", 100), None);
     }
-}
-
-/// `GET /v2/appsessions/{id}/logfiles`: the session's log files (published when it ends), with
-/// the usual file-list parameters.
-pub async fn v2_appsession_logfiles(
-    state: St,
-    auth: Auth,
-    Path(id): Path<String>,
-    params: Params,
-) -> ApiResult<Json<ItemList<File>>> {
-    auth.require_browse()?;
-    super::resources::appsession_row(&state, &auth, &id).await?;
-    let mut filter = Filter::owned_by(&auth.context_id);
-    filter.eq("appsession_id", id.clone());
-    filter.raw("dataset_id IS NULL");
-    let listed = list_files(&state, filter.clone(), &params, true).await?;
-    let href = format!("{}/v2/appsessions/{id}/logfiles", state.base);
-    Ok(Json(listed.v2(&state, filter, &href).await?))
 }
