@@ -97,7 +97,7 @@ pub enum HubCommand {
         /// Workgroup context (default: the user's personal context).
         #[arg(long)]
         workgroup: Option<String>,
-        /// Scopes, comma-separated (default: READ, CREATE, BROWSE, MOVETOTRASH, WRITE GLOBAL).
+        /// Scopes, comma-separated (default: what `bs auth` asks for, START APPLICATIONS included).
         #[arg(long)]
         scopes: Option<String>,
     },

@@ -340,7 +340,8 @@ impl Hub {
     }
 
     /// Issues an access token for `email`, personal or in `workgroup`, with `scopes` (default:
-    /// READ, CREATE, BROWSE, MOVETOTRASH, WRITE GLOBAL), as `ferry hub token` does.
+    /// what `bs auth` asks for: READ, CREATE, BROWSE, MOVETOTRASH, WRITE GLOBAL, CREATE PROJECTS, CREATE RUNS,
+    /// START APPLICATIONS), as `ferry hub token` does.
     pub async fn issue_token(
         &self,
         email: &str,

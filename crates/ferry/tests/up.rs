@@ -12,16 +12,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// A plain HTTP/1.1 GET; returns the status code and the body.
-fn get(base: &str, path: &str) -> (u16, String) {
+/// Sends a whole HTTP/1.1 request (`Connection: close`) to `base`; the status code and the body.
+fn exchange(base: &str, request: &str) -> (u16, String) {
     let address = base.trim_start_matches("http://");
     let mut stream = TcpStream::connect(address).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    stream.write_all(request.replace("{host}", address).as_bytes()).unwrap();
     let mut text = String::new();
     stream.read_to_string(&mut text).unwrap();
     let status = text
@@ -34,6 +30,14 @@ fn get(base: &str, path: &str) -> (u16, String) {
         .map(|(_, body)| body.to_string())
         .unwrap_or_default();
     (status, body)
+}
+
+/// A plain HTTP/1.1 GET; returns the status code and the body.
+fn get(base: &str, path: &str) -> (u16, String) {
+    exchange(
+        base,
+        &format!("GET {path} HTTP/1.1\r\nHost: {{host}}\r\nConnection: close\r\n\r\n"),
+    )
 }
 
 fn url_after(banner: &str, label: &str) -> String {
@@ -719,29 +723,16 @@ fn up_keeps_its_data_private_and_tightens_an_older_data_folder() {
 /// A plain HTTP/1.1 request with a bearer token and an optional JSON body; the status and the
 /// body as JSON (`Null` when it is not JSON).
 fn call(base: &str, method: &str, path: &str, token: &str, body: Option<&str>) -> (u16, serde_json::Value) {
-    let address = base.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(address).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let body = body.unwrap_or("");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let json = text
-        .split_once("\r\n\r\n")
-        .and_then(|(_, body)| serde_json::from_str(body).ok())
-        .unwrap_or(serde_json::Value::Null);
-    (status, json)
+    let (status, text) = exchange(
+        base,
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: {{host}}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
 }
 
 #[test]

@@ -36,13 +36,30 @@ pub async fn launch(env: &Env, args: &[&str]) -> String {
     id
 }
 
+/// Sends a request to the hub with `token` (and a JSON body, if any).
+async fn hub_send(
+    env: &Env,
+    method: reqwest::Method,
+    token: &str,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}{path}", env.hub.url))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
 async fn hub_get(env: &Env, token: &str, path: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .get(format!("{}{path}", env.hub.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
+    hub_send(env, reqwest::Method::GET, token, path, None).await
+}
+
+/// The path that launches `application`.
+fn launch_path(application: &str) -> String {
+    format!("/v1pre3/applications/{application}/appsessions")
 }
 
 async fn session_count(env: &Env) -> usize {
@@ -203,21 +220,18 @@ async fn a_launch_with_bad_options_names_every_problem_and_creates_nothing() {
         assert!(err.contains(problem), "{problem} missing:\n{err}");
     }
     // The hub checks too, and says the same in BaseSpace's shape: 409, every problem listed.
-    let response = reqwest::Client::new()
-        .post(format!(
-            "{}/v1pre3/applications/{}/appsessions",
-            env.hub.url,
-            apps::TEST_APP_ID
-        ))
-        .bearer_auth(&env.token)
-        .json(&json!({"Name": "x", "Properties": [
+    let response = hub_send(
+        &env,
+        reqwest::Method::POST,
+        &env.token,
+        &launch_path(apps::TEST_APP_ID),
+        Some(json!({"Name": "x", "Properties": [
             {"Name": "Input.project-id", "Type": "project", "Content": "v1pre3/projects/99999"},
             {"Name": "Input.seconds", "Type": "string", "Content": "-4"},
             {"Name": "Input.colour", "Type": "string", "Content": "red"}
-        ]}))
-        .send()
-        .await
-        .unwrap();
+        ]})),
+    )
+    .await;
     assert_eq!(response.status(), 409);
     let body: Value = response.json().await.unwrap();
     let message = body["ResponseStatus"]["Message"].as_str().unwrap();
@@ -258,17 +272,14 @@ async fn a_launch_with_bad_options_names_every_problem_and_creates_nothing() {
             Some("READ GLOBAL, BROWSE GLOBAL, WRITE GLOBAL"),
         )
         .await;
-    let refused = reqwest::Client::new()
-        .post(format!(
-            "{}/v1pre3/applications/{}/appsessions",
-            env.hub.url,
-            apps::TEST_APP_ID
-        ))
-        .bearer_auth(&reader)
-        .json(&json!({"Properties": [{"Name": "Input.project-id", "Content": project}]}))
-        .send()
-        .await
-        .unwrap();
+    let refused = hub_send(
+        &env,
+        reqwest::Method::POST,
+        &reader,
+        &launch_path(apps::TEST_APP_ID),
+        Some(json!({"Properties": [{"Name": "Input.project-id", "Content": project}]})),
+    )
+    .await;
     assert_eq!(refused.status(), 403);
     assert!(refused.text().await.unwrap().contains("START APPLICATIONS"));
 }
@@ -432,54 +443,45 @@ async fn sessions_stay_in_their_context() {
         }
         let listed: Value = hub_get(&env, token, "/v2/appsessions").await.json().await.unwrap();
         assert!(!listed.to_string().contains(&id), "listed in another context");
-        let client = reqwest::Client::new();
-        let stop = client
-            .post(format!("{}/v2/appsessions/{id}/stop", env.hub.url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+        let stop = hub_send(
+            &env,
+            reqwest::Method::POST,
+            token,
+            &format!("/v2/appsessions/{id}/stop"),
+            None,
+        )
+        .await;
         assert_eq!(stop.status(), 404);
-        let delete = client
-            .delete(format!("{}/v2/appsessions/{id}", env.hub.url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+        let delete = hub_send(
+            &env,
+            reqwest::Method::DELETE,
+            token,
+            &format!("/v2/appsessions/{id}"),
+            None,
+        )
+        .await;
         assert_eq!(delete.status(), 404);
         // Nor can another context launch into this context's project.
-        let launch = client
-            .post(format!(
-                "{}/v1pre3/applications/{}/appsessions",
-                env.hub.url,
-                apps::TEST_APP_ID
-            ))
-            .bearer_auth(token)
-            .json(
-                &json!({"Properties": [{"Name": "Input.project-id", "Content": format!("v1pre3/projects/{project}")}]}),
-            )
-            .send()
-            .await
-            .unwrap();
+        let into =
+            json!({"Properties": [{"Name": "Input.project-id", "Content": format!("v1pre3/projects/{project}")}]});
+        let launch = hub_send(
+            &env,
+            reqwest::Method::POST,
+            token,
+            &launch_path(apps::TEST_APP_ID),
+            Some(into),
+        )
+        .await;
         assert_eq!(launch.status(), 409);
     }
     let session = env.json(&["get", "appsession", &id, "-f", "json"]).await;
     assert_eq!(session["ExecutionStatus"], "Running", "untouched by the others");
     // Its owner deletes it once stopped: it is neither listed nor served any more.
-    let running = reqwest::Client::new()
-        .delete(format!("{}/v2/appsessions/{id}", env.hub.url))
-        .bearer_auth(&env.token)
-        .send()
-        .await
-        .unwrap();
+    let path = format!("/v2/appsessions/{id}");
+    let running = hub_send(&env, reqwest::Method::DELETE, &env.token, &path, None).await;
     assert_eq!(running.status(), 409, "a running session is stopped first");
     env.ok(&["kill", "appsession", &id]).await;
-    let deleted = reqwest::Client::new()
-        .delete(format!("{}/v2/appsessions/{id}", env.hub.url))
-        .bearer_auth(&env.token)
-        .send()
-        .await
-        .unwrap();
+    let deleted = hub_send(&env, reqwest::Method::DELETE, &env.token, &path, None).await;
     assert_eq!(deleted.status(), 200);
     assert_eq!(
         hub_get(&env, &env.token, &format!("/v2/appsessions/{id}"))

@@ -189,11 +189,15 @@ pub async fn v2_dataset_files(
 ) -> ApiResult<Json<ItemList<File>>> {
     auth.require_browse()?;
     super::resources::dataset_row(&state, &auth, &id).await?;
-    let mut filter = Filter::owned_by(&auth.context_id);
-    filter.eq("dataset_id", id.clone());
-    let listed = list_files(&state, filter.clone(), &params, true).await?;
-    let href = format!("{}/v2/datasets/{id}/files", state.base);
-    Ok(Json(listed.v2(&state, filter, &href).await?))
+    children(
+        &state,
+        &auth,
+        "dataset_id",
+        &id,
+        &params,
+        &format!("v2/datasets/{id}/files"),
+    )
+    .await
 }
 
 /// `GET /v2/runs/{id}/files`.
@@ -205,11 +209,7 @@ pub async fn v2_run_files(
 ) -> ApiResult<Json<ItemList<File>>> {
     auth.require_browse()?;
     super::resources::run_row(&state, &auth, &id).await?;
-    let mut filter = Filter::owned_by(&auth.context_id);
-    filter.eq("run_id", id.clone());
-    let listed = list_files(&state, filter.clone(), &params, true).await?;
-    let href = format!("{}/v2/runs/{id}/files", state.base);
-    Ok(Json(listed.v2(&state, filter, &href).await?))
+    children(&state, &auth, "run_id", &id, &params, &format!("v2/runs/{id}/files")).await
 }
 
 /// `GET /v1pre3/runs/{id}/files` (the run's `HrefFiles` in v1pre3 answers).
@@ -444,12 +444,32 @@ pub async fn v2_appsession_logfiles(
 ) -> ApiResult<Json<ItemList<File>>> {
     auth.require_browse()?;
     super::resources::appsession_row(&state, &auth, &id).await?;
+    children(
+        &state,
+        &auth,
+        "appsession_id",
+        &id,
+        &params,
+        &format!("v2/appsessions/{id}/logfiles"),
+    )
+    .await
+}
+
+/// One page of the caller's completed files whose `parent` column is `id`, as a v2 list whose
+/// `SubDirectories` Hrefs extend `listing` (a path below the hub's base URL).
+async fn children(
+    state: &crate::State,
+    auth: &Auth,
+    parent: &'static str,
+    id: &str,
+    params: &Params,
+    listing: &str,
+) -> ApiResult<Json<ItemList<File>>> {
     let mut filter = Filter::owned_by(&auth.context_id);
-    filter.eq("appsession_id", id.clone());
-    filter.raw("dataset_id IS NULL");
-    let listed = list_files(&state, filter.clone(), &params, true).await?;
-    let href = format!("{}/v2/appsessions/{id}/logfiles", state.base);
-    Ok(Json(listed.v2(&state, filter, &href).await?))
+    filter.eq(parent, id.to_string());
+    let listed = list_files(state, filter.clone(), params, true).await?;
+    let href = format!("{}/{listing}", state.base);
+    Ok(Json(listed.v2(state, filter, &href).await?))
 }
 
 #[cfg(test)]
