@@ -169,8 +169,9 @@ const BUILT_IN: &[BuiltIn] = &[
         category: "Other",
         classifications: "Testing",
         short_description: "For testing automation: ends Complete, NeedsAttention or Aborted after N seconds.",
-        long_description: "Writes nothing: runs for the given number of seconds, then ends with the chosen outcome \
-             and message, so that scripts around bs launch, bs await and bs kill can be tested.",
+        long_description: "Runs for the given number of seconds, then ends with the chosen outcome and message; a \
+             session that ends Complete writes a small report dataset. For testing scripts around bs launch, bs await, \
+             bs kill and bs download appsession.",
         release_notes: "First version.",
         family: "ferry.test-app",
         latest: true,

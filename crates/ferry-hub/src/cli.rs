@@ -66,6 +66,15 @@ pub struct HubArgs {
         env = "FERRY_HUB_APP_LEASE_SECONDS"
     )]
     pub app_lease_seconds: u64,
+    /// Seconds an app session may run from its launch; past them it ends TimedOut and keeps
+    /// nothing.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 86_400,
+        env = "FERRY_HUB_APP_TIMEOUT_SECONDS"
+    )]
+    pub app_timeout_seconds: u64,
 }
 
 /// Admin commands.
@@ -195,6 +204,7 @@ fn config(args: &HubArgs, listen: SocketAddr, demo: Option<DemoOptions>) -> anyh
         app_runner: crate::jobs::AppRunnerOptions {
             workers: args.app_workers,
             lease: std::time::Duration::from_secs(args.app_lease_seconds.max(1)),
+            timeout: std::time::Duration::from_secs(args.app_timeout_seconds.max(1)),
         },
     })
 }

@@ -39,6 +39,9 @@ pub struct AppRunnerOptions {
     /// How long a claimed job stays with its worker without a renewal; a job whose worker died
     /// is taken over after this.
     pub lease: Duration,
+    /// How long a session may run, counted from its launch (restarts included); past it the
+    /// session ends `TimedOut` and publishes nothing.
+    pub timeout: Duration,
 }
 
 impl Default for AppRunnerOptions {
@@ -46,6 +49,7 @@ impl Default for AppRunnerOptions {
         Self {
             workers: 2,
             lease: Duration::from_secs(30),
+            timeout: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -59,6 +63,8 @@ pub enum FinalStatus {
     NeedsAttention,
     /// Stopped before it finished.
     Aborted,
+    /// Ran longer than the hub allows (`--app-timeout-seconds`).
+    TimedOut,
 }
 
 impl FinalStatus {
@@ -68,6 +74,7 @@ impl FinalStatus {
             FinalStatus::Complete => "Complete",
             FinalStatus::NeedsAttention => "NeedsAttention",
             FinalStatus::Aborted => "Aborted",
+            FinalStatus::TimedOut => "TimedOut",
         }
     }
 }
@@ -371,6 +378,8 @@ pub(crate) async fn run_workers(state: Arc<State>, shutdown: CancellationToken) 
 /// A job as claimed.
 struct Claimed {
     session_id: String,
+    /// When the session was launched (Unix ms): its time limit counts from here.
+    launched: i64,
     owner_id: String,
     created_by: String,
     application_id: String,
@@ -401,7 +410,7 @@ async fn claim(state: &State, holder: &str, lease: Duration) -> anyhow::Result<O
         .await?;
         if taken.rows_affected() == 1 {
             let row = sqlx::query(
-                "SELECT appsession_id, owner_id, created_by, application_id, options, attempts FROM app_jobs \
+                "SELECT appsession_id, owner_id, created_by, application_id, options, attempts, created FROM app_jobs \
                  WHERE appsession_id = $1",
             )
             .bind(&session)
@@ -409,6 +418,7 @@ async fn claim(state: &State, holder: &str, lease: Duration) -> anyhow::Result<O
             .await?;
             return Ok(Some(Claimed {
                 session_id: row.get("appsession_id"),
+                launched: row.get("created"),
                 owner_id: row.get("owner_id"),
                 created_by: row.get("created_by"),
                 application_id: row.get("application_id"),
@@ -500,7 +510,23 @@ async fn run_job(state: Arc<State>, job: Claimed, holder: &str, shutdown: Cancel
             ))
             .await;
     }
-    let result = crate::runners::run(&context).await;
+    let limit = state.app_runner.timeout;
+    let ran = Duration::from_millis((ferry_api::dates::now_millis() - job.launched).max(0) as u64);
+    let result = match tokio::time::timeout(limit.saturating_sub(ran), crate::runners::run(&context)).await {
+        Ok(result) => result,
+        Err(_) => {
+            let summary = format!(
+                "Ran longer than this hub allows ({} s, --app-timeout-seconds); nothing was kept",
+                limit.as_secs()
+            );
+            context.log(summary.clone()).await;
+            Ok(Outcome {
+                status: FinalStatus::TimedOut,
+                summary,
+                outputs: Vec::new(),
+            })
+        }
+    };
     let ended = match result {
         Ok(outcome) => publish(&state, &context, holder, outcome).await,
         Err(JobError::Failed(message)) => {

@@ -50,7 +50,7 @@ async fn test_app(context: &JobContext) -> Result<Outcome, JobError> {
     let summary = message.unwrap_or_else(|| match status {
         FinalStatus::Complete => format!("Finished after {seconds} s"),
         FinalStatus::NeedsAttention => "Ended as asked: NeedsAttention".to_string(),
-        FinalStatus::Aborted => "Ended as asked: Aborted".to_string(),
+        FinalStatus::Aborted | FinalStatus::TimedOut => "Ended as asked: Aborted".to_string(),
     });
     let mut outputs = Vec::new();
     if status == FinalStatus::Complete {

@@ -10,6 +10,15 @@ use tokio::task::JoinHandle;
 
 use crate::{DemoOptions, Hub, HubConfig, auth};
 
+/// What a test hub sets beyond the defaults.
+#[derive(Default)]
+struct Setup {
+    /// `--trusted-proxy`.
+    trusted_proxies: ferry_security::TrustedProxies,
+    /// How app jobs run (default: 2 workers, 5 s leases).
+    app_runner: Option<crate::jobs::AppRunnerOptions>,
+}
+
 /// A hub serving on an ephemeral port for one test.
 pub struct TestHub {
     /// Base URL, `http://127.0.0.1:PORT`, no trailing slash.
@@ -67,7 +76,30 @@ impl TestHub {
             None,
             None,
             Some(dir),
-            trusted,
+            Setup {
+                trusted_proxies: trusted,
+                ..Setup::default()
+            },
+        )
+        .await
+    }
+
+    /// A demo hub whose app jobs run as `app_runner` says (a short `timeout`, for instance).
+    pub async fn start_with_app_runner(app_runner: crate::jobs::AppRunnerOptions) -> TestHub {
+        let dir = tempfile::tempdir().expect("cannot create a temporary directory for the test hub");
+        let data_dir = dir.path().join("hub");
+        let database_url = ferry_db::testing::fresh_database_url(dir.path()).await;
+        Self::serve_on(
+            data_dir,
+            database_url,
+            Some(DemoOptions::default()),
+            None,
+            None,
+            Some(dir),
+            Setup {
+                app_runner: Some(app_runner),
+                ..Setup::default()
+            },
         )
         .await
     }
@@ -114,7 +146,7 @@ impl TestHub {
         max_part_size: Option<u64>,
         storage: Option<(String, ferry_store::S3Options)>,
         dir: Option<tempfile::TempDir>,
-        trusted_proxies: ferry_security::TrustedProxies,
+        setup: Setup,
     ) -> TestHub {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -128,11 +160,11 @@ impl TestHub {
             demo,
             storage_url: storage.as_ref().map(|(url, _)| url.clone()),
             s3_options: storage.as_ref().map(|(_, options)| options.clone()),
-            trusted_proxies,
-            app_runner: crate::jobs::AppRunnerOptions {
-                workers: 2,
+            trusted_proxies: setup.trusted_proxies,
+            app_runner: setup.app_runner.unwrap_or(crate::jobs::AppRunnerOptions {
                 lease: std::time::Duration::from_secs(5),
-            },
+                ..crate::jobs::AppRunnerOptions::default()
+            }),
         })
         .await
         .unwrap_or_else(|error| panic!("cannot open the test hub: {error:#}"));

@@ -527,3 +527,38 @@ ls out/*/test-app-report.json
     let status = std::fs::read_to_string(work.path().join("status.txt")).unwrap();
     assert!(status.contains("Complete"), "{status}");
 }
+
+#[tokio::test]
+async fn a_session_past_the_hubs_time_limit_ends_timed_out() {
+    let hub = ferry_hub::testing::TestHub::start_with_app_runner(ferry_hub::jobs::AppRunnerOptions {
+        timeout: Duration::from_secs(1),
+        ..ferry_hub::jobs::AppRunnerOptions::default()
+    })
+    .await;
+    let env = Env::from_hub(hub).await;
+    let project = demo_project(&env).await;
+    let id = launch(
+        &env,
+        &[
+            "-n",
+            "Test App",
+            "-o",
+            &format!("project-id:{project}"),
+            "-o",
+            "seconds:60",
+        ],
+    )
+    .await;
+    let out = env.run(&["await", "appsession", &id, "--poll-interval", "0.2"]).await;
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr
+            .contains("ended TimedOut: Ran longer than this hub allows (1 s"),
+        "{}",
+        out.stderr
+    );
+    let none = env
+        .fails(&["download", "appsession", "-i", &id, "-o", "/tmp/ferry-unused"])
+        .await;
+    assert!(none.contains("no output datasets"), "{none}");
+}
