@@ -692,9 +692,24 @@ const VERBS: [&str; 23] = [
 /// Global options that take a value (so their value is not a command word).
 const VALUE_OPTIONS: [&str; 5] = ["-c", "--config", "--api-server", "--access-token", "--log"];
 
-/// Rewrites `bs <noun> <verb> …` to `bs <verb> <noun> …`.
+/// Verbs whose noun may be followed by the item's ID alone (`bs get biosample 123`).
+const POSITIONAL_ID_VERBS: [&str; 8] = [
+    "get", "info", "inspect", "contents", "content", "dir", "download", "link",
+];
+
+/// Reads the command line as Illumina's `bs` does: `bs <noun> <verb> …` becomes `bs <verb> <noun>
+/// …`; an en or em dash pasted from a word processor (`–terse`) is `--`; outside `list`, a plural
+/// noun is its singular (`bs download runs --id 1`); and after `get`, `contents`, `download` and
+/// `link` an ID given alone is `-i ID`.
 pub fn normalize_args(args: Vec<String>) -> Vec<String> {
-    let mut args = args;
+    let mut args: Vec<String> = args
+        .into_iter()
+        .enumerate()
+        .map(|(i, arg)| match arg.strip_prefix(['\u{2013}', '\u{2014}']) {
+            Some(rest) if i > 0 => format!("--{}", rest.trim_start_matches(['\u{2013}', '\u{2014}', '-'])),
+            _ => arg,
+        })
+        .collect();
     let mut index = 1;
     while index < args.len() {
         let arg = &args[index];
@@ -708,12 +723,35 @@ pub fn normalize_args(args: Vec<String>) -> Vec<String> {
         }
         break;
     }
-    if index + 1 < args.len() {
-        let first = args[index].to_ascii_lowercase();
-        let second = args[index + 1].to_ascii_lowercase();
-        if NOUNS.contains(&first.as_str()) && VERBS.contains(&second.as_str()) {
-            args.swap(index, index + 1);
-        }
+    if index + 1 >= args.len() {
+        return args;
+    }
+    let first = args[index].to_ascii_lowercase();
+    let second = args[index + 1].to_ascii_lowercase();
+    if NOUNS.contains(&first.as_str()) && VERBS.contains(&second.as_str()) {
+        args.swap(index, index + 1);
+    }
+    let verb = args[index].to_ascii_lowercase();
+    let noun = args[index + 1].to_ascii_lowercase();
+    if !matches!(verb.as_str(), "list" | "list-all" | "filter")
+        && let Some(singular) = noun.strip_suffix('s')
+        && NOUNS.contains(&noun.as_str())
+        && NOUNS.contains(&singular)
+    {
+        args[index + 1] = singular.to_string();
+    }
+    let has_id = args.iter().any(|a| {
+        a == "-i"
+            || a == "--id"
+            || a.starts_with("--id=")
+            || (a.starts_with("-i") && a.len() > 2 && !a.starts_with("--"))
+    });
+    if POSITIONAL_ID_VERBS.contains(&verb.as_str())
+        && NOUNS.contains(&args[index + 1].to_ascii_lowercase().as_str())
+        && !has_id
+        && args.get(index + 2).is_some_and(|a| !a.starts_with('-'))
+    {
+        args.insert(index + 2, "-i".to_string());
     }
     args
 }
@@ -724,6 +762,25 @@ mod tests {
 
     fn norm(text: &str) -> String {
         normalize_args(text.split(' ').map(str::to_string).collect()).join(" ")
+    }
+
+    #[test]
+    fn scripts_grammar_is_read_as_illuminas_bs_reads_it() {
+        assert_eq!(norm("bs download runs --id 5 -o x"), "bs download run --id 5 -o x");
+        assert_eq!(
+            norm("bs get biosamples 12 \u{2013}terse"),
+            "bs get biosample -i 12 --terse"
+        );
+        assert_eq!(norm("bs list projects \u{2014}terse"), "bs list projects --terse");
+        assert_eq!(norm("bs biosample get 7"), "bs get biosample -i 7");
+        assert_eq!(norm("bs contents dataset ds.1"), "bs contents dataset -i ds.1");
+        assert_eq!(norm("bs get project -n Demo"), "bs get project -n Demo");
+        assert_eq!(norm("bs get appsessions 9"), "bs get appsession -i 9");
+        assert_eq!(
+            norm("bs upload dataset -p 1 a.fastq.gz"),
+            "bs upload dataset -p 1 a.fastq.gz"
+        );
+        assert_eq!(norm("bs await appsessions 9"), "bs await appsession 9");
     }
 
     #[test]

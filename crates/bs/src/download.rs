@@ -146,10 +146,9 @@ async fn dataset_jobs(
         );
         let folder = safe_relative(&folder)?;
         if !args.no_metadata {
-            let name = match args.layout {
-                Layout::Dataset => folder.join(format!("{}.json", dataset.id)),
-                Layout::Flat => PathBuf::from(format!("{}.json", folder.display())),
-            };
+            // Beside the dataset's folder, as Illumina's `bs` writes it (scripts run
+            // `rm *.json; DLDIR=$(ls)` after a biosample download).
+            let name = PathBuf::from(format!("{}.json", folder.display()));
             metadata.push((args.output.join(name), to_value(dataset)?));
         }
         let files: Vec<_> = client.dataset_files(&dataset.id, &query).try_collect().await?;
@@ -240,7 +239,14 @@ pub async fn download(
         DownloadWhat::Run(args) => {
             let run = find_run(&client, &args.select).await?;
             if !args.no_metadata {
-                let name = format!("{}_{}.json", run.name.clone().unwrap_or_else(|| "run".into()), run.id);
+                // Named after the experiment, as Illumina's `bs` names it (`KB_ChIPseq_4_281093846.json`).
+                let experiment = run
+                    .experiment_name
+                    .clone()
+                    .filter(|name| !name.trim().is_empty())
+                    .or_else(|| run.name.clone())
+                    .unwrap_or_else(|| "run".into());
+                let name = format!("{experiment}_{}.json", run.id);
                 metadata.push((args.output.join(safe_relative(&name)?), to_value(&run)?));
             }
             let query = FileQuery {

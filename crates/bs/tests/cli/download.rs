@@ -25,7 +25,7 @@ async fn project_download_layout_filters_skip_and_overwrite() {
     let mut etags = std::collections::HashMap::new();
     for dataset in &datasets {
         let (name, id) = (dataset["Name"].as_str().unwrap(), dataset["Id"].as_str().unwrap());
-        expected.push(format!("{name}_{id}/{id}.json"));
+        expected.push(format!("{name}_{id}.json"));
         let files = env.json(&["contents", "dataset", "-i", id, "-f", "json"]).await;
         for file in files.as_array().unwrap() {
             let path = format!("{name}_{id}/{}", file["FilePath"].as_str().unwrap());
@@ -151,6 +151,42 @@ async fn project_download_layout_filters_skip_and_overwrite() {
         "{got:?}"
     );
 
+    // A script downloads a biosample, removes the metadata JSON from the output root and takes
+    // what is left as the data folders.
+    let scripted = tempfile::tempdir().unwrap();
+    let biosample_id = env.ok(&["get", "biosample", "-n", DEMO_BIOSAMPLES[0], "--terse"]).await;
+    env.ok(&[
+        "download",
+        "biosamples",
+        biosample_id.trim(),
+        "-o",
+        scripted.path().to_str().unwrap(),
+    ])
+    .await;
+    let root: Vec<(String, bool)> = std::fs::read_dir(scripted.path())
+        .unwrap()
+        .flatten()
+        .map(|e| (e.file_name().to_string_lossy().to_string(), e.path().is_dir()))
+        .collect();
+    let jsons: Vec<&String> = root
+        .iter()
+        .filter(|(n, _)| n.ends_with(".json"))
+        .map(|(n, _)| n)
+        .collect();
+    let folders: Vec<&String> = root.iter().filter(|(_, dir)| *dir).map(|(n, _)| n).collect();
+    assert!(!folders.is_empty() && jsons.len() == folders.len(), "{root:?}");
+    for folder in folders {
+        assert!(
+            jsons.contains(&&format!("{folder}.json")),
+            "{folder}.json beside its folder: {root:?}"
+        );
+        let inside = files_under(&scripted.path().join(folder));
+        assert!(
+            inside.iter().all(|f| f.ends_with(".fastq.gz")),
+            "only data in {folder}: {inside:?}"
+        );
+    }
+
     // A run: its files at the top of the output folder, plus the run's metadata JSON.
     let run = env.json(&["get", "run", "-n", DEMO_RUN, "-f", "json"]).await;
     let run_files = env.json(&["contents", "run", "-n", DEMO_RUN, "-f", "json"]).await;
@@ -172,9 +208,10 @@ async fn project_download_layout_filters_skip_and_overwrite() {
         .collect();
     expected_run.push(format!(
         "{}_{}.json",
-        run["Name"].as_str().unwrap(),
+        run["ExperimentName"].as_str().unwrap(),
         run["Id"].as_str().unwrap()
     ));
+    assert_ne!(run["ExperimentName"], run["Name"], "the demo run tells the two apart");
     expected_run.sort();
     assert_eq!(files_under(run_dir.path()), expected_run);
 }
