@@ -256,7 +256,7 @@ pub async fn list(ctx: &Context, what: &ListWhat) -> anyhow::Result<()> {
             (
                 args,
                 to_values(&items)?,
-                &["Name", "Id", "Project.Name", "DatasetType.Id"],
+                &["Name", "Id", "Project.Name", "DataSetType.Id"],
                 "Name",
             )
         }

@@ -68,6 +68,16 @@ async fn whoami_lists_gets_and_contents() {
         .await;
     let datasets = datasets.as_array().unwrap().clone();
     assert!(!datasets.is_empty());
+    // Illumina's default columns, spelled as its `bs` spells them.
+    let csv = env
+        .ok(&["list", "datasets", "--project-name", DEMO_PROJECT, "-f", "csv"])
+        .await;
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("Name,Id,Project.Name,DataSetType.Id"));
+    assert!(
+        lines.all(|line| line.ends_with(",illumina.fastq.v1.8")),
+        "{csv}"
+    );
     let by_id = env
         .json(&["dataset", "list", "--project-id", &project_id, "-f", "json"])
         .await;
