@@ -98,7 +98,7 @@ pub struct ListFilters {
     /// Field to filter on (dotted path), with --filter-term.
     #[arg(long = "filter-field", value_name = "FIELD", default_value = "Name")]
     pub filter_field: String,
-    /// Keep items whose --filter-field contains TERM (`^` and `$` anchor it).
+    /// Keep items whose --filter-field matches this regular expression (`.*Pcli.*`, `^name$`).
     #[arg(long = "filter-term", value_name = "TERM")]
     pub filter_term: Option<String>,
     /// Only items newer than this age (30s, 10m, 2h, 7d, 3w, 1y).

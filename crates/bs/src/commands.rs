@@ -149,23 +149,6 @@ pub fn parse_age(text: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs(number.saturating_mul(seconds)))
 }
 
-fn term_matches(term: &str, text: &str) -> bool {
-    let (start, rest) = match term.strip_prefix('^') {
-        Some(rest) => (true, rest),
-        None => (false, term),
-    };
-    let (end, core) = match rest.strip_suffix('$') {
-        Some(core) => (true, core),
-        None => (false, rest),
-    };
-    match (start, end) {
-        (true, true) => text == core,
-        (true, false) => text.starts_with(core),
-        (false, true) => text.ends_with(core),
-        (false, false) => text.contains(core),
-    }
-}
-
 fn apply_filters(items: Vec<Value>, filters: &ListFilters, name_field: &str) -> anyhow::Result<Vec<Value>> {
     let now = time::OffsetDateTime::now_utc();
     let newer = filters.newer_than.as_deref().map(parse_age).transpose()?;
@@ -175,10 +158,23 @@ fn apply_filters(items: Vec<Value>, filters: &ListFilters, name_field: &str) -> 
     } else {
         filters.filter_field.as_str()
     };
+    // A regular expression, as Illumina's `bs` reads it (`--filter-term=".*Pcli.*"`, `^name$`).
+    let term = filters
+        .filter_term
+        .as_deref()
+        .map(|term| {
+            regex::Regex::new(term).map_err(|error| {
+                anyhow::anyhow!(
+                    "--filter-term {term:?} is not a regular expression ({error}); escape special characters \
+                     with \\ (e.g. 'sample\\.1')"
+                )
+            })
+        })
+        .transpose()?;
     Ok(items
         .into_iter()
-        .filter(|item| match &filters.filter_term {
-            Some(term) => term_matches(term, &cell(lookup(item, field))),
+        .filter(|item| match &term {
+            Some(term) => term.is_match(&cell(lookup(item, field))),
             None => true,
         })
         .filter(|item| {
@@ -587,8 +583,26 @@ mod tests {
         assert_eq!(parse_age("2h").unwrap(), Duration::from_secs(7200));
         assert_eq!(parse_age("3").unwrap(), Duration::from_secs(3));
         assert!(parse_age("x").is_err());
-        assert!(term_matches("^Blank_1$", "Blank_1"));
-        assert!(!term_matches("^Blank_1$", "Blank_11"));
-        assert!(term_matches("Blank", "my Blank_11"));
+        let items: Vec<Value> = ["Blank_1", "Blank_11", "my Pcli sample"]
+            .iter()
+            .map(|name| serde_json::json!({ "Name": name }))
+            .collect();
+        let names = |term: &str| -> anyhow::Result<Vec<String>> {
+            let filters = ListFilters {
+                filter_term: Some(term.to_string()),
+                filter_field: "Name".into(),
+                date_field: "DateModified".into(),
+                ..ListFilters::default()
+            };
+            Ok(apply_filters(items.clone(), &filters, "Name")?
+                .iter()
+                .map(|item| cell(lookup(item, "Name")))
+                .collect())
+        };
+        assert_eq!(names("^Blank_1$").unwrap(), ["Blank_1"]);
+        assert_eq!(names(".*Pcli.*").unwrap(), ["my Pcli sample"]);
+        assert_eq!(names("Blank").unwrap(), ["Blank_1", "Blank_11"]);
+        let error = names("Blank_(").unwrap_err().to_string();
+        assert!(error.contains("not a regular expression"), "{error}");
     }
 }

@@ -46,6 +46,13 @@ async fn whoami_lists_gets_and_contents() {
         ])
         .await;
     assert_eq!(ids(&one), vec![project_id.clone()], "a list of one is still an array");
+    // The term is a regular expression, as scripts write it for Illumina's `bs`.
+    let pattern = env
+        .ok(&["list", "projects", "--terse", "--filter-term=.*mo Pro.*"])
+        .await;
+    assert_eq!(pattern.lines().collect::<Vec<_>>(), [project_id.as_str()]);
+    let bad = env.fails(&["list", "projects", "--filter-term", "Demo ("]).await;
+    assert!(bad.contains("not a regular expression"), "{bad}");
     let ndjson = env.ok(&["list", "projects", "-f", "ndjson"]).await;
     assert_eq!(ndjson.lines().count(), projects.as_array().unwrap().len());
 
@@ -74,10 +81,7 @@ async fn whoami_lists_gets_and_contents() {
         .await;
     let mut lines = csv.lines();
     assert_eq!(lines.next(), Some("Name,Id,Project.Name,DataSetType.Id"));
-    assert!(
-        lines.all(|line| line.ends_with(",illumina.fastq.v1.8")),
-        "{csv}"
-    );
+    assert!(lines.all(|line| line.ends_with(",illumina.fastq.v1.8")), "{csv}");
     let by_id = env
         .json(&["dataset", "list", "--project-id", &project_id, "-f", "json"])
         .await;
