@@ -25,6 +25,8 @@ fn refuse_resource_filters(filters: &ListFilters) -> anyhow::Result<()> {
         || !filters.input_biosample.is_empty()
         || !filters.input_run.is_empty()
         || !filters.is_type.is_empty()
+        || !filters.like_type.is_empty()
+        || !filters.not_type.is_empty()
     {
         bail!(
             "applications belong to no project, biosample or run: drop --project-*/--input-*/--is-type \

@@ -95,6 +95,18 @@ pub struct ListFilters {
     /// Datasets of this type (e.g. illumina.fastq.v1.8, or ~common.fastq for conforming types).
     #[arg(long = "is-type", value_name = "TYPE")]
     pub is_type: Vec<String>,
+    /// Datasets of this type or of a type that conforms to it (`--like-type common.fastq`).
+    #[arg(long = "like-type", value_name = "TYPE")]
+    pub like_type: Vec<String>,
+    /// Datasets of any type but this one (`~TYPE`: nor of types conforming to it).
+    #[arg(long = "not-type", value_name = "TYPE")]
+    pub not_type: Vec<String>,
+    /// Sort by this field (dotted path: `Name`, `DateCreated`, `Project.Name`, `TotalSize`).
+    #[arg(long = "sort-by", value_name = "FIELD")]
+    pub sort_by: Option<String>,
+    /// Reverse the order (of --sort-by, or of the server's).
+    #[arg(long = "reverse-sort")]
+    pub reverse_sort: bool,
     /// Field to filter on (dotted path), with --filter-term.
     #[arg(long = "filter-field", value_name = "FIELD", default_value = "Name")]
     pub filter_field: String,

@@ -218,6 +218,7 @@ pub async fn list(ctx: &Context, what: &ListWhat) -> anyhow::Result<()> {
     let client = ctx.client()?;
     let (args, items, defaults, name_field): (&ListArgs, Vec<Value>, &[&str], &str) = match what {
         ListWhat::Projects(args) => {
+            refuse_filters(&args.filters, "projects", &["--project-id", "--project-name"])?;
             let mut items: Vec<_> = client.projects(None).try_collect().await?;
             if !args.filters.project_name.is_empty() || !args.filters.project_id.is_empty() {
                 items.retain(|p| {
@@ -228,6 +229,7 @@ pub async fn list(ctx: &Context, what: &ListWhat) -> anyhow::Result<()> {
             (args, to_values(&items)?, &["Name", "Id", "TotalSize"], "Name")
         }
         ListWhat::Biosamples(args) => {
+            refuse_filters(&args.filters, "biosamples", &["--project-id", "--project-name"])?;
             let query = BiosampleQuery {
                 project_ids: project_ids(&client, &args.filters).await?,
                 names: Vec::new(),
@@ -245,18 +247,30 @@ pub async fn list(ctx: &Context, what: &ListWhat) -> anyhow::Result<()> {
                 project_ids: project_ids(&client, &args.filters).await?,
                 input_biosamples: args.filters.input_biosample.clone(),
                 input_runs: args.filters.input_run.clone(),
-                dataset_types: args.filters.is_type.clone(),
+                dataset_types: args
+                    .filters
+                    .is_type
+                    .iter()
+                    .cloned()
+                    .chain(
+                        args.filters
+                            .like_type
+                            .iter()
+                            .map(|t| format!("~{}", t.trim_start_matches('~'))),
+                    )
+                    .collect(),
                 appsession_ids: Vec::new(),
             };
             let items: Vec<_> = client.datasets(&query).try_collect().await?;
             (
                 args,
-                to_values(&items)?,
+                without_types(to_values(&items)?, &args.filters.not_type),
                 &["Name", "Id", "Project.Name", "DataSetType.Id"],
                 "Name",
             )
         }
         ListWhat::Runs(args) => {
+            refuse_filters(&args.filters, "runs", &[])?;
             let items: Vec<_> = client.runs(&RunQuery::default()).try_collect().await?;
             (
                 args,
@@ -267,6 +281,11 @@ pub async fn list(ctx: &Context, what: &ListWhat) -> anyhow::Result<()> {
         }
         ListWhat::Appsessions(appsessions) => {
             let args = &appsessions.list;
+            refuse_filters(
+                &args.filters,
+                "appsessions",
+                &["--project-id", "--project-name", "--input-biosample", "--input-run"],
+            )?;
             let query = AppSessionQuery {
                 output_projects: project_ids(&client, &args.filters).await?,
                 execution_statuses: appsessions.exec_status.clone(),
@@ -289,13 +308,83 @@ pub async fn list(ctx: &Context, what: &ListWhat) -> anyhow::Result<()> {
             "Name",
         ),
         ListWhat::Workgroups(args) => {
+            refuse_filters(&args.filters, "workgroups", &[])?;
             let items: Vec<_> = client.workgroups().try_collect().await?;
             (args, to_values(&items)?, &["Name", "Id", "DisplayName"], "Name")
         }
         ListWhat::Configs(_) => unreachable!("handled above"),
     };
-    let items = apply_filters(items, &args.filters, name_field)?;
+    let mut items = apply_filters(items, &args.filters, name_field)?;
+    sort_items(&mut items, &args.filters);
     print_list(&items, defaults, &args.output)
+}
+
+/// The list filters a noun cannot apply: using one is an error, never silently ignored.
+fn refuse_filters(filters: &ListFilters, noun: &str, allowed: &[&str]) -> anyhow::Result<()> {
+    let given = [
+        ("--project-id", !filters.project_id.is_empty()),
+        ("--project-name", !filters.project_name.is_empty()),
+        ("--input-biosample", !filters.input_biosample.is_empty()),
+        ("--input-run", !filters.input_run.is_empty()),
+        ("--is-type", !filters.is_type.is_empty()),
+        ("--like-type", !filters.like_type.is_empty()),
+        ("--not-type", !filters.not_type.is_empty()),
+    ];
+    let refused: Vec<&str> = given
+        .iter()
+        .filter(|(flag, set)| *set && !allowed.contains(flag))
+        .map(|(flag, _)| *flag)
+        .collect();
+    if !refused.is_empty() {
+        bail!(
+            "bs list {noun} cannot filter by {}; filter with --filter-field/--filter-term, or list datasets with those \
+             filters instead",
+            refused.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Orders a list by `--sort-by` (numbers as numbers, text as text, missing values last) and
+/// reverses it with `--reverse-sort`.
+fn sort_items(items: &mut [Value], filters: &ListFilters) {
+    if let Some(field) = &filters.sort_by {
+        items.sort_by(|a, b| {
+            let (a, b) = (lookup(a, field), lookup(b, field));
+            match (a.and_then(Value::as_f64), b.and_then(Value::as_f64)) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                _ => match (a.filter(|v| !v.is_null()), b.filter(|v| !v.is_null())) {
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    _ => cell(a).to_lowercase().cmp(&cell(b).to_lowercase()),
+                },
+            }
+        });
+    }
+    if filters.reverse_sort {
+        items.reverse();
+    }
+}
+
+/// Drops datasets of the `--not-type` types (`~TYPE`: also those conforming to it).
+fn without_types(items: Vec<Value>, not_types: &[String]) -> Vec<Value> {
+    if not_types.is_empty() {
+        return items;
+    }
+    items
+        .into_iter()
+        .filter(|item| {
+            let id = cell(lookup(item, "DatasetType.Id"));
+            let conforms = lookup(item, "DatasetType.ConformsToIds")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            !not_types.iter().any(|t| match t.strip_prefix('~') {
+                Some(base) => id == base || conforms.iter().any(|c| c.as_str() == Some(base)),
+                None => id == *t,
+            })
+        })
+        .collect()
 }
 
 fn exactly_one<T>(mut found: Vec<T>, what: &str, name: &str, id_of: impl Fn(&T) -> String) -> anyhow::Result<T> {

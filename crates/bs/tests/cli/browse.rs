@@ -106,6 +106,53 @@ async fn whoami_lists_gets_and_contents() {
             .all(|d| d["Project"]["Name"].is_string()),
         "{typed}"
     );
+    // --like-type as Nextflow scripts write it (repeated), --not-type, --sort-by, --reverse-sort.
+    let all = env.json(&["list", "datasets", "-f", "json"]).await;
+    let like = env
+        .json(&[
+            "list",
+            "dataset",
+            "--like-type=common.fastq",
+            "--like-type=common.fastq",
+            "-f",
+            "json",
+        ])
+        .await;
+    assert_eq!(
+        ids(&like).len(),
+        all.as_array().unwrap().len(),
+        "FASTQ conforms to common.fastq"
+    );
+    let not = env
+        .json(&["list", "datasets", "--not-type", "illumina.fastq.v1.8", "-f", "json"])
+        .await;
+    assert!(not.as_array().unwrap().is_empty(), "{not}");
+    let sorted = env
+        .ok(&[
+            "list",
+            "datasets",
+            "--sort-by",
+            "Name",
+            "--reverse-sort",
+            "-F",
+            "Name",
+            "-f",
+            "csv",
+        ])
+        .await;
+    let names: Vec<&str> = sorted.lines().skip(1).collect();
+    let mut expected = names.clone();
+    expected.sort_by_key(|n| std::cmp::Reverse(n.to_lowercase()));
+    assert_eq!(names, expected);
+    assert!(names.len() > 1);
+    let refused = env.fails(&["list", "runs", "--project-id", &project_id]).await;
+    assert!(
+        refused.contains("bs list runs cannot filter by --project-id"),
+        "{refused}"
+    );
+    let refused = env.fails(&["list", "projects", "--is-type", "x"]).await;
+    assert!(refused.contains("--is-type"), "{refused}");
+
     let biosample_id = biosamples[0]["Id"].as_str().unwrap().to_string();
     let of_biosample = env
         .json(&["list", "datasets", "--input-biosample", &biosample_id, "-f", "json"])
