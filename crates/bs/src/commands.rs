@@ -85,7 +85,7 @@ pub async fn whoami(ctx: &Context, output: &OutputArgs) -> anyhow::Result<()> {
             .iter()
             .map(|k| vec![k.to_string(), cell(lookup(&value, k))])
             .collect();
-        return emit(&crate::output::table(&["Field".into(), "Value".into()], &rows));
+        return emit(&crate::output::key_value_table(&rows));
     }
     print_item(&value, output)
 }

@@ -77,6 +77,17 @@ pub fn emit(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Renders key/value rows as Illumina's `bs get` and `whoami` do: bordered, no header row.
+pub fn key_value_table(rows: &[Vec<String>]) -> String {
+    let text = table(&["".to_string(), "".to_string()], rows);
+    // Drop the empty header line and the border under it.
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.drain(1..3);
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
 /// Renders rows as an aligned table with `+---+` borders.
 pub fn table(headers: &[String], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
@@ -215,7 +226,7 @@ pub fn print_item(item: &Value, output: &OutputArgs) -> anyhow::Result<()> {
             let mut pairs = Vec::new();
             flatten("", item, &mut pairs);
             let rows: Vec<Vec<String>> = pairs.into_iter().map(|(k, v)| vec![k, v]).collect();
-            emit(&table(&["Field".to_string(), "Value".to_string()], &rows))
+            emit(&key_value_table(&rows))
         }
     }
 }
@@ -243,5 +254,7 @@ mod tests {
         assert_eq!(projected, serde_json::json!({"Project": {"Name": "P"}, "Size": 5}));
         let text = table(&["A".into()], &[vec!["xyz".into()]]);
         assert_eq!(text, "+-----+\n| A   |\n+-----+\n| xyz |\n+-----+\n");
+        let pairs = key_value_table(&[vec!["Id".into(), "1".into()], vec!["Name".into(), "P".into()]]);
+        assert_eq!(pairs, "+------+---+\n| Id   | 1 |\n| Name | P |\n+------+---+\n");
     }
 }

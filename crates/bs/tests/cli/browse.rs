@@ -46,6 +46,11 @@ async fn whoami_lists_gets_and_contents() {
         ])
         .await;
     assert_eq!(ids(&one), vec![project_id.clone()], "a list of one is still an array");
+    // `get` prints keys and values without a header row, as Illumina's `bs` does.
+    let shown = env.ok(&["get", "project", "-n", DEMO_PROJECT]).await;
+    let rows: Vec<&str> = shown.lines().collect();
+    assert!(rows[0].starts_with("+-") && rows[1].starts_with("| "), "{shown}");
+    assert!(!shown.contains("Field") && shown.contains(&project_id), "{shown}");
     // The term is a regular expression, as scripts write it for Illumina's `bs`.
     let pattern = env
         .ok(&["list", "projects", "--terse", "--filter-term=.*mo Pro.*"])
