@@ -75,6 +75,10 @@ pub struct OutputArgs {
     /// Print only IDs.
     #[arg(long)]
     pub terse: bool,
+    /// Print each item through a Go-style template: `'{{.Id}},{{.Project.Name}}'`,
+    /// `{{range .X}}…{{end}}`, `{{if .X}}…{{end}}`, `{{printf "%-20s" .Name}}`.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub template: Option<String>,
 }
 
 /// Filters of list commands.

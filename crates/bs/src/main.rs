@@ -7,6 +7,7 @@ mod context;
 mod download;
 mod output;
 mod progress;
+mod template;
 mod upload;
 
 use std::process::ExitCode;

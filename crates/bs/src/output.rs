@@ -128,6 +128,17 @@ fn csv_field(text: &str) -> String {
 
 /// Prints a list of items. JSON is always an array.
 pub fn print_list(items: &[Value], defaults: &[&str], output: &OutputArgs) -> anyhow::Result<()> {
+    if let Some(template) = &output.template {
+        let template = crate::template::Template::parse(template)?;
+        let mut text = String::new();
+        for item in items {
+            text.push_str(&template.render(item));
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+        return emit(&text);
+    }
     if output.terse {
         let mut text = String::new();
         for item in items {
@@ -198,6 +209,9 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
 
 /// Prints one item: JSON as an object, tables as a two-column field/value table.
 pub fn print_item(item: &Value, output: &OutputArgs) -> anyhow::Result<()> {
+    if output.template.is_some() {
+        return print_list(std::slice::from_ref(item), &[], output);
+    }
     if output.terse {
         return emit(&format!("{}\n", cell(lookup(item, "Id"))));
     }

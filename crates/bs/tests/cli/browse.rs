@@ -227,6 +227,38 @@ async fn whoami_lists_gets_and_contents() {
             .all(|f| f["FilePath"].as_str().is_some_and(|p| p.ends_with(".fastq.gz"))),
         "{files:?}"
     );
+    // A Go template as scripts pass it to Illumina's `bs`.
+    let templated = env
+        .ok(&[
+            "contents",
+            "dataset",
+            "-i",
+            &dataset_id,
+            "--template",
+            "{{.Id}},{{.FilePath}}",
+        ])
+        .await;
+    let expected: Vec<String> = files
+        .iter()
+        .map(|f| format!("{},{}", f["Id"].as_str().unwrap(), f["FilePath"].as_str().unwrap()))
+        .collect();
+    assert_eq!(templated.lines().collect::<Vec<_>>(), expected);
+    let sized = env
+        .ok(&[
+            "get",
+            "dataset",
+            "-i",
+            &dataset_id,
+            "--template",
+            "{{printf \"%s is %d bytes\" .Name .TotalSize}}",
+        ])
+        .await;
+    assert!(
+        sized.trim().ends_with(" bytes") && !sized.starts_with(dataset_id.as_str()),
+        "{sized}"
+    );
+    let unsupported = env.fails(&["list", "projects", "--template", "{{len .Name}}"]).await;
+    assert!(unsupported.contains("not supported"), "{unsupported}");
     let file_id = files[0]["Id"].as_str().unwrap().to_string();
     let got = env.json(&["get", "file", "-i", &file_id, "-f", "json"]).await;
     assert_eq!(got["Id"], file_id.as_str());
