@@ -85,6 +85,23 @@ impl Filter {
         self
     }
 
+    /// Biosamples of any of `projects`: their default project is one of them, or they have a
+    /// dataset in one (as `GET /v2/biosamples?projectid=` is defined). No projects: no condition.
+    pub fn biosample_in_projects(&mut self, projects: &[String]) -> &mut Self {
+        if projects.is_empty() {
+            return self;
+        }
+        let direct: Vec<String> = projects.iter().map(|v| self.placeholder(Bind::Text(v.clone()))).collect();
+        let through: Vec<String> = projects.iter().map(|v| self.placeholder(Bind::Text(v.clone()))).collect();
+        self.conds.push(format!(
+            "(project_id IN ({}) OR EXISTS (SELECT 1 FROM datasets d WHERE d.biosample_id = biosamples.id \
+             AND d.owner_id = biosamples.owner_id AND d.project_id IN ({})))",
+            direct.join(", "),
+            through.join(", ")
+        ));
+        self
+    }
+
     /// A constant condition.
     pub fn raw(&mut self, condition: &'static str) -> &mut Self {
         self.conds.push(condition.to_string());

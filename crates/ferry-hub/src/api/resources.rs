@@ -215,7 +215,7 @@ pub async fn v2_biosamples(state: St, auth: Auth, params: Params) -> ApiResult<J
     auth.require_browse()?;
     let page = params.page(BIOSAMPLE_SORTS, SortDir::Asc, 10, ferry_api::MAX_LIMIT)?;
     let mut filter = Filter::owned_by(&auth.context_id);
-    filter.any_of("project_id", &params.list("projectid"));
+    filter.biosample_in_projects(&params.list("projectid"));
     filter.any_of("name", &params.list("biosamplename"));
     let (rows, total) = db::list(&state, BIOSAMPLE_COLS, "biosamples", &filter, &page).await?;
     let mut renderer = Renderer::new(&state, true);

@@ -116,6 +116,22 @@ async fn projects_biosamples_and_datasets_of_the_demo() {
 
     let biosamples = get_ok(&hub, &token, &format!("/v2/biosamples?projectid={project_id}")).await;
     assert_eq!(biosamples["Paging"]["TotalCount"], 2);
+    // A biosample also belongs to a project it has datasets in (the definition's `projectid`).
+    let (_, other) = post_json(&hub, &token, "/v2/projects", json!({"Name": "Second Project"})).await;
+    let other = other["Id"].as_str().unwrap().to_string();
+    let moved = biosamples["Items"][0]["Id"].as_str().unwrap().to_string();
+    let (status, _) = post_json(
+        &hub,
+        &token,
+        &format!("/v2/projects/{other}/datasets"),
+        json!({"Name": "elsewhere", "BiosampleId": moved}),
+    )
+    .await;
+    assert!(status.is_success(), "{status}");
+    let in_other = get_ok(&hub, &token, &format!("/v2/biosamples?projectid={other}")).await;
+    assert_eq!(ids_of(&in_other), [moved.clone()]);
+    let either = get_ok(&hub, &token, &format!("/v2/biosamples?projectid={project_id},{other}")).await;
+    assert_eq!(either["Paging"]["TotalCount"], 2, "each biosample once");
     let named = get_ok(
         &hub,
         &token,
@@ -456,4 +472,13 @@ async fn paged_listings_have_exact_totals_and_per_page_embeds() {
     assert!(items.iter().all(|d| d["Project"]["Id"] == second.as_str()));
     let project = get_ok(&hub, &token, &format!("/v2/projects/{second}")).await;
     assert_eq!(project["TotalSize"], 0);
+}
+
+fn ids_of(list: &Value) -> Vec<String> {
+    list["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["Id"].as_str().unwrap().to_string())
+        .collect()
 }
