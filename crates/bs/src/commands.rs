@@ -226,6 +226,7 @@ pub async fn list(ctx: &Context, what: &ListWhat) -> anyhow::Result<()> {
                         || p.name.as_ref().is_some_and(|n| args.filters.project_name.contains(n))
                 });
             }
+            client.fill_project_sizes(&mut items).await?;
             (args, to_values(&items)?, &["Name", "Id", "TotalSize"], "Name")
         }
         ListWhat::Biosamples(args) => {

@@ -590,6 +590,30 @@ impl Client {
         }
     }
 
+    /// Fills in `TotalSize` of projects from a list that left it out (BaseSpace's legacy project
+    /// list does), from each project's own answer (`GET /v2/projects/{id}`, a few at a time).
+    pub async fn fill_project_sizes(&self, projects: &mut [Project]) -> Result<()> {
+        let missing: Vec<(usize, String)> = projects
+            .iter()
+            .enumerate()
+            .filter(|(_, project)| project.total_size.is_none())
+            .map(|(i, project)| (i, project.id.clone()))
+            .collect();
+        let client = self.clone();
+        let sized: Vec<(usize, Result<Project>)> = futures_util::stream::iter(missing)
+            .map(move |(i, id)| {
+                let client = client.clone();
+                async move { (i, client.project(&id).await) }
+            })
+            .buffered(8)
+            .collect()
+            .await;
+        for (i, project) in sized {
+            projects[i].total_size = project?.total_size;
+        }
+        Ok(())
+    }
+
     /// One project: `GET /v2/projects/{id}`.
     pub async fn project(&self, id: &str) -> Result<Project> {
         self.get_json(&format!("v2/projects/{}", seg(id)), &[]).await

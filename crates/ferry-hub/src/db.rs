@@ -91,8 +91,14 @@ impl Filter {
         if projects.is_empty() {
             return self;
         }
-        let direct: Vec<String> = projects.iter().map(|v| self.placeholder(Bind::Text(v.clone()))).collect();
-        let through: Vec<String> = projects.iter().map(|v| self.placeholder(Bind::Text(v.clone()))).collect();
+        let direct: Vec<String> = projects
+            .iter()
+            .map(|v| self.placeholder(Bind::Text(v.clone())))
+            .collect();
+        let through: Vec<String> = projects
+            .iter()
+            .map(|v| self.placeholder(Bind::Text(v.clone())))
+            .collect();
         self.conds.push(format!(
             "(project_id IN ({}) OR EXISTS (SELECT 1 FROM datasets d WHERE d.biosample_id = biosamples.id \
              AND d.owner_id = biosamples.owner_id AND d.project_id IN ({})))",

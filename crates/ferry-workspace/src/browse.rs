@@ -129,10 +129,14 @@ pub async fn projects(client: &Client, search: Option<&str>) -> Result<Vec<BsPro
         .try_collect()
         .await
         .map_err(|error| client_error(client, error))?;
-    let wanted: Vec<ferry_api::Project> = listed
+    let mut wanted: Vec<ferry_api::Project> = listed
         .into_iter()
         .filter(|p| matches(search, &[p.name.as_deref().unwrap_or(""), &p.id]))
         .collect();
+    client
+        .fill_project_sizes(&mut wanted)
+        .await
+        .map_err(|error| client_error(client, error))?;
     futures_util::stream::iter(wanted)
         .map(|project| async move {
             let query = BiosampleQuery {

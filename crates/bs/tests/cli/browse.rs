@@ -46,6 +46,16 @@ async fn whoami_lists_gets_and_contents() {
         ])
         .await;
     assert_eq!(ids(&one), vec![project_id.clone()], "a list of one is still an array");
+    // TotalSize comes from each project's own answer: the legacy list (like BaseSpace's) has none.
+    let sizes = env
+        .ok(&["list", "projects", "-f", "csv", "-F", "Name", "-F", "TotalSize"])
+        .await;
+    let demo_size: u64 = sizes
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{DEMO_PROJECT},")))
+        .and_then(|size| size.parse().ok())
+        .unwrap_or_else(|| panic!("no size for the demo project:\n{sizes}"));
+    assert!(demo_size > 0, "{sizes}");
     // `get` prints keys and values without a header row, as Illumina's `bs` does.
     let shown = env.ok(&["get", "project", "-n", DEMO_PROJECT]).await;
     let rows: Vec<&str> = shown.lines().collect();

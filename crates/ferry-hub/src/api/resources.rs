@@ -117,7 +117,16 @@ pub async fn v1_projects(state: St, auth: Auth, params: Params) -> ApiResult<Res
     }
     let (rows, total) = db::list(&state, PROJECT_COLS, "projects", &filter, &page).await?;
     let mut renderer = Renderer::new(&state, false);
-    let items = renderer.projects(&rows).await?;
+    // BaseSpace's legacy list carries no TotalSize (each project's own answer does).
+    let items: Vec<Project> = renderer
+        .projects(&rows)
+        .await?
+        .into_iter()
+        .map(|project| Project {
+            total_size: None,
+            ..project
+        })
+        .collect();
     Ok(v1(page.v1(items, total)).into_response())
 }
 

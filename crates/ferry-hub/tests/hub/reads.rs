@@ -129,7 +129,7 @@ async fn projects_biosamples_and_datasets_of_the_demo() {
     .await;
     assert!(status.is_success(), "{status}");
     let in_other = get_ok(&hub, &token, &format!("/v2/biosamples?projectid={other}")).await;
-    assert_eq!(ids_of(&in_other), [moved.clone()]);
+    assert_eq!(ids_of(&in_other), [moved]);
     let either = get_ok(&hub, &token, &format!("/v2/biosamples?projectid={project_id},{other}")).await;
     assert_eq!(either["Paging"]["TotalCount"], 2, "each biosample once");
     let named = get_ok(
