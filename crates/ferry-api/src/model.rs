@@ -103,6 +103,10 @@ macro_rules! resource {
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub $field: Option<$ty>,
             )*
+            /// Fields the service sent that this type does not name, kept as they came (so
+            /// `bs … -f json` prints everything the server said).
+            #[serde(flatten, default, skip_serializing_if = "serde_json::Map::is_empty")]
+            pub extra: serde_json::Map<String, Value>,
         }
     };
 }
@@ -714,6 +718,16 @@ mod tests {
         let run: Run =
             serde_json::from_str(r#"{"Id":"r.abc","V1Pre3Id":"123","Instrument":{"Id":5,"Name":"NB"}}"#).unwrap();
         assert_eq!(run.v1pre3_id.as_deref(), Some("123"));
+        // What the types do not name is kept, and written back out as it came.
+        assert_eq!(file.extra["SomethingNew"], serde_json::json!({"x": 1}));
+        let run: Run = serde_json::from_str(
+            r#"{"Id":"7","Name":"r","SequencingStats":{"PercentGtQ30":93.5},"Properties":{"Items":[]}}"#,
+        )
+        .unwrap();
+        let again = serde_json::to_value(&run).unwrap();
+        assert_eq!(again["SequencingStats"]["PercentGtQ30"], 93.5);
+        assert_eq!(again["Properties"], serde_json::json!({"Items": []}));
+        assert_eq!(again["Name"], "r");
     }
 
     #[test]

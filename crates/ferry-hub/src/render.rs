@@ -131,6 +131,7 @@ impl<'a> Renderer<'a> {
             for row in query.fetch_all(&self.state.db.pool).await? {
                 let id: String = row.get("id");
                 let compact = UserCompact {
+                    extra: Default::default(),
                     href: Some(self.href(&format!("users/{id}"))),
                     name: Some(row.get("name")),
                     date_created: date(row.get("created")),
@@ -173,6 +174,7 @@ impl<'a> Renderer<'a> {
         let id: String = row.get("id");
         let owner: String = row.get("owner_id");
         Project {
+            extra: Default::default(),
             href: Some(self.href(&format!("projects/{id}"))),
             name: Some(row.get("name")),
             description: non_empty(row.get("description")),
@@ -294,6 +296,7 @@ impl<'a> Renderer<'a> {
                 output.insert(0, project_id.clone());
             }
             items.push(Biosample {
+                extra: Default::default(),
                 href: Some(self.href(&format!("biosamples/{id}"))),
                 bio_sample_name: Some(row.get("name")),
                 nickname: None,
@@ -324,6 +327,7 @@ impl<'a> Renderer<'a> {
         let id: String = row.get("id");
         let created_by: String = row.get("created_by");
         AppSession {
+            extra: Default::default(),
             href: Some(self.href(&format!("appsessions/{id}"))),
             name: Some(row.get("name")),
             application: Some(self.cached_app(&row.get::<String, _>("application_id"))),
@@ -449,6 +453,7 @@ impl<'a> Renderer<'a> {
         let appsession = appsession_id.and_then(|session| self.sessions.get(&session).cloned().flatten());
         let v1: i64 = row.get("v1pre3_number");
         Dataset {
+            extra: Default::default(),
             href: Some(self.href(&format!("datasets/{id}"))),
             href_files: Some(self.href(&format!("datasets/{id}/files"))),
             name: Some(row.get("name")),
@@ -461,6 +466,7 @@ impl<'a> Renderer<'a> {
             is_deleted: Some(false),
             user_owned_by: self.cached_owner(&owner),
             dataset_type: Some(DatasetType {
+                extra: Default::default(),
                 href: Some(self.href(&format!("datasettypes/{dataset_type}"))),
                 name: Some(match dataset_type.as_str() {
                     ferry_api::FASTQ_DATASET_TYPE => "Illumina Fastq".to_string(),
@@ -484,6 +490,7 @@ impl<'a> Renderer<'a> {
         let id: String = row.get("id");
         let status: String = row.get("status");
         File {
+            extra: Default::default(),
             id_as_long: id.parse().ok(),
             href: Some(self.href(&format!("files/{id}"))),
             href_content: Some(self.href(&format!("files/{id}/content"))),
@@ -518,6 +525,7 @@ impl<'a> Renderer<'a> {
         let id: String = row.get("id");
         let owner: String = row.get("owner_id");
         Run {
+            extra: Default::default(),
             href: Some(self.href(&format!("runs/{id}"))),
             name: Some(row.get("name")),
             experiment_name: Some(row.get("experiment_name")),

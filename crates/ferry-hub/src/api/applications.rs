@@ -142,6 +142,7 @@ pub async fn v2_application_settings(
     let renderer = Renderer::new(&state, true);
     let app = apps::render(&row, false, |p| renderer.href(p));
     Ok(Json(ApplicationSettings {
+        extra: Default::default(),
         href: Some(renderer.href(&format!("applications/{id}/settings"))),
         company_name: app.company_name,
         category: app.category,

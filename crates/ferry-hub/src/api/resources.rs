@@ -351,6 +351,7 @@ fn sample_of(dataset: Dataset) -> Sample {
         .to_string();
     let fastq = dataset.attributes.as_ref().and_then(|a| a.common_fastq.as_ref());
     Sample {
+        extra: Default::default(),
         href: Some(format!("v1pre3/samples/{number}")),
         href_files: Some(format!("v1pre3/samples/{number}/files")),
         name: dataset.name.clone(),

@@ -30,6 +30,7 @@ async fn current_user(state: &crate::State, auth: &Auth, v2: bool) -> ApiResult<
             return Err(ApiError::unauthorized("The access token's workgroup no longer exists."));
         };
         return Ok(User {
+            extra: Default::default(),
             href: Some(href(format!("users/{}", group.id))),
             name: Some(group.name),
             email: None,
@@ -50,6 +51,7 @@ async fn current_user(state: &crate::State, auth: &Auth, v2: bool) -> ApiResult<
         });
     }
     Ok(User {
+        extra: Default::default(),
         href: Some(href(format!("users/{}", person.id))),
         name: Some(person.name),
         email: Some(person.email),
@@ -94,6 +96,7 @@ pub async fn v1_user(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult
 
 fn workgroup(group: crate::auth::WorkgroupRow) -> Workgroup {
     Workgroup {
+        extra: Default::default(),
         id: group.id,
         display_name: Some(group.name.clone()),
         name: Some(group.name),
