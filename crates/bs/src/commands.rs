@@ -77,13 +77,15 @@ pub async fn whoami(ctx: &Context, output: &OutputArgs) -> anyhow::Result<()> {
         };
         map.insert("Context".into(), Value::String(context));
         map.insert("ApiServer".into(), Value::String(client.api_server().to_string()));
+        map.insert("Host".into(), Value::String(client.api_server().to_string()));
         map.insert("Scopes".into(), Value::String(scopes.join(", ")));
         map.insert("Profile".into(), Value::String(ctx.profile.clone()));
     }
     if output.fields.is_empty() && output.format == crate::cli::Format::Table && !output.terse {
-        let rows: Vec<Vec<String>> = ["Name", "Id", "Email", "Context", "ApiServer", "Scopes", "Profile"]
+        // The rows of Illumina's `bs whoami`; the context and profile are in `-f json`.
+        let rows: Vec<Vec<String>> = ["Name", "Id", "Email", "DateCreated", "DateLastActive", "Host", "Scopes"]
             .iter()
-            .map(|k| vec![k.to_string(), cell(lookup(&value, k))])
+            .map(|k| vec![k.to_string(), crate::output::table_cell(lookup(&value, k))])
             .collect();
         return emit(&crate::output::key_value_table(&rows));
     }

@@ -22,6 +22,29 @@ pub fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     Some(current)
 }
 
+/// Text of a value in a table cell: as [`cell`], but a timestamp is printed as Illumina's `bs`
+/// prints dates in tables (Go's default: `2014-09-25 16:29:21 +0000 UTC`).
+pub fn table_cell(value: Option<&Value>) -> String {
+    let text = cell(value);
+    if let Some(Value::String(raw)) = value
+        && raw.len() >= 19
+        && raw.as_bytes().get(10) == Some(&b'T')
+        && let Some(at) = ferry_api::dates::parse(raw)
+    {
+        let utc = at.to_offset(time::UtcOffset::UTC);
+        return format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} +0000 UTC",
+            utc.year(),
+            u8::from(utc.month()),
+            utc.day(),
+            utc.hour(),
+            utc.minute(),
+            utc.second()
+        );
+    }
+    text
+}
+
 /// Text of a value in a cell.
 pub fn cell(value: Option<&Value>) -> String {
     match value {
@@ -183,7 +206,7 @@ pub fn print_list(items: &[Value], defaults: &[&str], output: &OutputArgs) -> an
         Format::Table => {
             let rows: Vec<Vec<String>> = items
                 .iter()
-                .map(|item| columns.iter().map(|c| cell(lookup(item, c))).collect())
+                .map(|item| columns.iter().map(|c| table_cell(lookup(item, c))).collect())
                 .collect();
             emit(&table(&columns, &rows))
         }
@@ -203,7 +226,7 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
                 flatten(&path, inner, out);
             }
         }
-        other => out.push((prefix.to_string(), cell(Some(other)))),
+        other => out.push((prefix.to_string(), table_cell(Some(other)))),
     }
 }
 
@@ -268,6 +291,11 @@ mod tests {
         assert_eq!(projected, serde_json::json!({"Project": {"Name": "P"}, "Size": 5}));
         let text = table(&["A".into()], &[vec!["xyz".into()]]);
         assert_eq!(text, "+-----+\n| A   |\n+-----+\n| xyz |\n+-----+\n");
+        assert_eq!(
+            table_cell(Some(&serde_json::json!("2014-09-25T16:29:21.0000000Z"))),
+            "2014-09-25 16:29:21 +0000 UTC"
+        );
+        assert_eq!(table_cell(Some(&serde_json::json!("2014-09-25"))), "2014-09-25");
         let pairs = key_value_table(&[vec!["Id".into(), "1".into()], vec!["Name".into(), "P".into()]]);
         assert_eq!(pairs, "+------+---+\n| Id   | 1 |\n| Name | P |\n+------+---+\n");
     }

@@ -11,8 +11,20 @@ async fn whoami_lists_gets_and_contents() {
     let me = env.json(&["whoami", "-f", "json"]).await;
     assert_eq!(me["Email"], DEMO_EMAIL);
     assert_eq!(me["ApiServer"], env.hub.url.as_str());
+    assert_eq!(me["Context"], "personal");
+    // Illumina's rows, dates as its `bs` prints them in tables.
     let table = env.ok(&["whoami"]).await;
-    assert!(table.contains(DEMO_EMAIL) && table.contains("personal"), "{table}");
+    let keys: Vec<&str> = table
+        .lines()
+        .filter_map(|line| line.strip_prefix("| "))
+        .map(|line| line.split(" |").next().unwrap().trim())
+        .collect();
+    assert_eq!(
+        keys,
+        ["Name", "Id", "Email", "DateCreated", "DateLastActive", "Host", "Scopes"]
+    );
+    assert!(table.contains(DEMO_EMAIL) && table.contains(&env.hub.url), "{table}");
+    assert!(table.contains(" +0000 UTC "), "{table}");
 
     // Projects: JSON arrays, table, CSV, terse, noun-verb order.
     let projects = env.json(&["list", "projects", "-f", "json"]).await;
@@ -337,7 +349,9 @@ async fn bad_tokens_and_creation() {
         &format!("apiServer = {}\naccessToken = {workgroup_token}\n", env.hub.url),
     );
     let table = env.ok(&["-c", "lab", "whoami"]).await;
-    assert!(table.contains(&format!("workgroup {DEMO_WORKGROUP}")), "{table}");
+    assert!(table.contains(DEMO_WORKGROUP), "{table}");
+    let lab = env.json(&["-c", "lab", "whoami", "-f", "json"]).await;
+    assert_eq!(lab["Context"], format!("workgroup {DEMO_WORKGROUP}"));
     let names: Vec<String> = env
         .json(&["-c", "lab", "list", "projects", "-f", "json"])
         .await
