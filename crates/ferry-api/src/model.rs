@@ -355,6 +355,8 @@ resource!(
         user_created_by: UserCompact,
         /// `Running`, `Complete`, `Aborted`, …
         execution_status: String,
+        /// The same state in v1pre3 answers (`Complete`, `Running`, …).
+        status: String,
         /// QC status.
         qc_status: String,
         /// Status summary.

@@ -333,6 +333,8 @@ impl<'a> Renderer<'a> {
             application: Some(self.cached_app(&row.get::<String, _>("application_id"))),
             user_created_by: self.cached_owner(&created_by),
             execution_status: Some(row.get("execution_status")),
+            // v1pre3 spells the state `Status`.
+            status: (!self.v2).then(|| row.get("execution_status")),
             qc_status: non_empty(row.get("qc_status")),
             status_summary: non_empty(row.get("status_summary")),
             purpose: Some(row.get("purpose")),

@@ -40,7 +40,11 @@ pub fn build(state: Arc<State>) -> Router {
         .route("/v1pre3/runs/{id}/files", get(files::v1_run_files))
         .route("/v1pre3/projects", post(resources::v1_create_project))
         .route("/v1pre3/projects/{id}", get(resources::v1_project))
-        .route("/v1pre3/projects/{id}/samples", get(resources::v1_project_samples))
+        .route(
+            "/v1pre3/projects/{id}/samples",
+            get(resources::v1_project_samples).post(resources::v1_create_sample),
+        )
+        .route("/v1pre3/users/current/appsessions", get(resources::v1_appsessions))
         .route("/v2/projects", post(resources::v2_create_project))
         .route("/v2/projects/{id}", get(resources::v2_project))
         .route(

@@ -474,6 +474,17 @@ async fn sessions_stay_in_their_context() {
         .await;
         assert_eq!(launch.status(), 409);
     }
+    // Its owner cannot end it by writing its status either: it ends with its app, or is stopped.
+    let forced = hub_send(
+        &env,
+        reqwest::Method::POST,
+        &env.token,
+        &format!("/v2/appsessions/{id}"),
+        Some(json!({"ExecutionStatus": "Complete"})),
+    )
+    .await;
+    assert_eq!(forced.status(), 409);
+    assert!(forced.text().await.unwrap().contains("stop it"));
     let session = env.json(&["get", "appsession", &id, "-f", "json"]).await;
     assert_eq!(session["ExecutionStatus"], "Running", "untouched by the others");
     // Its owner deletes it once stopped: it is neither listed nor served any more.

@@ -778,8 +778,15 @@ async fn update_appsession(
     status: Option<String>,
 ) -> ApiResult<sqlx::any::AnyRow> {
     auth.require_write()?;
-    appsession_row(state, auth, id).await?;
+    let row = appsession_row(state, auth, id).await?;
     let now = ferry_api::dates::now_millis();
+    if status.is_some() && row.get::<String, _>("purpose") == "AppTrigger" {
+        // A launched application's state is its job's: it ends when the app does, or is stopped.
+        return Err(ApiError::conflict(format!(
+            "App session {id} runs an application: its status changes when the application ends; to end it now, \
+             stop it (POST /v2/appsessions/{id}/stop, or bs kill appsession -i {id})."
+        )));
+    }
     if let Some(name) = name {
         let name = clean_name("Name", Some(&name))?;
         sqlx::query("UPDATE appsessions SET name = $1, modified = $2 WHERE id = $3 AND owner_id = $4")
@@ -850,7 +857,131 @@ pub async fn v1_update_appsession(
         params.get("status").map(str::to_string),
     )
     .await?;
+    if row.get::<String, _>("execution_status") == "Complete" {
+        // The legacy upload protocol has no step that completes a sample: completing its session
+        // does, for each of the session's samples that received a file.
+        sqlx::query(
+            "UPDATE datasets SET upload_status = 'Complete', modified = $1 WHERE appsession_id = $2 AND owner_id = $3 \
+             AND upload_status = 'Pending' AND EXISTS (SELECT 1 FROM files f WHERE f.dataset_id = datasets.id \
+             AND f.status = 'complete')",
+        )
+        .bind(ferry_api::dates::now_millis())
+        .bind(&id)
+        .bind(&auth.context_id)
+        .execute(&state.db.pool)
+        .await?;
+    }
     Ok(v1(Renderer::new(&state, false).appsession(&row).await?).into_response())
+}
+
+/// `GET /v1pre3/users/current/appsessions`: the context's app sessions, as legacy clients list
+/// them (`Status` beside `ExecutionStatus`; `Statuses` filters).
+pub async fn v1_appsessions(state: St, auth: Auth, params: Params) -> ApiResult<Response> {
+    auth.require_browse()?;
+    params.known_sort(APPSESSION_SORTS)?;
+    let page = params.page(APPSESSION_SORTS, SortDir::Asc, 10, ferry_api::MAX_LIMIT)?;
+    let mut filter = Filter::owned_by(&auth.context_id);
+    filter.raw("deleted = 0");
+    let statuses: Vec<String> = params
+        .list("statuses")
+        .iter()
+        .map(|s| execution_status(s).map(|(status, _)| status.to_string()))
+        .collect::<ApiResult<_>>()?;
+    filter.any_of("execution_status", &statuses);
+    let (rows, total) = db::list(&state, APPSESSION_COLS, "appsessions", &filter, &page).await?;
+    let items = Renderer::new(&state, false).appsessions(&rows).await?;
+    Ok(v1(page.v1(items, total)).into_response())
+}
+
+/// Body of the legacy sample creation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NewSample {
+    name: Option<String>,
+    sample_id: Option<String>,
+    read1: Option<i64>,
+    read2: Option<i64>,
+    is_paired_end: Option<bool>,
+    num_reads_raw: Option<i64>,
+    #[serde(rename = "NumReadsPF")]
+    num_reads_pf: Option<i64>,
+}
+
+/// `POST /v1pre3/projects/{id}/samples?appsessionid=…` (the legacy upload's first step): a FASTQ
+/// dataset named `Name` in the project, of the biosample `SampleId` (found or made), Pending
+/// until its session completes; 201 with the legacy sample, whose files follow through
+/// `POST /v1pre3/samples/{id}/files`.
+pub async fn v1_create_sample(
+    state: St,
+    auth: Auth,
+    Path(project_id): Path<String>,
+    params: Params,
+    JsonBody(body): JsonBody<NewSample>,
+) -> ApiResult<Response> {
+    auth.require_write()?;
+    project_row(&state, &auth, &project_id).await?;
+    let session = params
+        .get("appsessionid")
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::invalid_parameter("appsessionid is required: create the app session first."))?;
+    appsession_row(&state, &auth, &session).await?;
+    let name = clean_name("Name", body.name.as_deref())?;
+    let biosample_name = clean_name("SampleId", body.sample_id.as_deref().or(Some(name.as_str())))?;
+    let now = ferry_api::dates::now_millis();
+    sqlx::query(
+        "INSERT INTO biosamples (id, owner_id, project_id, name, created, modified) VALUES ($1, $2, $3, $4, $5, $5) \
+         ON CONFLICT (project_id, name) DO NOTHING",
+    )
+    .bind(ids::numeric())
+    .bind(&auth.context_id)
+    .bind(&project_id)
+    .bind(&biosample_name)
+    .bind(now)
+    .execute(&state.db.pool)
+    .await?;
+    let biosample: String =
+        sqlx::query_scalar("SELECT id FROM biosamples WHERE project_id = $1 AND name = $2 AND owner_id = $3")
+            .bind(&project_id)
+            .bind(&biosample_name)
+            .bind(&auth.context_id)
+            .fetch_one(&state.db.pool)
+            .await?;
+    let common = ferry_api::CommonFastq {
+        is_paired_end: body.is_paired_end,
+        max_length_read1: body.read1,
+        max_length_read2: body.read2,
+        total_reads_raw: body.num_reads_raw,
+        total_reads_pf: body.num_reads_pf,
+        ..Default::default()
+    };
+    let attributes = serde_json::to_string(&DatasetAttributes {
+        common_fastq: Some(common),
+        other: Default::default(),
+    })
+    .map_err(|e| ApiError::internal("encode sample attributes", e))?;
+    let id = ids::dataset();
+    sqlx::query(
+        "INSERT INTO datasets (id, owner_id, created_by, project_id, biosample_id, appsession_id, run_id, name, \
+         dataset_type, attributes, upload_status, upload_status_summary, qc_status, v1pre3_number, created, modified) \
+         VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, 'Pending', '', 'Undefined', $10, $11, $11)",
+    )
+    .bind(&id)
+    .bind(&auth.context_id)
+    .bind(&auth.user_id)
+    .bind(&project_id)
+    .bind(&biosample)
+    .bind(&session)
+    .bind(&name)
+    .bind(ferry_api::FASTQ_DATASET_TYPE)
+    .bind(attributes)
+    .bind(ids::v1_number())
+    .bind(now)
+    .execute(&state.db.pool)
+    .await?;
+    link_appsession(&state.db, &session, &auth.context_id, "output.project", &project_id).await?;
+    let row = dataset_row(&state, &auth, &id).await?;
+    let dataset = Renderer::new(&state, false).dataset(&row).await?;
+    Ok((StatusCode::CREATED, v1(sample_of(dataset))).into_response())
 }
 
 /// Used by the file handlers: the context's dataset by `ds.` ID, legacy `sample.N` or `N`.

@@ -187,6 +187,16 @@ async fn another_user_and_other_contexts_see_nothing() {
         )
         .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
+        let legacy = get_ok(&hub, token, "/v1pre3/users/current/appsessions?Limit=1000").await;
+        assert!(!legacy.to_string().contains(&session), "legacy session list");
+        let (status, _) = post_json(
+            &hub,
+            token,
+            &format!("/v1pre3/projects/{project}/samples?appsessionid={session}"),
+            json!({"Name": "x"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, _) = post_json(&hub, token, &format!("/v2/appsessions/{session}/stop"), json!({})).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         let deleted = client()

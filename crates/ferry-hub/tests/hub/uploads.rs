@@ -539,3 +539,87 @@ async fn oversize_parts_and_bad_paths_are_refused_leaving_nothing() {
     }
     assert!(files_of(&hub, &token, &dataset).await.is_empty());
 }
+
+#[tokio::test]
+async fn the_legacy_upload_protocol_runs_whole() {
+    let (hub, token) = demo().await;
+    let project = demo_project_id(&hub, &token).await;
+    let (_, session) = post_json(&hub, &token, "/v2/appsessions", json!({"Name": "legacy client"})).await;
+    let session = session["Id"].as_str().unwrap().to_string();
+    // 1. The sample, in the project, for the session.
+    let (status, sample) = post_json(
+        &hub,
+        &token,
+        &format!("/v1pre3/projects/{project}/samples?appsessionid={session}"),
+        json!({"Name": "Legacy_L001", "SampleId": "Legacy", "SampleNumber": 1, "ExperimentName": "exp",
+               "Read1": 151, "Read2": 151, "IsPairedEnd": true, "NumReadsRaw": 20, "NumReadsPF": 20}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{sample}");
+    let number = sample["Response"]["Id"].as_str().unwrap().to_string();
+    assert_eq!(sample["Response"]["Status"], "Pending");
+    // 2. A small file in one request.
+    let content = bytes_of(3_000, 9);
+    let response = client()
+        .post(format!(
+            "{}/v1pre3/samples/{number}/files?name=Legacy_S1_L001_R1_001.fastq.gz&directory=",
+            hub.url
+        ))
+        .bearer_auth(&token)
+        .header("Content-Type", "application/octet-stream")
+        .body(content.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let file: Value = response.json().await.unwrap();
+    let file_id = file["Response"]["Id"].as_str().unwrap().to_string();
+    // Not visible as complete before the session completes.
+    let dataset = get_ok(&hub, &token, &format!("/v1pre3/samples/{number}")).await;
+    assert_eq!(dataset["Response"]["Status"], "Pending");
+    // 3. Completing the session completes its samples; the legacy answer carries `Status`.
+    let response = client()
+        .post(format!(
+            "{}/v1pre3/appsessions/{session}?status=complete&statussummary=done",
+            hub.url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let closed: Value = response.json().await.unwrap();
+    assert_eq!(closed["Response"]["Status"], "Complete", "{closed}");
+    let done = get_ok(&hub, &token, &format!("/v1pre3/samples/{number}")).await;
+    assert!(
+        done["Response"]["Status"].as_str().unwrap().starts_with("Complete"),
+        "{done}"
+    );
+    assert_eq!(download(&hub, &token, &file_id).await, content);
+    let biosamples = get_ok(&hub, &token, "/v2/biosamples?biosamplename=Legacy").await;
+    assert_eq!(biosamples["Paging"]["TotalCount"], 1);
+    // 4. Legacy clients list sessions too.
+    let sessions = get_ok(
+        &hub,
+        &token,
+        "/v1pre3/users/current/appsessions?Statuses=complete&Limit=100",
+    )
+    .await;
+    let listed = sessions["Response"]["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Id"] == session.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{session} not listed: {sessions}"));
+    assert_eq!(listed["Status"], "Complete");
+    // A sample needs a session of this context.
+    let (status, _) = post_json(
+        &hub,
+        &token,
+        &format!("/v1pre3/projects/{project}/samples?appsessionid=99999999999"),
+        json!({"Name": "x"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
