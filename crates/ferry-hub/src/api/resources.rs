@@ -778,9 +778,15 @@ async fn update_appsession(
     status: Option<String>,
 ) -> ApiResult<sqlx::any::AnyRow> {
     auth.require_write()?;
-    let row = appsession_row(state, auth, id).await?;
+    appsession_row(state, auth, id).await?;
     let now = ferry_api::dates::now_millis();
-    if status.is_some() && row.get::<String, _>("purpose") == "AppTrigger" {
+    let runs_a_job = status.is_some()
+        && sqlx::query_scalar::<_, String>("SELECT appsession_id FROM app_jobs WHERE appsession_id = $1")
+            .bind(id)
+            .fetch_optional(&state.db.pool)
+            .await?
+            .is_some();
+    if runs_a_job {
         // A launched application's state is its job's: it ends when the app does, or is stopped.
         return Err(ApiError::conflict(format!(
             "App session {id} runs an application: its status changes when the application ends; to end it now, \
