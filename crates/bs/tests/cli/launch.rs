@@ -23,6 +23,16 @@ pub async fn demo_project(env: &Env) -> String {
         .to_string()
 }
 
+/// Launches Test App into `project` for `seconds`, with more `-o` options; the session's ID.
+async fn test_app(env: &Env, project: &str, seconds: u32, more: &[&str]) -> String {
+    let (project, seconds) = (format!("project-id:{project}"), format!("seconds:{seconds}"));
+    let mut args = vec!["-n", "Test App", "-o", project.as_str(), "-o", seconds.as_str()];
+    for option in more {
+        args.extend(["-o", option]);
+    }
+    launch(env, &args).await
+}
+
 /// Launches with `bs … --terse` and returns the new session's ID.
 pub async fn launch(env: &Env, args: &[&str]) -> String {
     let mut all = vec!["launch", "application"];
@@ -358,20 +368,11 @@ async fn kill_aborts_a_running_session_and_await_fails() {
 async fn sessions_that_need_attention_fail_await_with_their_message() {
     let env = Env::new().await;
     let project = demo_project(&env).await;
-    let id = launch(
+    let id = test_app(
         &env,
-        &[
-            "-n",
-            "Test App",
-            "-o",
-            &format!("project-id:{project}"),
-            "-o",
-            "seconds:0",
-            "-o",
-            "outcome:NeedsAttention",
-            "-o",
-            "message:reference genome missing",
-        ],
+        &project,
+        0,
+        &["outcome:NeedsAttention", "message:reference genome missing"],
     )
     .await;
     let out = env
@@ -389,18 +390,7 @@ async fn sessions_that_need_attention_fail_await_with_their_message() {
         out.stdout
     );
     // --timeout gives up on a session that runs on, and says so.
-    let slow = launch(
-        &env,
-        &[
-            "-n",
-            "Test App",
-            "-o",
-            &format!("project-id:{project}"),
-            "-o",
-            "seconds:60",
-        ],
-    )
-    .await;
+    let slow = test_app(&env, &project, 60, &[]).await;
     let timed = env
         .run(&["await", "appsession", &slow, "--timeout", "1", "--poll-interval", "0.2"])
         .await;
@@ -413,18 +403,7 @@ async fn sessions_that_need_attention_fail_await_with_their_message() {
 async fn sessions_stay_in_their_context() {
     let env = Env::new().await;
     let project = demo_project(&env).await;
-    let id = launch(
-        &env,
-        &[
-            "-n",
-            "Test App",
-            "-o",
-            &format!("project-id:{project}"),
-            "-o",
-            "seconds:30",
-        ],
-    )
-    .await;
+    let id = test_app(&env, &project, 30, &[]).await;
     let stranger_email = "stranger@example.org";
     env.hub
         .hub()
@@ -548,18 +527,7 @@ async fn a_session_past_the_hubs_time_limit_ends_timed_out() {
     .await;
     let env = Env::from_hub(hub).await;
     let project = demo_project(&env).await;
-    let id = launch(
-        &env,
-        &[
-            "-n",
-            "Test App",
-            "-o",
-            &format!("project-id:{project}"),
-            "-o",
-            "seconds:60",
-        ],
-    )
-    .await;
+    let id = test_app(&env, &project, 60, &[]).await;
     let out = env.run(&["await", "appsession", &id, "--poll-interval", "0.2"]).await;
     assert_eq!(out.code, Some(1));
     assert!(

@@ -653,16 +653,7 @@ pub async fn v2_run(state: St, auth: Auth, Path(id): Path<String>) -> ApiResult<
 /// match any of their values), sorted by the definition's keys; unknown sort keys are refused.
 pub async fn v2_appsessions(state: St, auth: Auth, params: Params) -> ApiResult<Json<ItemList<AppSession>>> {
     auth.require_browse()?;
-    params.known_sort(APPSESSION_SORTS)?;
-    let page = params.page(APPSESSION_SORTS, SortDir::Asc, 10, ferry_api::MAX_LIMIT)?;
-    let mut filter = Filter::owned_by(&auth.context_id);
-    filter.raw("deleted = 0");
-    let statuses: Vec<String> = params
-        .list("executionstatus")
-        .iter()
-        .map(|s| execution_status(s).map(|(status, _)| status.to_string()))
-        .collect::<ApiResult<_>>()?;
-    filter.any_of("execution_status", &statuses);
+    let (mut filter, page) = session_list(&auth, &params, "executionstatus")?;
     filter.any_of("qc_status", &params.list("qcstatus"));
     filter.any_of("delivery_status", &params.list("deliverystatus"));
     filter.any_of("application_id", &params.list("appid"));
@@ -880,20 +871,27 @@ pub async fn v1_update_appsession(
     Ok(v1(Renderer::new(&state, false).appsession(&row).await?).into_response())
 }
 
-/// `GET /v1pre3/users/current/appsessions`: the context's app sessions, as legacy clients list
-/// them (`Status` beside `ExecutionStatus`; `Statuses` filters).
-pub async fn v1_appsessions(state: St, auth: Auth, params: Params) -> ApiResult<Response> {
-    auth.require_browse()?;
+/// The caller's listed (not deleted) sessions in the execution states named by `status_param`,
+/// and the page asked for.
+fn session_list(auth: &Auth, params: &Params, status_param: &str) -> ApiResult<(Filter, crate::params::Page)> {
     params.known_sort(APPSESSION_SORTS)?;
     let page = params.page(APPSESSION_SORTS, SortDir::Asc, 10, ferry_api::MAX_LIMIT)?;
     let mut filter = Filter::owned_by(&auth.context_id);
     filter.raw("deleted = 0");
     let statuses: Vec<String> = params
-        .list("statuses")
+        .list(status_param)
         .iter()
         .map(|s| execution_status(s).map(|(status, _)| status.to_string()))
         .collect::<ApiResult<_>>()?;
     filter.any_of("execution_status", &statuses);
+    Ok((filter, page))
+}
+
+/// `GET /v1pre3/users/current/appsessions`: the context's app sessions, as legacy clients list
+/// them (`Status` beside `ExecutionStatus`; `Statuses` filters).
+pub async fn v1_appsessions(state: St, auth: Auth, params: Params) -> ApiResult<Response> {
+    auth.require_browse()?;
+    let (filter, page) = session_list(&auth, &params, "statuses")?;
     let (rows, total) = db::list(&state, APPSESSION_COLS, "appsessions", &filter, &page).await?;
     let items = Renderer::new(&state, false).appsessions(&rows).await?;
     Ok(v1(page.v1(items, total)).into_response())
