@@ -47,6 +47,16 @@
 //!   `/v1pre3/runs/{id}`, `/v1pre3/runs/{id}/files`, `GET /v2/appsessions`,
 //!   `/v2/appsessions/{id}`, `POST /v2/appsessions` (201, Purpose AppUpload, Running),
 //!   `POST /v2/appsessions/{id}`, `POST /v1pre3/appsessions/{id}?status=complete`.
+//! - Applications and launches: `GET /v2/applications[/{id}[/versions|/settings]]`,
+//!   `GET /v1pre3/applications[/{id}]`, `POST /v1pre3/applications/{id}/appsessions` (launch),
+//!   `POST /v2/appsessions/{id}/stop`, `DELETE /v2/appsessions/{id}`, `GET
+//!   /v2/appsessions/{id}/logfiles`, `GET /v1pre3/users/current/appsessions`; the apps run in
+//!   [`jobs`].
+//! - Properties: `GET /v2/{projects|biosamples|datasets|runs|appsessions}/{id}/properties[/{name}
+//!   [/items]]`, `POST`/`DELETE` on app sessions, legacy `POST /v1pre3/{projects|samples|runs|
+//!   appsessions}/{id}/properties`.
+//! - Legacy uploads: `POST /v1pre3/projects/{id}/samples?appsessionid=` then the files; completing
+//!   the session (`status=complete`) completes its samples.
 //! - Operations: `GET /health`, `X-Request-ID` on every answer and in error bodies,
 //!   `X-Content-Type-Options: nosniff` on every answer.
 //!

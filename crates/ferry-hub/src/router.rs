@@ -14,13 +14,13 @@ use axum::routing::{delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::State;
-use crate::api::{applications, files, launch, oauth, resources, uploads, users};
+use crate::api::{applications, files, launch, oauth, properties, resources, uploads, users};
 use crate::error::{ApiError, ErrorInfo};
 
 /// Builds the hub's router.
 pub fn build(state: Arc<State>) -> Router {
     let trusted_proxies = state.trusted_proxies.clone();
-    let api = Router::new()
+    let mut api = Router::new()
         // users, workgroups, tokens
         .route("/v2/users/current", get(users::v2_current))
         .route("/v2/users/{id}", get(users::v2_user))
@@ -98,14 +98,44 @@ pub fn build(state: Arc<State>) -> Router {
         )
         .route("/v2/appsessions/{id}/stop", post(launch::v2_stop))
         .route("/v2/appsessions/{id}/logfiles", get(files::v2_appsession_logfiles))
-        .route("/v2/appsessions/{id}/properties", get(launch::v2_properties))
+        .route(
+            "/v2/appsessions/{id}/properties",
+            get(properties::list).post(properties::v2_set),
+        )
+        .route(
+            "/v2/appsessions/{id}/properties/{name}",
+            get(properties::get_one).delete(properties::v2_delete),
+        )
+        .route("/v2/appsessions/{id}/properties/{name}/items", get(properties::items))
+        .route("/v1pre3/appsessions/{id}/properties", post(properties::v1_set))
         .route("/v1pre3/appsessions/{id}", post(resources::v1_update_appsession))
         // files
         .route("/v2/files/{id}", get(files::v2_file))
         .route("/v2/files/{id}/content", get(files::content))
         .route("/v1pre3/files/{id}/content", get(files::content))
-        .route("/v1pre3/files/{id}", get(files::v1_file).post(uploads::v1_file_status))
-        .layer(DefaultBodyLimit::max(1024 * 1024));
+        .route("/v1pre3/files/{id}", get(files::v1_file).post(uploads::v1_file_status));
+    // Properties of the other kinds: read through v2, set through v1pre3 (as the definitions have them).
+    for (v2, v1) in [
+        ("projects", Some("projects")),
+        ("biosamples", None),
+        ("datasets", Some("samples")),
+        ("runs", Some("runs")),
+    ] {
+        api = api
+            .route(&format!("/v2/{v2}/{{id}}/properties"), get(properties::list))
+            .route(
+                &format!("/v2/{v2}/{{id}}/properties/{{name}}"),
+                get(properties::get_one),
+            )
+            .route(
+                &format!("/v2/{v2}/{{id}}/properties/{{name}}/items"),
+                get(properties::items),
+            );
+        if let Some(v1) = v1 {
+            api = api.route(&format!("/v1pre3/{v1}/{{id}}/properties"), post(properties::v1_set));
+        }
+    }
+    let api = api.layer(DefaultBodyLimit::max(1024 * 1024));
 
     // Routes whose bodies are file bytes: no body limit here; each handler streams into the
     // blob store and enforces the part-size limit itself.

@@ -1,7 +1,7 @@
 //! Launching, stopping and deleting app sessions:
 //! `POST /v1pre3/applications/{id}/appsessions` (BaseSpace's launch API),
-//! `POST /v2/appsessions/{id}/stop`, `DELETE /v2/appsessions/{id}` and
-//! `GET /v2/appsessions/{id}/properties`.
+//! `POST /v2/appsessions/{id}/stop` and `DELETE /v2/appsessions/{id}` (a session's properties,
+//! its launch options among them, are `api/properties`').
 
 use std::collections::BTreeMap;
 
@@ -175,6 +175,7 @@ pub async fn v1_launch(
     .bind(&application_id)
     .execute(&mut *tx)
     .await?;
+    let mut inputs = Vec::new();
     for field in &form.fields {
         let Some(values) = options.get(&field.id) else {
             continue;
@@ -186,15 +187,7 @@ pub async fn v1_launch(
             (None, true) => "string[]".to_string(),
             (None, false) => "string".to_string(),
         };
-        sqlx::query(
-            "INSERT INTO appsession_properties (appsession_id, name, property_type, items) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&id)
-        .bind(format!("Input.{}", field.id))
-        .bind(property_type)
-        .bind(serde_json::to_string(values).unwrap_or_default())
-        .execute(&mut *tx)
-        .await?;
+        inputs.push((format!("Input.{}", field.id), property_type, values.clone()));
         let link = match (kind, field.id.as_str()) {
             (Some("project"), "project-id") => Some("output.project"),
             (Some("biosample"), _) => Some("input.biosample"),
@@ -215,6 +208,7 @@ pub async fn v1_launch(
             }
         }
     }
+    super::properties::record_inputs(&mut tx, &auth, &id, &inputs, now).await?;
     // Datasets given directly count as inputs of their biosamples too.
     for dataset in options.get("dataset-id").into_iter().flatten() {
         sqlx::query(
@@ -407,69 +401,5 @@ pub async fn v2_delete(
             name,
             is_deleted: !preserve,
         },
-    }))
-}
-
-/// A property of a session as `GET /v2/appsessions/{id}/properties` lists it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct PropertyCompact {
-    name: String,
-    href: String,
-    #[serde(rename = "Type")]
-    property_type: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content_items: Option<Vec<String>>,
-    items_displayed_count: i64,
-    items_total_count: i64,
-}
-
-/// `GET /v2/appsessions/{id}/properties`: what the session was launched with (`Input.*`).
-pub async fn v2_properties(
-    state: St,
-    auth: Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<ferry_api::ItemList<PropertyCompact>>> {
-    auth.require_browse()?;
-    super::resources::appsession_row(&state, &auth, &id).await?;
-    let rows = sqlx::query(
-        "SELECT name, property_type, items FROM appsession_properties WHERE appsession_id = $1 ORDER BY name",
-    )
-    .bind(&id)
-    .fetch_all(&state.db.pool)
-    .await?;
-    let items: Vec<PropertyCompact> = rows
-        .iter()
-        .map(|row| {
-            let property_type: String = row.get("property_type");
-            let values: Vec<String> = serde_json::from_str(&row.get::<String, _>("items")).unwrap_or_default();
-            let count = values.len();
-            let multiple = property_type.ends_with("[]");
-            let name: String = row.get("name");
-            PropertyCompact {
-                href: format!("{}/v2/appsessions/{id}/properties/{name}", state.base),
-                name,
-                content: (!multiple).then(|| values.first().cloned().unwrap_or_default()),
-                content_items: multiple.then_some(values),
-                property_type,
-                items_displayed_count: count as i64,
-                items_total_count: count as i64,
-            }
-        })
-        .collect();
-    let total = items.len() as i64;
-    Ok(Json(ferry_api::ItemList {
-        paging: ferry_api::Paging {
-            displayed_count: total,
-            total_count: total,
-            offset: 0,
-            limit: total.max(1),
-            sort_dir: Some("Asc".into()),
-            sort_by: Some("Name".into()),
-        },
-        items,
-        sub_directories: None,
     }))
 }

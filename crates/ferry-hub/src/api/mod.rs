@@ -10,6 +10,7 @@ pub mod applications;
 pub mod files;
 pub mod launch;
 pub mod oauth;
+pub mod properties;
 pub mod resources;
 pub mod uploads;
 pub mod users;

@@ -116,6 +116,31 @@ async fn another_user_and_other_contexts_see_nothing() {
         hidden(&hub, token, &format!("/v2/appsessions/{session}"), &session).await;
         hidden(&hub, token, &format!("/v2/appsessions/{session}/logfiles"), &session).await;
         hidden(&hub, token, &format!("/v2/appsessions/{session}/properties"), &session).await;
+        hidden(&hub, token, &format!("/v2/projects/{project}/properties"), &project).await;
+        hidden(&hub, token, &format!("/v2/datasets/{dataset}/properties"), &dataset).await;
+        hidden(
+            &hub,
+            token,
+            &format!("/v2/biosamples/{biosample}/properties"),
+            &biosample,
+        )
+        .await;
+        hidden(&hub, token, &format!("/v2/runs/{run}/properties"), &run).await;
+        for path in [
+            format!("/v1pre3/projects/{project}/properties"),
+            format!("/v1pre3/runs/{run}/properties"),
+            format!("/v1pre3/samples/{sample}/properties"),
+            format!("/v2/appsessions/{session}/properties"),
+        ] {
+            let (status, _) = post_json(
+                &hub,
+                token,
+                &path,
+                json!({"Properties": [{"Name": "Evil.x", "Content": "x"}]}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        }
         hidden(&hub, token, &format!("/v2/files/{file}"), &file).await;
         hidden(&hub, token, &format!("/v1pre3/files/{file}"), &file).await;
         hidden(&hub, token, &format!("/v2/files/{file}/content"), &file).await;

@@ -482,3 +482,118 @@ fn ids_of(list: &Value) -> Vec<String> {
         .map(|item| item["Id"].as_str().unwrap().to_string())
         .collect()
 }
+
+#[tokio::test]
+async fn properties_are_set_read_and_deleted_in_their_context() {
+    let (hub, token) = demo().await;
+    let project = demo_project_id(&hub, &token).await;
+    // Set through the legacy API (as SDKs do), read through v2.
+    let (status, set) = post_json(
+        &hub,
+        &token,
+        &format!("/v1pre3/projects/{project}/properties"),
+        json!({"Properties": [
+            {"Type": "string", "Name": "LabInfo.PI", "Content": "Dr. Who", "Description": "Principal investigator"},
+            {"Type": "string[]", "Name": "LabInfo.Tags", "Items": ["wgs", "pilot"]}
+        ]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert_eq!(set["Response"]["TotalCount"], 2);
+    let listed = get_ok(&hub, &token, &format!("/v2/projects/{project}/properties")).await;
+    assert_eq!(listed["Paging"]["TotalCount"], 2);
+    let pi = get_ok(&hub, &token, &format!("/v2/projects/{project}/properties/LabInfo.PI")).await;
+    assert_eq!(pi["Content"], "Dr. Who");
+    assert_eq!(pi["Description"], "Principal investigator");
+    let items = get_ok(
+        &hub,
+        &token,
+        &format!("/v2/projects/{project}/properties/LabInfo.Tags/items"),
+    )
+    .await;
+    let values: Vec<&str> = items["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["Content"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, ["wgs", "pilot"]);
+    let filtered = get_ok(
+        &hub,
+        &token,
+        &format!("/v2/projects/{project}/properties?propertyfilters=LabInfo.Tags"),
+    )
+    .await;
+    assert_eq!(filtered["Items"][0]["ContentItems"], json!(["wgs", "pilot"]));
+    // Setting again replaces.
+    post_json(
+        &hub,
+        &token,
+        &format!("/v1pre3/projects/{project}/properties"),
+        json!({"Properties": [{"Name": "LabInfo.PI", "Content": "Dr. No"}]}),
+    )
+    .await;
+    let pi = get_ok(&hub, &token, &format!("/v2/projects/{project}/properties/LabInfo.PI")).await;
+    assert_eq!(pi["Content"], "Dr. No");
+    // BaseSpace's naming rule, with its message.
+    let (status, body) = post_json(
+        &hub,
+        &token,
+        &format!("/v1pre3/projects/{project}/properties"),
+        json!({"Properties": [{"Name": "basespace-labs", "Content": "x"}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "BASESPACE.PROPERTIES.NAME_INVALID");
+    assert!(body.to_string().contains("must contain 2 or more segments"));
+
+    // App sessions: set and delete through v2.
+    let (_, session) = post_json(&hub, &token, "/v2/appsessions", json!({"Name": "props"})).await;
+    let session = session["Id"].as_str().unwrap().to_string();
+    let (status, made) = post_json(
+        &hub,
+        &token,
+        &format!("/v2/appsessions/{session}/properties"),
+        json!({"Properties": [{"Name": "Output.summary", "Content": "ok"}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let deleted = client()
+        .delete(format!(
+            "{}/v2/appsessions/{session}/properties/Output.summary",
+            hub.url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let (status, _) = get(
+        &hub,
+        &token,
+        &format!("/v2/appsessions/{session}/properties/Output.summary"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Another context sees none of it and cannot write it.
+    hub.hub()
+        .add_user("eve@example.org", "correct horse battery", None)
+        .await
+        .unwrap();
+    let eve = hub.token("eve@example.org", None).await;
+    let (status, _) = get(&hub, &eve, &format!("/v2/projects/{project}/properties")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = get(&hub, &eve, &format!("/v2/projects/{project}/properties/LabInfo.PI")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = post_json(
+        &hub,
+        &eve,
+        &format!("/v1pre3/projects/{project}/properties"),
+        json!({"Properties": [{"Name": "Evil.x", "Content": "x"}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let pi = get_ok(&hub, &token, &format!("/v2/projects/{project}/properties/LabInfo.PI")).await;
+    assert_eq!(pi["Content"], "Dr. No");
+}

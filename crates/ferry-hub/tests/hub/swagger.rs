@@ -138,6 +138,13 @@ async fn v2_answers_conform_to_the_swagger_definitions() {
             answer["Response"]["Id"].as_str().unwrap().to_string()
         }
     };
+    let (_, _) = post_json(
+        &hub,
+        &token,
+        &format!("/v1pre3/projects/{project}/properties"),
+        json!({"Properties": [{"Name": "Swagger.tags", "Items": ["a", "b"]}]}),
+    )
+    .await;
     let ended = launch("0").await;
     let running = launch("60").await;
     let mut waited = 0;
@@ -283,6 +290,36 @@ async fn v2_answers_conform_to_the_swagger_definitions() {
             Method::GET,
             "/datasets",
             format!("/v2/datasets?appsessionids={ended}"),
+            None,
+        ),
+        (
+            Method::GET,
+            "/projects/{id}/properties",
+            format!("/v2/projects/{project}/properties"),
+            None,
+        ),
+        (
+            Method::GET,
+            "/projects/{id}/properties/{name}",
+            format!("/v2/projects/{project}/properties/Swagger.tags"),
+            None,
+        ),
+        (
+            Method::GET,
+            "/projects/{id}/properties/{name}/items",
+            format!("/v2/projects/{project}/properties/Swagger.tags/items"),
+            None,
+        ),
+        (
+            Method::POST,
+            "/appsessions/{id}/properties",
+            format!("/v2/appsessions/{ended}/properties"),
+            Some(json!({"Properties": [{"Name": "Output.note", "Content": "x"}]})),
+        ),
+        (
+            Method::GET,
+            "/appsessions/{id}/properties/{name}",
+            format!("/v2/appsessions/{ended}/properties/Output.note"),
             None,
         ),
         (
