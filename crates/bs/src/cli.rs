@@ -212,6 +212,16 @@ pub enum Command {
         #[command(subcommand)]
         what: LogsWhat,
     },
+    /// Archive a dataset or run (its files cannot be downloaded until it is unarchived).
+    Archive {
+        #[command(subcommand)]
+        what: ArchiveWhat,
+    },
+    /// Restore an archived dataset or run (it takes the server's restore time).
+    Unarchive {
+        #[command(subcommand)]
+        what: ArchiveWhat,
+    },
     /// Invalidate the access token of the profile.
     #[command(visible_alias = "expire")]
     Revoke {
@@ -433,6 +443,15 @@ pub enum CreateWhat {
         #[command(flatten)]
         output: OutputArgs,
     },
+}
+
+/// `bs archive …` and `bs unarchive …`.
+#[derive(Debug, Subcommand)]
+pub enum ArchiveWhat {
+    /// A dataset (`-i ID` or `-n NAME`).
+    Dataset(GetArgs),
+    /// A run (`-i ID` or `-n NAME`).
+    Run(GetArgs),
 }
 
 /// `bs launch …`.
@@ -700,23 +719,55 @@ const NOUNS: [&str; 22] = [
     "appresults",
 ];
 
-const VERBS: [&str; 23] = [
-    "list", "list-all", "filter", "get", "info", "inspect", "contents", "content", "dir", "create", "link", "download",
-    "upload", "load", "revoke", "expire", "auth", "launch", "await", "kill", "abort", "logs", "log",
+const VERBS: [&str; 25] = [
+    "list",
+    "list-all",
+    "filter",
+    "get",
+    "info",
+    "inspect",
+    "contents",
+    "content",
+    "dir",
+    "create",
+    "link",
+    "download",
+    "upload",
+    "load",
+    "revoke",
+    "expire",
+    "auth",
+    "launch",
+    "await",
+    "kill",
+    "abort",
+    "logs",
+    "log",
+    "archive",
+    "unarchive",
 ];
 
 /// Global options that take a value (so their value is not a command word).
 const VALUE_OPTIONS: [&str; 5] = ["-c", "--config", "--api-server", "--access-token", "--log"];
 
 /// Verbs whose noun may be followed by the item's ID alone (`bs get biosample 123`).
-const POSITIONAL_ID_VERBS: [&str; 8] = [
-    "get", "info", "inspect", "contents", "content", "dir", "download", "link",
+const POSITIONAL_ID_VERBS: [&str; 10] = [
+    "get",
+    "info",
+    "inspect",
+    "contents",
+    "content",
+    "dir",
+    "download",
+    "link",
+    "archive",
+    "unarchive",
 ];
 
 /// Reads the command line as Illumina's `bs` does: `bs <noun> <verb> …` becomes `bs <verb> <noun>
 /// …`; an en or em dash pasted from a word processor (`–terse`) is `--`; outside `list`, a plural
-/// noun is its singular (`bs download runs --id 1`); and after `get`, `contents`, `download` and
-/// `link` an ID given alone is `-i ID`.
+/// noun is its singular (`bs download runs --id 1`); and after `get`, `contents`, `download`,
+/// `link`, `archive` and `unarchive` an ID given alone is `-i ID`.
 pub fn normalize_args(args: Vec<String>) -> Vec<String> {
     let mut args: Vec<String> = args
         .into_iter()

@@ -103,6 +103,8 @@ async fn run(cli: &Cli, globs: Vec<(usize, bool, String)>) -> (anyhow::Result<()
             Command::Revoke {
                 what: RevokeWhat::Token,
             } => commands::revoke(&ctx).await,
+            Command::Archive { what } => commands::archive(&ctx, what, true).await,
+            Command::Unarchive { what } => commands::archive(&ctx, what, false).await,
             Command::Launch {
                 what: cli::LaunchWhat::Application(args),
             } => apps::launch(&ctx, args).await,

@@ -792,6 +792,25 @@ impl Client {
         Ok(envelope.response)
     }
 
+    /// Archives datasets and runs (`POST /v2/archive`): their files cannot be downloaded until restored.
+    pub async fn archive(&self, dataset_ids: &[String], run_ids: &[String]) -> Result<serde_json::Value> {
+        self.post_json_idempotent(
+            "v2/archive",
+            &serde_json::json!({"DatasetIds": dataset_ids, "RunIds": run_ids}),
+        )
+        .await
+    }
+
+    /// Restores archived datasets and runs (`POST /v2/restore`); the answer may say when the
+    /// restore completes (`DateRestoreComplete`).
+    pub async fn restore(&self, dataset_ids: &[String], run_ids: &[String]) -> Result<serde_json::Value> {
+        self.post_json_idempotent(
+            "v2/restore",
+            &serde_json::json!({"DatasetIds": dataset_ids, "RunIds": run_ids}),
+        )
+        .await
+    }
+
     /// Stops a running AppSession: `POST /v2/appsessions/{id}/stop` (it ends `Aborted`).
     pub async fn stop_appsession(&self, id: &str) -> Result<AppSession> {
         self.post_json(&format!("v2/appsessions/{}/stop", seg(id)), &serde_json::json!({}))

@@ -75,6 +75,14 @@ pub struct HubArgs {
         env = "FERRY_HUB_APP_TIMEOUT_SECONDS"
     )]
     pub app_timeout_seconds: u64,
+    /// Seconds a restore of archived datasets and runs takes (BaseSpace's take hours).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 3600,
+        env = "FERRY_HUB_RESTORE_SECONDS"
+    )]
+    pub restore_seconds: u64,
 }
 
 /// Admin commands.
@@ -201,6 +209,7 @@ fn config(args: &HubArgs, listen: SocketAddr, demo: Option<DemoOptions>) -> anyh
         storage_url: args.storage_url.clone(),
         s3_options: s3_options(args),
         trusted_proxies: ferry_security::TrustedProxies::parse(&args.trusted_proxies).map_err(anyhow::Error::msg)?,
+        restore_delay: std::time::Duration::from_secs(args.restore_seconds),
         app_runner: crate::jobs::AppRunnerOptions {
             workers: args.app_workers,
             lease: std::time::Duration::from_secs(args.app_lease_seconds.max(1)),

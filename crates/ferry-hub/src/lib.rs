@@ -55,6 +55,8 @@
 //! - Properties: `GET /v2/{projects|biosamples|datasets|runs|appsessions}/{id}/properties[/{name}
 //!   [/items]]`, `POST`/`DELETE` on app sessions, legacy `POST /v1pre3/{projects|samples|runs|
 //!   appsessions}/{id}/properties`.
+//! - Archiving: `POST /v2/archive`, `POST /v2/restore` (`IsArchived`; archived bytes refused until
+//!   a restore of `--restore-seconds` has finished).
 //! - Legacy uploads: `POST /v1pre3/projects/{id}/samples?appsessionid=` then the files; completing
 //!   the session (`status=complete`) completes its samples.
 //! - Operations: `GET /health`, `X-Request-ID` on every answer and in error bodies,
@@ -147,7 +149,12 @@ pub struct HubConfig {
     pub trusted_proxies: ferry_security::TrustedProxies,
     /// How launched applications run (`--app-workers`, `--app-lease-seconds`).
     pub app_runner: jobs::AppRunnerOptions,
+    /// How long a restore of archived data takes (`--restore-seconds`).
+    pub restore_delay: std::time::Duration,
 }
+
+/// How long a restore takes unless configured: BaseSpace's take hours.
+pub const DEFAULT_RESTORE_DELAY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Size of the demo data set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,6 +195,8 @@ pub(crate) struct State {
     pub jobs: jobs::JobQueue,
     /// Where app jobs keep their temporary files (`DATA_DIR/app-work`).
     pub app_work_dir: PathBuf,
+    /// How long a restore of archived data takes.
+    pub restore_delay: std::time::Duration,
 }
 
 /// An opened hub: database migrated, blob store ready, signing key loaded, demo data seeded.
@@ -258,6 +267,7 @@ impl Hub {
                 app_runner: config.app_runner.clone(),
                 jobs: jobs::JobQueue::default(),
                 app_work_dir: config.data_dir.join("app-work"),
+                restore_delay: config.restore_delay,
             }),
         };
         hub.abort_abandoned_uploads().await?;

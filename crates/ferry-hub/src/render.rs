@@ -20,17 +20,27 @@ pub const PROJECT_COLS: &str = "id, owner_id, name, description, created, modifi
 pub const BIOSAMPLE_COLS: &str = "id, owner_id, project_id, name, created, modified";
 /// Columns of a dataset row (with its total size).
 pub const DATASET_COLS: &str = "id, owner_id, project_id, biosample_id, appsession_id, run_id, name, dataset_type, \
-     attributes, upload_status, upload_status_summary, qc_status, v1pre3_number, created, modified, \
-     (SELECT CAST(COALESCE(SUM(f.size), 0) AS BIGINT) FROM files f WHERE f.dataset_id = datasets.id \
+     attributes, upload_status, upload_status_summary, qc_status, v1pre3_number, created, modified, archived, \
+     restore_ready, (SELECT CAST(COALESCE(SUM(f.size), 0) AS BIGINT) FROM files f WHERE f.dataset_id = datasets.id \
      AND f.status = 'complete') AS total_size";
 /// Columns of a file row.
 pub const FILE_COLS: &str = "id, owner_id, dataset_id, run_id, path, name, directory, content_type, size, etag, \
-     blob_key, status, upload_id, created, modified";
+     blob_key, status, upload_id, created, modified, \
+     COALESCE((SELECT d.archived FROM datasets d WHERE d.id = files.dataset_id), \
+     (SELECT r.archived FROM runs r WHERE r.id = files.run_id), 0) AS parent_archived, \
+     COALESCE((SELECT d.restore_ready FROM datasets d WHERE d.id = files.dataset_id), \
+     (SELECT r.restore_ready FROM runs r WHERE r.id = files.run_id), 0) AS parent_restore_ready";
 /// Columns of a run row (with its total size).
 pub const RUN_COLS: &str = "id, owner_id, name, experiment_name, status, flowcell_barcode, reagent_barcode, \
      instrument_id, instrument_name, instrument_type, platform_name, workflow, v1pre3_id, created, modified, \
-     (SELECT CAST(COALESCE(SUM(f.size), 0) AS BIGINT) FROM files f WHERE f.run_id = runs.id \
+     archived, restore_ready, (SELECT CAST(COALESCE(SUM(f.size), 0) AS BIGINT) FROM files f WHERE f.run_id = runs.id \
      AND f.status = 'complete') AS total_size";
+/// Whether something archived at `archived` (0: never) is still archived now, its restore (ready
+/// at `restore_ready`, 0: none asked) not yet done.
+pub fn is_archived(archived: i64, restore_ready: i64) -> bool {
+    archived > 0 && (restore_ready == 0 || restore_ready > ferry_api::dates::now_millis())
+}
+
 /// Columns of an appsession row.
 pub const APPSESSION_COLS: &str = "id, owner_id, created_by, name, purpose, execution_status, status_summary, created, modified, completed, \
      application_id, qc_status, delivery_status, deleted";
@@ -464,7 +474,7 @@ impl<'a> Renderer<'a> {
             app_session: appsession,
             project: self.cached_project(&project_id),
             total_size: Some(row.get("total_size")),
-            is_archived: Some(false),
+            is_archived: Some(is_archived(row.get("archived"), row.get("restore_ready"))),
             is_deleted: Some(false),
             user_owned_by: self.cached_owner(&owner),
             dataset_type: Some(DatasetType {
@@ -500,7 +510,7 @@ impl<'a> Renderer<'a> {
             path: Some(row.get("path")),
             content_type: Some(row.get("content_type")),
             size: Some(row.get("size")),
-            is_archived: Some(false),
+            is_archived: Some(is_archived(row.get("parent_archived"), row.get("parent_restore_ready"))),
             date_created: date(row.get("created")),
             date_modified: date(row.get("modified")),
             etag: non_empty(row.get("etag")),
@@ -546,7 +556,7 @@ impl<'a> Renderer<'a> {
             workflow: non_empty(row.get("workflow")),
             total_size: Some(row.get("total_size")),
             upload_status: Some("Completed".to_string()),
-            is_archived: Some(false),
+            is_archived: Some(is_archived(row.get("archived"), row.get("restore_ready"))),
             href_files: Some(self.href(&format!("runs/{id}/files"))),
             v1pre3_id: Some(row.get("v1pre3_id")),
             id,

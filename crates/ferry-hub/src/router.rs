@@ -14,7 +14,7 @@ use axum::routing::{delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::State;
-use crate::api::{applications, files, launch, oauth, properties, resources, uploads, users};
+use crate::api::{applications, archive, files, launch, oauth, properties, resources, uploads, users};
 use crate::error::{ApiError, ErrorInfo};
 
 /// Builds the hub's router.
@@ -109,6 +109,9 @@ pub fn build(state: Arc<State>) -> Router {
         .route("/v2/appsessions/{id}/properties/{name}/items", get(properties::items))
         .route("/v1pre3/appsessions/{id}/properties", post(properties::v1_set))
         .route("/v1pre3/appsessions/{id}", post(resources::v1_update_appsession))
+        // archiving
+        .route("/v2/archive", post(archive::archive))
+        .route("/v2/restore", post(archive::restore))
         // files
         .route("/v2/files/{id}", get(files::v2_file))
         .route("/v2/files/{id}/content", get(files::content))

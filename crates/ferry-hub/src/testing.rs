@@ -161,6 +161,7 @@ impl TestHub {
             storage_url: storage.as_ref().map(|(url, _)| url.clone()),
             s3_options: storage.as_ref().map(|(_, options)| options.clone()),
             trusted_proxies: setup.trusted_proxies,
+            restore_delay: std::time::Duration::from_secs(1),
             app_runner: setup.app_runner.unwrap_or(crate::jobs::AppRunnerOptions {
                 lease: std::time::Duration::from_secs(5),
                 ..crate::jobs::AppRunnerOptions::default()

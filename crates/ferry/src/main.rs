@@ -169,6 +169,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         s3_options: None,
         trusted_proxies: Default::default(),
         app_runner: Default::default(),
+        restore_delay: ferry_hub::DEFAULT_RESTORE_DELAY,
     })
     .await?;
     let workspace = ferry_workspace::Workspace::open(ferry_workspace::WorkspaceConfig {

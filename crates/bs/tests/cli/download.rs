@@ -385,3 +385,86 @@ async fn download_resumes_after_the_process_is_killed() {
         );
     }
 }
+
+#[tokio::test]
+async fn archived_data_is_listed_but_not_downloaded_until_restored() {
+    // The test hub's restores take one second.
+    let env = Env::new().await;
+    let datasets = env
+        .json(&["list", "datasets", "--project-name", DEMO_PROJECT, "-f", "json"])
+        .await;
+    let dataset = datasets[0]["Id"].as_str().unwrap().to_string();
+    let archived = env.json(&["archive", "dataset", &dataset, "-f", "json"]).await;
+    assert_eq!(archived["IsArchived"], true);
+    let files = env.json(&["contents", "dataset", "-i", &dataset, "-f", "json"]).await;
+    assert!(
+        files.as_array().unwrap().iter().all(|f| f["IsArchived"] == true),
+        "{files}"
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    let refused = env
+        .fails(&[
+            "download",
+            "dataset",
+            "-i",
+            &dataset,
+            "-o",
+            out.path().to_str().unwrap(),
+        ])
+        .await;
+    assert!(
+        refused.contains("is archived") && refused.contains("bs unarchive"),
+        "{refused}"
+    );
+    assert!(
+        files_under(out.path()).iter().all(|f| f.ends_with(".json")),
+        "no partial data files: {:?}",
+        files_under(out.path())
+    );
+
+    let restoring = env.run(&["unarchive", "dataset", "-i", &dataset, "-f", "json"]).await;
+    assert!(restoring.success(), "{}", restoring.stderr);
+    assert!(
+        restoring.stderr.contains("The restore finishes at"),
+        "{}",
+        restoring.stderr
+    );
+    let early = env
+        .run(&[
+            "download",
+            "dataset",
+            "-i",
+            &dataset,
+            "-o",
+            out.path().to_str().unwrap(),
+        ])
+        .await;
+    if !early.success() {
+        assert!(early.stderr.contains("is archived"), "{}", early.stderr);
+    }
+    let mut restored = false;
+    for _ in 0..100 {
+        let state = env
+            .ok(&["get", "dataset", "-i", &dataset, "-F", "IsArchived", "-f", "csv"])
+            .await;
+        if state.contains("false") {
+            restored = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(restored, "the restore never finished");
+    let summary = env
+        .ok(&[
+            "download",
+            "dataset",
+            "-i",
+            &dataset,
+            "-o",
+            out.path().to_str().unwrap(),
+            "--summary",
+        ])
+        .await;
+    assert!(summary.to_lowercase().contains("verified"), "{summary}");
+}

@@ -270,11 +270,38 @@ pub fn signed_content_url(state: &crate::State, file_id: &str, owner_id: &str, n
     format!("{}/content/{file_id}/{name}?expires={expires}&sig={sig}", state.base)
 }
 
+/// Refuses the bytes of a file whose dataset or run is archived (and not yet restored), saying
+/// how to get them back.
+fn refuse_archived(row: &sqlx::any::AnyRow) -> ApiResult<()> {
+    let archived: i64 = row.get("parent_archived");
+    let ready: i64 = row.get("parent_restore_ready");
+    if !crate::render::is_archived(archived, ready) {
+        return Ok(());
+    }
+    let (kind, parent) = match row.get::<Option<String>, _>("dataset_id") {
+        Some(dataset) => ("dataset", dataset),
+        None => ("run", row.get::<Option<String>, _>("run_id").unwrap_or_default()),
+    };
+    let message = if ready > 0 {
+        format!(
+            "This file's {kind} {parent} is archived; its restore finishes at {} — download it then.",
+            ferry_api::dates::format_millis(ready)
+        )
+    } else {
+        format!(
+            "This file's {kind} {parent} is archived: restore it first (bs unarchive {kind} -i {parent}, or POST \
+             /v2/restore), then download it once the restore has finished."
+        )
+    };
+    Err(ApiError::new(StatusCode::CONFLICT, "BASESPACE.FILES.ARCHIVED", message))
+}
+
 /// `GET /v2/files/{id}/content` and `/v1pre3/files/{id}/content`: 302 to a signed URL;
 /// `?redirect=meta` answers `{HrefContent, Expires, SupportsRange}` in the v1pre3 envelope.
 pub async fn content(state: St, auth: Auth, Path(id): Path<String>, params: Params) -> ApiResult<Response> {
     auth.require_read()?;
     let row = file_row(&state, &auth, &id).await?;
+    refuse_archived(&row)?;
     let expires = crate::signing::now_secs() + CONTENT_URL_SECONDS;
     let url = signed_content_url(
         &state,
@@ -349,6 +376,7 @@ pub async fn serve_signed(
     let Some(row) = row else {
         return Err(ApiError::forbidden("This signed URL is not valid."));
     };
+    refuse_archived(&row)?;
     let key: String = row.get("blob_key");
     let etag: String = row.get("etag");
     let name: String = row.get("name");

@@ -7,6 +7,7 @@ use ferry_api::V1Envelope;
 use serde::Serialize;
 
 pub mod applications;
+pub mod archive;
 pub mod files;
 pub mod launch;
 pub mod oauth;

@@ -54,6 +54,7 @@ async fn graceful_shutdown_finishes_an_upload_in_flight_and_publishes_nothing_ha
                 s3_options: None,
                 trusted_proxies: Default::default(),
                 app_runner: Default::default(),
+                restore_delay: ferry_hub::DEFAULT_RESTORE_DELAY,
             })
             .await
             .unwrap()
@@ -243,6 +244,7 @@ async fn demo_seeding_is_deterministic_and_idempotent() {
         s3_options: None,
         trusted_proxies: Default::default(),
         app_runner: Default::default(),
+        restore_delay: ferry_hub::DEFAULT_RESTORE_DELAY,
     };
     let counts = |hub: Hub| async move {
         let mut counts = Vec::new();
@@ -308,6 +310,7 @@ async fn demo_seeding_is_deterministic_and_idempotent() {
             s3_options: None,
             trusted_proxies: Default::default(),
             app_runner: Default::default(),
+            restore_delay: ferry_hub::DEFAULT_RESTORE_DELAY,
         })
         .await
         .unwrap(),

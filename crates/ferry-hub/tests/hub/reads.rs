@@ -597,3 +597,54 @@ async fn properties_are_set_read_and_deleted_in_their_context() {
     let pi = get_ok(&hub, &token, &format!("/v2/projects/{project}/properties/LabInfo.PI")).await;
     assert_eq!(pi["Content"], "Dr. No");
 }
+
+#[tokio::test]
+async fn archived_files_are_not_served_until_restored() {
+    let (hub, token) = demo().await;
+    let project = demo_project_id(&hub, &token).await;
+    let dataset = dataset_ids(&hub, &token, &project).await[0].clone();
+    let file = files_of(&hub, &token, &dataset).await[0]["Id"].as_str().unwrap().to_string();
+    // A content URL handed out before the archive stops working too.
+    let meta = get_ok(&hub, &token, &format!("/v2/files/{file}/content?redirect=meta")).await;
+    let early_url = meta["Response"]["HrefContent"].as_str().unwrap().to_string();
+
+    let (status, _) = post_json(&hub, &token, "/v2/archive", json!({"DatasetIds": [dataset]})).await;
+    assert_eq!(status, StatusCode::OK);
+    let shown = get_ok(&hub, &token, &format!("/v2/datasets/{dataset}")).await;
+    assert_eq!(shown["IsArchived"], true);
+    let (status, body) = get(&hub, &token, &format!("/v2/files/{file}/content")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error_code(&body), "BASESPACE.FILES.ARCHIVED");
+    assert!(body.to_string().contains("restore it first"), "{body}");
+    let response = client().get(&early_url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+
+    let (_, restore) = post_json(&hub, &token, "/v2/restore", json!({"DatasetIds": [dataset]})).await;
+    assert!(restore["DateRestoreComplete"].is_string(), "{restore}");
+    let (status, body) = get(&hub, &token, &format!("/v2/files/{file}/content")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a restore takes the hub's restore time");
+    assert!(body.to_string().contains("restore finishes at"), "{body}");
+    let mut served = false;
+    for _ in 0..50 {
+        let response = client()
+            .get(format!("{}/v2/files/{file}/content", hub.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        if response.status().is_success() || response.status().is_redirection() {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(served, "the file is served once the restore has finished");
+
+    // Another context can neither archive nor restore it.
+    hub.hub().add_user("mallory@example.org", "correct horse battery", None).await.unwrap();
+    let mallory = hub.token("mallory@example.org", None).await;
+    let (status, _) = post_json(&hub, &mallory, "/v2/archive", json!({"DatasetIds": [dataset]})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let shown = get_ok(&hub, &token, &format!("/v2/datasets/{dataset}")).await;
+    assert_eq!(shown["IsArchived"], false);
+}
