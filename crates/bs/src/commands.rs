@@ -666,6 +666,29 @@ pub async fn revoke(ctx: &Context) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `bs archive` (`archive` true) and `bs unarchive`: archives or restores a dataset or run, then
+/// prints it (`IsArchived`); a restore says when it will be done.
+pub async fn archive(ctx: &Context, what: &crate::cli::ArchiveWhat, archive: bool) -> anyhow::Result<()> {
+    let client = ctx.client()?;
+    let (args, datasets, runs) = match what {
+        crate::cli::ArchiveWhat::Dataset(args) => (args, vec![find_dataset(&client, &args.select).await?.id], vec![]),
+        crate::cli::ArchiveWhat::Run(args) => (args, vec![], vec![find_run(&client, &args.select).await?.id]),
+    };
+    let answer = if archive {
+        client.archive(&datasets, &runs).await?
+    } else {
+        client.restore(&datasets, &runs).await?
+    };
+    if let Some(ready) = answer.get("DateRestoreComplete").and_then(Value::as_str) {
+        eprintln!("The restore finishes at {ready}; its files can be downloaded from then on.");
+    }
+    let item = match datasets.first() {
+        Some(id) => to_value(&client.dataset(id).await?)?,
+        None => to_value(&client.run(&runs[0]).await?)?,
+    };
+    print_item(&item, &args.output)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -697,27 +720,4 @@ mod tests {
         let error = names("Blank_(").unwrap_err().to_string();
         assert!(error.contains("not a regular expression"), "{error}");
     }
-}
-
-/// `bs archive` (`archive` true) and `bs unarchive`: archives or restores a dataset or run, then
-/// prints it (`IsArchived`); a restore says when it will be done.
-pub async fn archive(ctx: &Context, what: &crate::cli::ArchiveWhat, archive: bool) -> anyhow::Result<()> {
-    let client = ctx.client()?;
-    let (args, datasets, runs) = match what {
-        crate::cli::ArchiveWhat::Dataset(args) => (args, vec![find_dataset(&client, &args.select).await?.id], vec![]),
-        crate::cli::ArchiveWhat::Run(args) => (args, vec![], vec![find_run(&client, &args.select).await?.id]),
-    };
-    let answer = if archive {
-        client.archive(&datasets, &runs).await?
-    } else {
-        client.restore(&datasets, &runs).await?
-    };
-    if let Some(ready) = answer.get("DateRestoreComplete").and_then(Value::as_str) {
-        eprintln!("The restore finishes at {ready}; its files can be downloaded from then on.");
-    }
-    let item = match datasets.first() {
-        Some(id) => to_value(&client.dataset(id).await?)?,
-        None => to_value(&client.run(&runs[0]).await?)?,
-    };
-    print_item(&item, &args.output)
 }

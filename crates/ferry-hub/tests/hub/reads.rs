@@ -603,7 +603,10 @@ async fn archived_files_are_not_served_until_restored() {
     let (hub, token) = demo().await;
     let project = demo_project_id(&hub, &token).await;
     let dataset = dataset_ids(&hub, &token, &project).await[0].clone();
-    let file = files_of(&hub, &token, &dataset).await[0]["Id"].as_str().unwrap().to_string();
+    let file = files_of(&hub, &token, &dataset).await[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // A content URL handed out before the archive stops working too.
     let meta = get_ok(&hub, &token, &format!("/v2/files/{file}/content?redirect=meta")).await;
     let early_url = meta["Response"]["HrefContent"].as_str().unwrap().to_string();
@@ -641,7 +644,10 @@ async fn archived_files_are_not_served_until_restored() {
     assert!(served, "the file is served once the restore has finished");
 
     // Another context can neither archive nor restore it.
-    hub.hub().add_user("mallory@example.org", "correct horse battery", None).await.unwrap();
+    hub.hub()
+        .add_user("mallory@example.org", "correct horse battery", None)
+        .await
+        .unwrap();
     let mallory = hub.token("mallory@example.org", None).await;
     let (status, _) = post_json(&hub, &mallory, "/v2/archive", json!({"DatasetIds": [dataset]})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
