@@ -254,6 +254,38 @@ pub async fn visible(
         .await?)
 }
 
+/// The ID of the biosample `name` in `project` of context `owner`, made now if missing (names
+/// are unique per project); whether it was made. Runs on a pooled connection or in a transaction.
+pub async fn ensure_biosample(
+    conn: &mut sqlx::AnyConnection,
+    owner: &str,
+    project: &str,
+    name: &str,
+    now: i64,
+) -> Result<(String, bool), sqlx::Error> {
+    let made = sqlx::query(
+        "INSERT INTO biosamples (id, owner_id, project_id, name, created, modified) VALUES ($1, $2, $3, $4, $5, $5) \
+         ON CONFLICT (project_id, name) DO NOTHING",
+    )
+    .bind(crate::ids::numeric())
+    .bind(owner)
+    .bind(project)
+    .bind(name)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    let id: String =
+        sqlx::query_scalar("SELECT id FROM biosamples WHERE project_id = $1 AND name = $2 AND owner_id = $3")
+            .bind(project)
+            .bind(name)
+            .bind(owner)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok((id, made))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

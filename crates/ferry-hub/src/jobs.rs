@@ -694,28 +694,11 @@ async fn publish(state: &State, context: &JobContext, holder: &str, outcome: Out
         let biosample = match &output.biosample {
             None => None,
             Some(OutputBiosample::Existing(id)) => Some(id.clone()),
-            Some(OutputBiosample::Named(name)) => {
-                sqlx::query(
-                    "INSERT INTO biosamples (id, owner_id, project_id, name, created, modified) \
-                     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (project_id, name) DO NOTHING",
-                )
-                .bind(ids::numeric())
-                .bind(&context.owner_id)
-                .bind(&project)
-                .bind(name)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                let id: String = sqlx::query_scalar(
-                    "SELECT id FROM biosamples WHERE project_id = $1 AND name = $2 AND owner_id = $3",
-                )
-                .bind(&project)
-                .bind(name)
-                .bind(&context.owner_id)
-                .fetch_one(&mut *tx)
-                .await?;
-                Some(id)
-            }
+            Some(OutputBiosample::Named(name)) => Some(
+                crate::db::ensure_biosample(&mut tx, &context.owner_id, &project, name, now)
+                    .await?
+                    .0,
+            ),
         };
         let dataset_id = ids::dataset();
         sqlx::query(

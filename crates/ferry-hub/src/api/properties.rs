@@ -316,6 +316,22 @@ async fn set(
     Ok(names)
 }
 
+/// Sets properties on the resource a write route names; the properties as they now are.
+async fn set_and_show(
+    state: &crate::State,
+    auth: &Auth,
+    matched: &MatchedPath,
+    id: &str,
+    body: SetProperties,
+) -> ApiResult<Vec<PropertyView>> {
+    auth.require_write()?;
+    let kind = kind_of(matched.as_str())?;
+    let id = visible(state, auth, kind, id).await?;
+    let names = set(state, auth, kind, &id, body).await?;
+    let found = rows(state, kind, &id, &names).await?;
+    Ok(found.iter().map(|row| view(state, kind, &id, row)).collect())
+}
+
 /// `POST /v2/appsessions/{id}/properties {Properties:[…]}` → 201 with the properties set.
 pub async fn v2_set(
     state: St,
@@ -324,13 +340,8 @@ pub async fn v2_set(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<SetProperties>,
 ) -> ApiResult<Response> {
-    auth.require_write()?;
-    let kind = kind_of(matched.as_str())?;
-    let id = visible(&state, &auth, kind, &id).await?;
-    let names = set(&state, &auth, kind, &id, body).await?;
-    let found = rows(&state, kind, &id, &names).await?;
-    let list = whole_list(found.iter().map(|row| view(&state, kind, &id, row)).collect());
-    Ok((StatusCode::CREATED, Json(list)).into_response())
+    let items = set_and_show(&state, &auth, &matched, &id, body).await?;
+    Ok((StatusCode::CREATED, Json(whole_list(items))).into_response())
 }
 
 /// `POST /v1pre3/{projects|samples|runs|appsessions}/{id}/properties {Properties:[…]}` (legacy SDKs).
@@ -341,12 +352,7 @@ pub async fn v1_set(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<SetProperties>,
 ) -> ApiResult<Response> {
-    auth.require_write()?;
-    let kind = kind_of(matched.as_str())?;
-    let id = visible(&state, &auth, kind, &id).await?;
-    let names = set(&state, &auth, kind, &id, body).await?;
-    let found = rows(&state, kind, &id, &names).await?;
-    let items: Vec<PropertyView> = found.iter().map(|row| view(&state, kind, &id, row)).collect();
+    let items = set_and_show(&state, &auth, &matched, &id, body).await?;
     let total = items.len() as i64;
     Ok(v1(ferry_api::V1List {
         displayed_count: total,

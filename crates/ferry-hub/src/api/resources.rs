@@ -260,27 +260,22 @@ pub async fn v2_create_biosample(state: St, auth: Auth, JsonBody(body): JsonBody
         return Err(ApiError::invalid_parameter("DefaultProjectId is required."));
     };
     project_row(&state, &auth, &project_id).await?;
-    let now = ferry_api::dates::now_millis();
-    let inserted = sqlx::query(
-        "INSERT INTO biosamples (id, owner_id, project_id, name, created, modified) VALUES ($1, $2, $3, $4, $5, $5) \
-         ON CONFLICT (project_id, name) DO NOTHING",
+    let mut conn = state.db.pool.acquire().await?;
+    let (id, inserted) = db::ensure_biosample(
+        &mut conn,
+        &auth.context_id,
+        &project_id,
+        &name,
+        ferry_api::dates::now_millis(),
     )
-    .bind(ids::numeric())
-    .bind(&auth.context_id)
-    .bind(&project_id)
-    .bind(&name)
-    .bind(now)
-    .execute(&state.db.pool)
-    .await?
-    .rows_affected();
-    let sql = format!("SELECT {BIOSAMPLE_COLS} FROM biosamples WHERE project_id = $1 AND name = $2 AND owner_id = $3");
+    .await?;
+    drop(conn);
+    let sql = format!("SELECT {BIOSAMPLE_COLS} FROM biosamples WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&project_id)
-        .bind(&name)
-        .bind(&auth.context_id)
+        .bind(&id)
         .fetch_one(&state.db.pool)
         .await?;
-    if inserted == 1 {
+    if inserted {
         tracing::info!(biosample = %row.get::<String, _>("id"), "biosample created");
     }
     Ok(Json(Renderer::new(&state, true).biosample(&row).await?).into_response())
@@ -932,24 +927,9 @@ pub async fn v1_create_sample(
     let name = clean_name("Name", body.name.as_deref())?;
     let biosample_name = clean_name("SampleId", body.sample_id.as_deref().or(Some(name.as_str())))?;
     let now = ferry_api::dates::now_millis();
-    sqlx::query(
-        "INSERT INTO biosamples (id, owner_id, project_id, name, created, modified) VALUES ($1, $2, $3, $4, $5, $5) \
-         ON CONFLICT (project_id, name) DO NOTHING",
-    )
-    .bind(ids::numeric())
-    .bind(&auth.context_id)
-    .bind(&project_id)
-    .bind(&biosample_name)
-    .bind(now)
-    .execute(&state.db.pool)
-    .await?;
-    let biosample: String =
-        sqlx::query_scalar("SELECT id FROM biosamples WHERE project_id = $1 AND name = $2 AND owner_id = $3")
-            .bind(&project_id)
-            .bind(&biosample_name)
-            .bind(&auth.context_id)
-            .fetch_one(&state.db.pool)
-            .await?;
+    let mut conn = state.db.pool.acquire().await?;
+    let (biosample, _) = db::ensure_biosample(&mut conn, &auth.context_id, &project_id, &biosample_name, now).await?;
+    drop(conn);
     let common = ferry_api::CommonFastq {
         is_paired_end: body.is_paired_end,
         max_length_read1: body.read1,
