@@ -286,6 +286,59 @@ pub async fn ensure_biosample(
     Ok((id, made))
 }
 
+/// A dataset row to write.
+pub struct NewDataset<'a> {
+    /// Its context.
+    pub owner: &'a str,
+    /// The user who made it.
+    pub created_by: &'a str,
+    /// Its project.
+    pub project: &'a str,
+    /// Its biosample, if any.
+    pub biosample: Option<&'a str>,
+    /// The app session that wrote it, if any.
+    pub appsession: Option<&'a str>,
+    /// The run it came from, if any.
+    pub run: Option<&'a str>,
+    /// Its name.
+    pub name: &'a str,
+    /// `illumina.fastq.v1.8`, `common.files`, …
+    pub dataset_type: &'a str,
+    /// Attributes, as JSON.
+    pub attributes: &'a str,
+    /// `Pending` (files to come) or `Complete` (published whole).
+    pub upload_status: &'static str,
+    /// Creation time (Unix ms).
+    pub now: i64,
+}
+
+/// Writes a dataset row with a new ID and legacy sample number; returns the ID. Runs on a
+/// pooled connection or in a transaction.
+pub async fn insert_dataset(conn: &mut sqlx::AnyConnection, dataset: &NewDataset<'_>) -> Result<String, sqlx::Error> {
+    let id = crate::ids::dataset();
+    sqlx::query(
+        "INSERT INTO datasets (id, owner_id, created_by, project_id, biosample_id, appsession_id, run_id, name, \
+         dataset_type, attributes, upload_status, upload_status_summary, qc_status, v1pre3_number, created, modified) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '', 'Undefined', $12, $13, $13)",
+    )
+    .bind(&id)
+    .bind(dataset.owner)
+    .bind(dataset.created_by)
+    .bind(dataset.project)
+    .bind(dataset.biosample)
+    .bind(dataset.appsession)
+    .bind(dataset.run)
+    .bind(dataset.name)
+    .bind(dataset.dataset_type)
+    .bind(dataset.attributes)
+    .bind(dataset.upload_status)
+    .bind(crate::ids::v1_number())
+    .bind(dataset.now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

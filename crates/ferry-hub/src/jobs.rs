@@ -700,24 +700,23 @@ async fn publish(state: &State, context: &JobContext, holder: &str, outcome: Out
                     .0,
             ),
         };
-        let dataset_id = ids::dataset();
-        sqlx::query(
-            "INSERT INTO datasets (id, owner_id, created_by, project_id, biosample_id, appsession_id, run_id, name, \
-             dataset_type, attributes, upload_status, upload_status_summary, qc_status, v1pre3_number, created, modified) \
-             VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, 'Complete', '', 'Undefined', $10, $11, $11)",
+        let attributes = serde_json::to_string(&output.attributes)?;
+        let dataset_id = crate::db::insert_dataset(
+            &mut tx,
+            &crate::db::NewDataset {
+                owner: &context.owner_id,
+                created_by: &context.created_by,
+                project: &project,
+                biosample: biosample.as_deref(),
+                appsession: Some(&context.session_id),
+                run: None,
+                name: &output.name,
+                dataset_type: &output.dataset_type,
+                attributes: &attributes,
+                upload_status: "Complete",
+                now,
+            },
         )
-        .bind(&dataset_id)
-        .bind(&context.owner_id)
-        .bind(&context.created_by)
-        .bind(&project)
-        .bind(&biosample)
-        .bind(&context.session_id)
-        .bind(&output.name)
-        .bind(&output.dataset_type)
-        .bind(serde_json::to_string(&output.attributes)?)
-        .bind(ids::v1_number())
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         for (path, blob) in &output.files {
             let (directory, name) = path.rsplit_once('/').unwrap_or(("", path));

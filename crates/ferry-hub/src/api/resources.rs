@@ -470,27 +470,25 @@ pub async fn v2_create_dataset(
     }
     let attributes = serde_json::to_string(&body.attributes.unwrap_or_default())
         .map_err(|e| ApiError::internal("encode dataset attributes", e))?;
-    let id = ids::dataset();
-    let now = ferry_api::dates::now_millis();
-    sqlx::query(
-        "INSERT INTO datasets (id, owner_id, created_by, project_id, biosample_id, appsession_id, run_id, name, \
-         dataset_type, attributes, upload_status, upload_status_summary, qc_status, v1pre3_number, created, modified) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'Pending', '', 'Undefined', $11, $12, $12)",
+    let mut conn = state.db.pool.acquire().await?;
+    let id = db::insert_dataset(
+        &mut conn,
+        &db::NewDataset {
+            owner: &auth.context_id,
+            created_by: &auth.user_id,
+            project: &project_id,
+            biosample: biosample.as_deref(),
+            appsession: session.as_deref(),
+            run: run.as_deref(),
+            name: &name,
+            dataset_type: &dataset_type,
+            attributes: &attributes,
+            upload_status: "Pending",
+            now: ferry_api::dates::now_millis(),
+        },
     )
-    .bind(&id)
-    .bind(&auth.context_id)
-    .bind(&auth.user_id)
-    .bind(&project_id)
-    .bind(biosample)
-    .bind(&session)
-    .bind(run)
-    .bind(&name)
-    .bind(&dataset_type)
-    .bind(attributes)
-    .bind(ids::v1_number())
-    .bind(now)
-    .execute(&state.db.pool)
     .await?;
+    drop(conn);
     if let Some(session) = &session {
         link_appsession(&state.db, session, &auth.context_id, "output.project", &project_id).await?;
     }
@@ -943,25 +941,25 @@ pub async fn v1_create_sample(
         other: Default::default(),
     })
     .map_err(|e| ApiError::internal("encode sample attributes", e))?;
-    let id = ids::dataset();
-    sqlx::query(
-        "INSERT INTO datasets (id, owner_id, created_by, project_id, biosample_id, appsession_id, run_id, name, \
-         dataset_type, attributes, upload_status, upload_status_summary, qc_status, v1pre3_number, created, modified) \
-         VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, 'Pending', '', 'Undefined', $10, $11, $11)",
+    let mut conn = state.db.pool.acquire().await?;
+    let id = db::insert_dataset(
+        &mut conn,
+        &db::NewDataset {
+            owner: &auth.context_id,
+            created_by: &auth.user_id,
+            project: &project_id,
+            biosample: Some(&biosample),
+            appsession: Some(&session),
+            run: None,
+            name: &name,
+            dataset_type: ferry_api::FASTQ_DATASET_TYPE,
+            attributes: &attributes,
+            upload_status: "Pending",
+            now,
+        },
     )
-    .bind(&id)
-    .bind(&auth.context_id)
-    .bind(&auth.user_id)
-    .bind(&project_id)
-    .bind(&biosample)
-    .bind(&session)
-    .bind(&name)
-    .bind(ferry_api::FASTQ_DATASET_TYPE)
-    .bind(attributes)
-    .bind(ids::v1_number())
-    .bind(now)
-    .execute(&state.db.pool)
     .await?;
+    drop(conn);
     link_appsession(&state.db, &session, &auth.context_id, "output.project", &project_id).await?;
     let row = dataset_row(&state, &auth, &id).await?;
     let dataset = Renderer::new(&state, false).dataset(&row).await?;
