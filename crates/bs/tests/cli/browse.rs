@@ -275,9 +275,10 @@ async fn whoami_lists_gets_and_contents() {
             "{{printf \"%s is %d bytes\" .Name .TotalSize}}",
         ])
         .await;
-    assert!(
-        sized.trim().ends_with(" bytes") && !sized.starts_with(dataset_id.as_str()),
-        "{sized}"
+    let shown = env.json(&["get", "dataset", "-i", &dataset_id, "-f", "json"]).await;
+    assert_eq!(
+        sized,
+        format!("{} is {} bytes\n", shown["Name"].as_str().unwrap(), shown["TotalSize"])
     );
     let unsupported = env.fails(&["list", "projects", "--template", "{{len .Name}}"]).await;
     assert!(unsupported.contains("not supported"), "{unsupported}");

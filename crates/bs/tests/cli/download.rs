@@ -430,19 +430,6 @@ async fn archived_data_is_listed_but_not_downloaded_until_restored() {
         "{}",
         restoring.stderr
     );
-    let early = env
-        .run(&[
-            "download",
-            "dataset",
-            "-i",
-            &dataset,
-            "-o",
-            out.path().to_str().unwrap(),
-        ])
-        .await;
-    if !early.success() {
-        assert!(early.stderr.contains("is archived"), "{}", early.stderr);
-    }
     let mut restored = false;
     for _ in 0..100 {
         let state = env

@@ -105,18 +105,6 @@ async fn test_app_launches_completes_and_its_outputs_download_verified() {
     assert_eq!(session["Application"]["Name"], "Test App");
     assert_eq!(session_count(&env).await, before + 1);
 
-    // While it runs there is nothing to download and no log yet.
-    let running = env
-        .run(&["download", "appsession", "-i", &id, "-o", "/nonexistent-ferry"])
-        .await;
-    if !running.success() {
-        assert!(
-            running.stderr.contains("still Running") || running.stderr.contains("no output"),
-            "{}",
-            running.stderr
-        );
-    }
-
     let awaited = env.ok(&["await", "appsession", &id, "--poll-interval", "0.2"]).await;
     assert!(awaited.contains("Complete"), "{awaited}");
     let done = env.json(&["get", "appsession", "-i", &id, "-f", "json"]).await;
@@ -325,6 +313,13 @@ async fn kill_aborts_a_running_session_and_await_fails() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(started, "the session never started");
+    // While it runs there is nothing to download and no log yet, and `bs` says why.
+    let running = env
+        .fails(&["download", "appsession", "-i", &id, "-o", "/tmp/ferry-unused"])
+        .await;
+    assert!(running.contains("still Running"), "{running}");
+    let no_log = env.fails(&["logs", "appsession", &id]).await;
+    assert!(no_log.contains("no log files yet"), "{no_log}");
     let killed = env.json(&["kill", "appsession", "-i", &id, "-f", "json"]).await;
     assert_eq!(killed["ExecutionStatus"], "Aborted");
     assert!(
