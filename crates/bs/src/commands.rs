@@ -228,7 +228,10 @@ pub async fn list(ctx: &Context, what: &ListWhat) -> anyhow::Result<()> {
                         || p.name.as_ref().is_some_and(|n| args.filters.project_name.contains(n))
                 });
             }
-            client.fill_project_sizes(&mut items).await?;
+            // One request per project: only when something may show the sizes.
+            if !args.output.terse {
+                client.fill_project_sizes(&mut items).await?;
+            }
             (args, to_values(&items)?, &["Name", "Id", "TotalSize"], "Name")
         }
         ListWhat::Biosamples(args) => {
